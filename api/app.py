@@ -1,0 +1,124 @@
+"""The QuartTrio application: one catch-all route under the mount path and a small dispatcher.
+
+Parse's own routing is simple, and the JS SDK can turn any POST into a GET, PUT or DELETE
+through `_method` in its body, so the method is only known after the body is read. Hence one
+entry point: read and authenticate the request, then dispatch on (method, path).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Awaitable, Callable
+
+from quart import Response, request
+from quart_trio import QuartTrio
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from api.errors import Unauthorized, status_for
+from api.request import read_request
+from api.routes import Reply, batch, objects, server
+from api.runtime import Runtime
+from core.config import Config
+from core.errors import ParseError
+
+logger = logging.getLogger("parsnip.api")
+
+Handler = Callable[..., Awaitable[Reply]]
+
+_ROUTES: list[tuple[str, re.Pattern, Handler]] = [
+    ("GET", re.compile(r"^/classes/(?P<class_name>[^/]+)/?$"), objects.find),
+    ("POST", re.compile(r"^/classes/(?P<class_name>[^/]+)/?$"), objects.create),
+    ("GET", re.compile(r"^/classes/(?P<class_name>[^/]+)/(?P<object_id>[^/]+)/?$"), objects.get),
+    ("PUT", re.compile(r"^/classes/(?P<class_name>[^/]+)/(?P<object_id>[^/]+)/?$"), objects.update),
+    ("DELETE", re.compile(r"^/classes/(?P<class_name>[^/]+)/(?P<object_id>[^/]+)/?$"), objects.delete),
+    ("POST", re.compile(r"^/batch/?$"), batch.batch),
+    ("GET", re.compile(r"^/serverInfo/?$"), server.server_info),
+]
+# Answered without an application id, as Parse does.
+_OPEN = [re.compile(r"^/health/?$")]
+
+CORS_ALLOW_HEADERS = (
+    "X-Parse-Master-Key, X-Parse-REST-API-Key, X-Parse-Javascript-Key, X-Parse-Application-Id, "
+    "X-Parse-Client-Version, X-Parse-Session-Token, X-Requested-With, X-Parse-Revocable-Session, "
+    "X-Parse-Request-Id, Content-Type, Pragma, Cache-Control"
+)
+
+
+def _cors_headers(config: Config) -> dict[str, str]:
+    allow = CORS_ALLOW_HEADERS
+    if config.allowHeaders:
+        allow += ", " + ", ".join(config.allowHeaders)
+    return {
+        "Access-Control-Allow-Origin": config.allowOrigin,
+        "Access-Control-Allow-Methods": "GET,PUT,POST,DELETE,OPTIONS",
+        "Access-Control-Allow-Headers": allow,
+        "Access-Control-Expose-Headers": "X-Parse-Job-Status-Id, X-Parse-Push-Status-Id",
+    }
+
+
+def _find(method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
+    for m, pattern, handler in _ROUTES:
+        if m == method:
+            match = pattern.match(path)
+            if match:
+                return handler, match.groupdict()
+    return None
+
+
+def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
+    """The app; `runtime()` gives the started Runtime (set up by whoever serves the app)."""
+    app = QuartTrio("parsnip")
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    cors = _cors_headers(config)
+    mount = config.mountPath
+
+    def json_response(body: bytes, status: int, extra: dict[str, str] | None = None) -> Response:
+        headers = {**cors, **(extra or {})}
+        return Response(body, status=status, headers=headers, content_type="application/json; charset=utf-8")
+
+    def error_response(err: Exception) -> Response:
+        if isinstance(err, Unauthorized):
+            return json_response(Reply({"error": err.message}).encode(), err.status)
+        if isinstance(err, ParseError):
+            return json_response(Reply(err.to_json()).encode(), status_for(err))
+        if isinstance(err, RequestEntityTooLarge):
+            return json_response(b'{"error":"request entity too large"}', 413)
+        logger.exception("internal error", exc_info=err)
+        return json_response(b'{"code":1,"error":"Internal server error."}', 500)
+
+    @app.route(mount + "/<path:rest>", methods=["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"])
+    @app.route(mount, methods=["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"], defaults={"rest": ""})
+    async def entry(rest: str) -> Response:
+        if request.method == "OPTIONS":
+            return Response("OK", status=200, headers=cors, content_type="text/plain; charset=utf-8")
+        path = "/" + rest
+        try:
+            if any(p.match(path) for p in _OPEN):
+                return json_response(b'{"status":"ok"}', 200)
+            raw = await request.get_data(cache=False)
+            req = read_request(
+                config, request.method, path, request.headers, request.args, raw,
+                request.remote_addr,
+            )
+            found = _find(req.method, path)
+            if found is None:
+                return json_response(
+                    Reply({"code": ParseError.INVALID_JSON, "error": f"cannot route {req.method} {path}"}).encode(),
+                    404,
+                )
+            handler, params = found
+            reply = await handler(runtime(), req, **params)
+            return json_response(reply.encode(), reply.status, reply.headers)
+        except Exception as err:  # every failure becomes a Parse-shaped answer, never a bare 500
+            return error_response(err)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    async def too_large(err: Exception) -> Response:
+        return error_response(err)
+
+    @app.errorhandler(404)
+    async def not_found(err: Exception) -> Response:
+        return json_response(b'{"error":"not found"}', 404)
+
+    return app

@@ -1,0 +1,126 @@
+"""The `parsnip` command: serve (the default) and `parsnip rebuild`.
+
+    parsnip [config.json] [--appId ID] [--masterKey KEY] [--databaseURI URI] [--port N] ...
+    parsnip rebuild [config.json] [--databaseURI URI]   drop the projections, replay the log
+
+Options keep Parse Server's names; each is also read from PARSE_SERVER_<NAME> in the
+environment and from the JSON file. Without a databaseURI, an embedded PostgreSQL keeps its
+data in --dataDir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import secrets
+import sys
+
+import trio
+
+from core import config as config_mod
+from core.config import Config
+
+_HELP = {
+    "appId": "your Parse application id",
+    "masterKey": "the master key (generated and kept in dataDir when not given)",
+    "readOnlyMasterKey": "a master key that can read everything and write nothing",
+    "restAPIKey": "REST API key; when any client key is set, requests must carry one",
+    "javascriptKey": "JavaScript key", "clientKey": "iOS/macOS client key", "dotNetKey": ".NET key",
+    "databaseURI": "PostgreSQL URI (postgres://user@host:port/db); default: embedded PostgreSQL",
+    "dataDir": "folder of the embedded PostgreSQL's data",
+    "host": "address to listen on", "port": "port to listen on", "mountPath": "where the API is mounted",
+    "serverURL": "the URL clients reach this server at", "publicServerURL": "public URL for links",
+    "allowClientClassCreation": "let clients without the master key create classes",
+    "allowCustomObjectId": "let clients choose objectIds on create",
+    "maxLimit": "the largest limit a query may ask for", "maxUploadSize": "largest request body, e.g. 20mb",
+    "allowOrigin": "Access-Control-Allow-Origin", "allowHeaders": "extra CORS allowed headers (comma list)",
+    "logLevel": "debug, info, warning or error", "databasePoolSize": "PostgreSQL connections",
+}
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Parsnip: a Parse-compatible server on an append-only event log in PostgreSQL.",
+        epilog="Every option can also be set as PARSE_SERVER_<NAME> (e.g. PARSE_SERVER_MASTER_KEY) "
+        "or in the JSON config file. Subcommand: `parsnip rebuild` replays the log into fresh projections.",
+    )
+    p.add_argument("config", nargs="?", help="a JSON config file with Parse Server option names")
+    for f in dataclasses.fields(Config):
+        p.add_argument(f"--{f.name}", dest=f.name, default=None, help=_HELP.get(f.name, f.name),
+                       metavar=config_mod.env_name(f.name))
+    return p
+
+
+def _master_key(cfg: Config) -> str:
+    """A master key kept beside the embedded database, so restarts keep the same one."""
+    path = os.path.join(cfg.dataDir, "master-key")
+    if os.path.exists(path):
+        with open(path) as fh:
+            return fh.read().strip()
+    os.makedirs(cfg.dataDir, exist_ok=True)
+    key = secrets.token_urlsafe(24)
+    with open(path, "w") as fh:
+        fh.write(key)
+    os.chmod(path, 0o600)
+    return key
+
+
+def load_config(argv: list[str], prog: str = "parsnip") -> Config:
+    args = vars(_parser(prog).parse_args(argv))
+    file_path = args.pop("config")
+    cfg = config_mod.load(file_path, overrides=args)
+    if not cfg.masterKey:
+        cfg.masterKey = _master_key(cfg)
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["rebuild"]:
+        cfg = load_config(argv[1:], "parsnip rebuild")
+        _setup_logging(cfg)
+        trio.run(_rebuild, cfg)
+        return
+    cfg = load_config(argv)
+    _setup_logging(cfg)
+    from api.server import serve
+
+    print(f"parsnip serving {cfg.serverURL}", flush=True)
+    print(f"  appId:       {cfg.appId}", flush=True)
+    print(f"  masterKey:   {cfg.masterKey}", flush=True)
+    print(f"  database:    {cfg.databaseURI or 'embedded PostgreSQL in ' + os.path.abspath(cfg.dataDir)}", flush=True)
+    trio.run(serve, cfg)
+
+
+async def _rebuild(cfg: Config) -> None:
+    from api.runtime import database_uri
+    from core.db.gateway import Gateway
+    from projections.rebuild import fingerprint, rebuild
+
+    dsn = await trio.to_thread.run_sync(database_uri, cfg)
+
+    async def run(pool):
+        async with pool.acquire() as conn:
+            before = await fingerprint(conn)
+            n = await rebuild(conn)
+            after = await fingerprint(conn)
+            return n, before, after
+
+    async with Gateway(dsn) as gw:
+        n, before, after = await gw.call(run, gw.pool)
+    same = "identical to" if before == after else "DIFFERENT from"
+    print(f"replayed {n} events into {len(after)} projection tables; result {same} the tables it replaced")
+
+
+def _setup_logging(cfg: Config) -> None:
+    logging.basicConfig(
+        level=getattr(logging, cfg.logLevel.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""A Parse request as the SDKs send it: keys from headers or from the JavaScript SDK's body form.
+
+The JS SDK sends every call as a POST whose (often text/plain) JSON body carries `_method`,
+`_ApplicationId`, `_MasterKey`, ... beside the real parameters. `read_request` folds both forms
+into one `ParseRequest` and checks the keys against the configuration.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from api.errors import Unauthorized
+from core.config import Config
+from core.errors import ParseError
+from core.events import Context
+
+# Body fields of the JS SDK's form and the header each stands for.
+_BODY_KEYS = {
+    "_ApplicationId": "app_id",
+    "_JavaScriptKey": "javascript_key",
+    "_ClientKey": "client_key",
+    "_RestAPIKey": "rest_key",
+    "_MasterKey": "master_key",
+    "_SessionToken": "session_token",
+    "_InstallationId": "installation_id",
+    "_ClientVersion": "client_version",
+    "_RevocableSession": "revocable",
+    "_ContentType": "content_type",
+    "_context": "context",
+}
+_HEADERS = {
+    "x-parse-application-id": "app_id",
+    "x-parse-javascript-key": "javascript_key",
+    "x-parse-client-key": "client_key",
+    "x-parse-rest-api-key": "rest_key",
+    "x-parse-windows-key": "dotnet_key",
+    "x-parse-master-key": "master_key",
+    "x-parse-session-token": "session_token",
+    "x-parse-installation-id": "installation_id",
+    "x-parse-client-version": "client_version",
+    "x-parse-request-id": "request_id",
+    "x-parse-revocable-session": "revocable",
+}
+
+
+@dataclass
+class ParseRequest:
+    method: str
+    path: str  # below the mount path, e.g. "/classes/GameScore"
+    params: dict[str, Any]  # query parameters (GET) with the JS SDK's body fields folded in
+    body: Any  # the JSON body with the SDK's underscore fields removed
+    master: bool = False
+    read_only_master: bool = False
+    keys: dict[str, str] = field(default_factory=dict)
+    client_ip: str | None = None
+
+    @property
+    def context(self) -> Context:
+        return Context(
+            user_id=None,
+            session_id=None,
+            installation_id=self.keys.get("installation_id"),
+            master=self.master,
+            request_id=self.keys.get("request_id"),
+            client_ip=self.client_ip,
+        )
+
+
+def decode_body(raw: bytes) -> Any:
+    """The JSON body; 107 when it is not JSON. An empty body is an empty object."""
+    if not raw or not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ParseError(ParseError.INVALID_JSON, f"Invalid JSON: {e}") from None
+
+
+def read_request(
+    config: Config, method: str, path: str, headers: Mapping[str, str], query: Mapping[str, str],
+    raw_body: bytes, client_ip: str | None,
+) -> ParseRequest:
+    """Fold headers, query string and the JS SDK body form into a checked ParseRequest."""
+    keys = {name: headers[h] for h, name in _HEADERS.items() if h in headers}
+    params: dict[str, Any] = dict(query)
+    body: Any = decode_body(raw_body) if method in ("POST", "PUT", "DELETE") else {}
+    if isinstance(body, dict) and ("_method" in body or "_ApplicationId" in body):
+        body = dict(body)
+        override = body.pop("_method", None)
+        for k, name in _BODY_KEYS.items():
+            if k in body:
+                value = body.pop(k)
+                if isinstance(value, str):
+                    keys.setdefault(name, value)
+        if isinstance(override, str) and override.upper() in ("GET", "PUT", "DELETE", "POST"):
+            method = override.upper()
+        if method == "GET":
+            params.update(body)
+            body = {}
+    req = ParseRequest(method, path, params, body, keys=keys, client_ip=client_ip)
+    _authenticate(config, req)
+    return req
+
+
+def _same(given: str | None, expected: str | None) -> bool:
+    """Constant-time key comparison."""
+    return given is not None and expected is not None and hmac.compare_digest(
+        given.encode(), expected.encode()
+    )
+
+
+def _authenticate(config: Config, req: ParseRequest) -> None:
+    if not _same(req.keys.get("app_id"), config.appId):
+        raise Unauthorized()
+    if _same(req.keys.get("master_key"), config.masterKey):
+        req.master = True
+        return
+    if _same(req.keys.get("master_key"), config.readOnlyMasterKey):
+        req.master = req.read_only_master = True
+        return
+    # Client keys are optional: when the server has any, the request must carry a matching one.
+    client_keys = [
+        (config.restAPIKey, "rest_key"), (config.javascriptKey, "javascript_key"),
+        (config.clientKey, "client_key"), (config.dotNetKey, "dotnet_key"),
+    ]
+    if any(k for k, _ in client_keys) and not any(
+        _same(req.keys.get(name), key) for key, name in client_keys if key
+    ):
+        raise Unauthorized()
+    if req.keys.get("session_token"):
+        # No session can be valid until users exist (the security issue adds them).
+        raise ParseError(ParseError.INVALID_SESSION_TOKEN, "Invalid session token")

@@ -1,0 +1,156 @@
+"""/classes/{className}[/{objectId}]: create, get, update, delete and find objects."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from api.routes import Reply
+from core.commands import Create, Delete, Result, Update, build_ops
+from core.errors import ParseError
+from core.query.ast import parse_where
+from core.schema import check_class_name, check_field_name
+from core.values import iso
+from projections import reader
+
+# Operators whose result Parse echoes in a save response.
+_ECHOED_OPS = frozenset({"Increment", "Add", "AddUnique", "Remove"})
+
+
+def _check_writable(req) -> None:
+    if req.read_only_master:
+        raise ParseError(
+            ParseError.OPERATION_FORBIDDEN, "read-only masterKey isn't allowed to perform the create operation."
+        )
+
+
+def op_results(ops, result: Result) -> dict[str, Any]:
+    """The fields a save response carries back: the results of Increment/Add/AddUnique/Remove."""
+    return {name: result.fields.get(name) for name, op in ops.items() if op.kind in _ECHOED_OPS}
+
+
+def create_command(rt, class_name: str, body: Any) -> Create:
+    ops, object_id = build_ops(class_name, body, allow_object_id=rt.config.allowCustomObjectId)
+    return Create(class_name, ops, object_id)
+
+
+def created_body(cmd: Create, result: Result) -> dict[str, Any]:
+    return {**op_results(cmd.ops, result), "objectId": result.object_id, "createdAt": iso(result.created_at)}
+
+
+def update_command(rt, class_name: str, object_id: str, body: Any) -> Update:
+    ops, new_id = build_ops(class_name, body, allow_object_id=True)
+    if new_id is not None and new_id != object_id:
+        raise ParseError(ParseError.INVALID_KEY_NAME, "objectId is an invalid field name.")
+    return Update(class_name, object_id, ops)
+
+
+def updated_body(cmd: Update, result: Result) -> dict[str, Any]:
+    return {**op_results(cmd.ops, result), "updatedAt": iso(result.updated_at)}
+
+
+async def create(rt, req, class_name: str) -> Reply:
+    _check_writable(req)
+    cmd = create_command(rt, class_name, req.body)
+    [result] = await rt.write([cmd], req.context)
+    location = f"{rt.config.serverURL}/classes/{class_name}/{result.object_id}"
+    return Reply(created_body(cmd, result), status=201, headers={"Location": location})
+
+
+async def update(rt, req, class_name: str, object_id: str) -> Reply:
+    _check_writable(req)
+    cmd = update_command(rt, class_name, object_id, req.body)
+    [result] = await rt.write([cmd], req.context)
+    return Reply(updated_body(cmd, result))
+
+
+async def delete(rt, req, class_name: str, object_id: str) -> Reply:
+    _check_writable(req)
+    check_class_name(class_name)
+    await rt.write([Delete(class_name, object_id)], req.context)
+    return Reply({})
+
+
+async def get(rt, req, class_name: str, object_id: str) -> Reply:
+    check_class_name(class_name)
+    opts = reader.FindOptions(keys=_keys(req.params.get("keys")), **_file_options(rt, class_name))
+    text = None
+    if rt.schema.has_class(class_name):
+        text = await rt.read(reader.get, class_name, object_id, opts)
+    if text is None:
+        raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found.")
+    return Reply(raw=text)
+
+
+async def find(rt, req, class_name: str) -> Reply:
+    check_class_name(class_name)
+    opts = find_options(rt, req.params, class_name)
+    if not rt.schema.has_class(class_name):
+        body: dict[str, Any] = {"results": []}
+        if opts.count:
+            body["count"] = 0
+        return Reply(body)
+    results, total = await rt.read(reader.find, class_name, opts)
+    raw = '{"results":[' + ",".join(results) + "]"
+    if total is not None:
+        raw += f',"count":{total}'
+    return Reply(raw=raw + "}")
+
+
+def _file_options(rt, class_name: str) -> dict[str, Any]:
+    files = [f for f, t in rt.schema.fields(class_name).items() if t.get("type") == "File"]
+    return {"file_fields": files, "files_base": f"{rt.config.publicServerURL or rt.config.serverURL}/files/{rt.config.appId}/"}
+
+
+def find_options(rt, params: dict[str, Any], class_name: str) -> reader.FindOptions:
+    """Read where/order/limit/skip/keys/count from query parameters (strings or SDK JSON)."""
+    where = params.get("where")
+    if isinstance(where, str):
+        try:
+            where = json.loads(where) if where.strip() else None
+        except ValueError:
+            raise ParseError(ParseError.INVALID_JSON, "where must be valid JSON") from None
+    limit = _int(params.get("limit"), 100, "limit")
+    if rt.config.maxLimit is not None:
+        limit = min(limit, rt.config.maxLimit)
+    order = params.get("order")
+    if order is not None and not isinstance(order, str):
+        raise ParseError(ParseError.INVALID_QUERY, "order must be a string")
+    if order:
+        for key in order.split(","):
+            key = key.strip().lstrip("-")
+            if key and key not in ("objectId", "createdAt", "updatedAt"):
+                check_field_name(key)
+    count = params.get("count")
+    return reader.FindOptions(
+        where=parse_where(where),
+        order=order or None,
+        limit=max(limit, 0),
+        skip=max(_int(params.get("skip"), 0, "skip"), 0),
+        keys=_keys(params.get("keys")),
+        count=count in (1, True, "1", "true"),
+        **_file_options(rt, class_name),
+    )
+
+
+def _int(value: Any, default: int, name: str) -> int:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        raise ParseError(ParseError.INVALID_QUERY, f"{name} must be a number")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ParseError(ParseError.INVALID_QUERY, f"{name} must be a number") from None
+
+
+def _keys(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        names = value
+    elif isinstance(value, str):
+        names = value.split(",")
+    else:
+        raise ParseError(ParseError.INVALID_QUERY, "keys must be a string")
+    return [str(k).strip() for k in names if str(k).strip()]

@@ -1,0 +1,101 @@
+"""The running server's parts, wired together: gateway, log, projections, writer, bus.
+
+This is the composition root: the one place where `core` (the write path, the bus) meets
+`projections` (the tables the writer updates and the API reads).
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Awaitable, Callable, Sequence, TypeVar
+
+import trio
+
+from core import log as event_log
+from core.bus import Bus
+from core.commands import Command, Result
+from core.config import Config
+from core.db import embedded
+from core.db.gateway import Gateway
+from core.events import Context
+from core.schema import SchemaCache
+from core.writer import Policy, Writer
+from projections.store import Projector
+
+T = TypeVar("T")
+
+
+class Runtime:
+    """What a request handler needs: configuration, reads, writes and the bus."""
+
+    def __init__(self, config: Config, gateway: Gateway, schema: SchemaCache, writer: Writer, bus: Bus) -> None:
+        self.config = config
+        self.gateway = gateway
+        self.schema = schema
+        self.writer = writer
+        self.bus = bus
+
+    async def write(self, commands: Sequence[Command], context: Context) -> list[Result]:
+        """Commit `commands` all-or-nothing. A cancelled caller does not cancel the write."""
+        return await self.gateway.call(self.writer.write, list(commands), context)
+
+    async def read(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run a read function `fn(conn, *args)` on a pooled connection."""
+        return await self.gateway.call(self._with_conn, fn, args)
+
+    async def _with_conn(self, fn: Callable[..., Awaitable[T]], args: tuple) -> T:
+        async with self.gateway.pool.acquire() as conn:
+            return await fn(conn, *args)
+
+
+def database_uri(config: Config) -> str:
+    return config.databaseURI or embedded.start(config.dataDir)
+
+
+async def install(gateway: Gateway, projector: Projector) -> None:
+    """Create the log and projection tables if missing."""
+
+    async def _install(pool) -> None:
+        async with pool.acquire() as conn:
+            await event_log.install(conn)
+            await projector.install(conn)
+
+    await gateway.call(_install, gateway.pool)
+
+
+@asynccontextmanager
+async def open_runtime(config: Config, dsn: str | None = None) -> AsyncIterator[Runtime]:
+    """Start everything; on exit, commit every accepted write before closing the database."""
+    dsn = dsn or await trio.to_thread.run_sync(database_uri, config)
+    projector = Projector()
+    async with Gateway(dsn, max_size=config.databasePoolSize) as gateway:
+        await install(gateway, projector)
+        schema = SchemaCache()
+        schema.load(await gateway.call(_load_schema, gateway, projector))
+        bus = Bus(trio.lowlevel.current_trio_token())
+        policy = Policy(
+            allow_client_class_creation=config.allowClientClassCreation,
+            allow_custom_object_id=config.allowCustomObjectId,
+        )
+        bus.last_position = await gateway.call(_head, gateway)
+        writer = Writer(gateway.pool, projector, schema, bus.publish, policy)
+        await gateway.call(_start_writer, writer)
+        try:
+            yield Runtime(config, gateway, schema, writer, bus)
+        finally:
+            with trio.CancelScope(shield=True):
+                await gateway.call(writer.drain_and_stop)
+
+
+async def _load_schema(gateway: Gateway, projector: Projector):
+    async with gateway.pool.acquire() as conn:
+        return await projector.load_schema(conn)
+
+
+async def _head(gateway: Gateway) -> int:
+    async with gateway.pool.acquire() as conn:
+        return await event_log.head(conn)
+
+
+async def _start_writer(writer: Writer) -> None:
+    writer.start()

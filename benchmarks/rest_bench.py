@@ -1,0 +1,757 @@
+#!/usr/bin/env python3
+"""REST throughput/latency benchmark for any Parse-compatible server (Parsnip or Parse Server).
+
+What: drives three phases against ``/classes/<ClassName>`` on a loopback server, each for a
+fixed duration at a fixed number of concurrent keep-alive connections:
+
+* ``create`` -- ``POST /classes/X`` with a small GameScore-like body
+  (``score`` int, ``playerName`` string, ``room`` one of 100 rooms, ``cheatMode`` bool);
+* ``get``    -- ``GET /classes/X/<objectId>`` over the objects created so far;
+* ``query``  -- ``GET /classes/X?where={"room":"room-N"}&limit=10`` (an equality query).
+
+For each phase it reports requests/s, latency p50/p90/p99/max (ms) and the number of failed
+requests (non-2xx, unparsable JSON, connection errors, timeouts) with the first failure, prints
+a table and writes a JSON file with the results, the settings and a description of the machine.
+
+Why it is written this way: the server, its database and this load generator share a small
+machine, so the generator must spend as little CPU per request as possible or it, not the
+server, becomes the bottleneck. A general-purpose async HTTP client costs several times more CPU
+per request than a minimal HTTP/1.1 keep-alive client, so this file carries its own: one asyncio
+``Protocol`` per connection, pre-encoded request bytes, and a parser that only understands a
+status line, ``Content-Length`` / chunked bodies and ``Connection: close``. Load is spread over
+several worker processes (``--procs``), each owning ``concurrency / procs`` connections; their
+latency samples are merged in the parent. Every response is checked (status 200/201 and a JSON
+body) so that errors are counted rather than hidden behind a high request rate.
+
+Safety bounds: only loopback addresses are accepted, every phase stops after ``--duration``
+seconds or ``--max-requests`` requests, each request times out after ``--timeout`` seconds, and
+the benchmark class is purged and dropped at the end unless ``--keep-class`` is given.
+
+Only the Python standard library is needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import json
+import multiprocessing as mp
+import os
+import platform
+import random
+import socket
+import string
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from array import array
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+PHASES = ("create", "get", "query")
+ROOMS = 100
+SEED_OBJECTS = 1000  # created up front when "get"/"query" run without a "create" phase
+ERROR_SAMPLE_BYTES = 300
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+
+
+# --------------------------------------------------------------------------------------------
+# Settings and results
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """Where and how to send requests; picklable so that worker processes can receive it."""
+
+    host: str
+    port: int
+    mount: str  # path prefix without trailing slash, e.g. "/parse"
+    app_id: str
+    master_key: str
+    class_name: str
+    load_headers: dict[str, str]  # headers sent with every benchmark request
+
+
+@dataclass
+class WorkerJob:
+    """One worker process's share of a phase."""
+
+    phase: str
+    target: Target
+    connections: int
+    warmup: float
+    duration: float
+    max_requests: int
+    timeout: float
+    seed: int
+    object_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class WorkerResult:
+    """What a worker sends back to the parent (latencies as packed doubles, in seconds)."""
+
+    completed: int = 0
+    errors: int = 0
+    first_error: str | None = None
+    latencies: bytes = b""
+    measured_seconds: float = 0.0
+    created_ids: list[str] = field(default_factory=list)
+    cpu_seconds: float = 0.0  # generator CPU over warm-up + measurement
+    wall_seconds: float = 0.0  # warm-up + measurement, wall clock
+    issued: int = 0  # requests sent, warm-up included
+
+
+@dataclass
+class PhaseResult:
+    """Merged figures for one phase."""
+
+    phase: str
+    requests: int
+    errors: int
+    seconds: float
+    requests_per_second: float
+    latency_ms: dict[str, float]
+    first_error: str | None
+    generator_cpu_percent: float
+    generator_cpu_us_per_request: float
+    system_cpu_busy_percent: float | None  # whole machine, all cores, during the phase
+
+
+# --------------------------------------------------------------------------------------------
+# Minimal HTTP/1.1 keep-alive client
+# --------------------------------------------------------------------------------------------
+
+
+class HttpError(Exception):
+    """A failed exchange: transport error, malformed response or timeout."""
+
+
+class HttpConnection(asyncio.Protocol):
+    """One keep-alive connection; one request in flight at a time (no pipelining).
+
+    ``request(raw)`` writes pre-encoded request bytes and resolves to ``(status, body)``.
+    """
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self.closed = False
+        self.must_close = False
+        # Parser state for the response in progress.
+        self.status = 0
+        self.body_length = -1  # -1: headers not parsed yet
+        self.chunked = False
+        self.body_start = 0
+
+    # asyncio.Protocol callbacks ------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._fail(HttpError(f"connection lost: {exc!r}" if exc else "connection closed by server"))
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) > MAX_RESPONSE_BYTES:
+            self._fail(HttpError("response too large"))
+            return
+        try:
+            self._parse()
+        except HttpError as exc:
+            self._fail(exc)
+
+    # Request API --------------------------------------------------------------------------
+    async def request(self, raw: bytes) -> tuple[int, bytes]:
+        if self.closed or self.transport is None:
+            raise HttpError("connection is closed")
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.status, self.body_length, self.chunked, self.body_start = 0, -1, False, 0
+        self.transport.write(raw)
+        return await self.waiter
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.close()
+        self.closed = True
+
+    # Parsing ------------------------------------------------------------------------------
+    def _parse(self) -> None:
+        if self.waiter is None or self.waiter.done():
+            if self.buffer:
+                raise HttpError("unexpected data from server")
+            return
+        if self.body_length < 0 and not self.chunked and not self._parse_head():
+            return
+        body = self._take_chunked() if self.chunked else self._take_sized()
+        if body is None:
+            return
+        self.waiter.set_result((self.status, body))
+        if self.must_close:
+            self.close()
+
+    def _parse_head(self) -> bool:
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return False
+        lines = bytes(self.buffer[:end]).split(b"\r\n")
+        parts = lines[0].split(b" ", 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
+            raise HttpError(f"bad status line {lines[0][:80]!r}")
+        self.status = int(parts[1])
+        length = None
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value.strip())
+            elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                self.chunked = True
+            elif name == b"connection" and b"close" in value.lower():
+                self.must_close = True
+        if not self.chunked:
+            if length is None:
+                raise HttpError("response has neither Content-Length nor chunked encoding")
+            self.body_length = length
+        self.body_start = end + 4
+        return True
+
+    def _take_sized(self) -> bytes | None:
+        stop = self.body_start + self.body_length
+        if len(self.buffer) < stop:
+            return None
+        body = bytes(self.buffer[self.body_start:stop])
+        del self.buffer[:stop]
+        return body
+
+    def _take_chunked(self) -> bytes | None:
+        """Decode a complete chunked body, or return None if more data is needed."""
+        pos, parts = self.body_start, []
+        while True:
+            eol = self.buffer.find(b"\r\n", pos)
+            if eol < 0:
+                return None
+            size = int(bytes(self.buffer[pos:eol]).split(b";")[0], 16)
+            pos = eol + 2
+            if size == 0:
+                trailer_end = self.buffer.find(b"\r\n\r\n", pos - 2)
+                if trailer_end < 0:
+                    return None
+                del self.buffer[:trailer_end + 4]
+                return b"".join(parts)
+            if len(self.buffer) < pos + size + 2:
+                return None
+            parts.append(bytes(self.buffer[pos:pos + size]))
+            pos += size + 2
+
+    def _fail(self, exc: Exception) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc)
+
+
+async def open_connection(host: str, port: int) -> HttpConnection:
+    """Open one keep-alive connection to host:port."""
+    loop = asyncio.get_running_loop()
+    _, protocol = await loop.create_connection(HttpConnection, host, port)
+    return protocol
+
+
+def encode_request(target: Target, method: str, path: str, body: bytes | None = None) -> bytes:
+    """Pre-encode one HTTP/1.1 request (headers, then body)."""
+    lines = [f"{method} {target.mount}{path} HTTP/1.1", f"Host: {target.host}:{target.port}"]
+    lines += [f"{name}: {value}" for name, value in target.load_headers.items()]
+    if body is not None:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return head + (body or b"")
+
+
+# --------------------------------------------------------------------------------------------
+# Request generators, one per phase
+# --------------------------------------------------------------------------------------------
+
+
+def game_score(rng: random.Random) -> dict[str, Any]:
+    """A small GameScore-like object."""
+    return {
+        "score": rng.randint(0, 100_000),
+        "playerName": "player-" + "".join(rng.choices(string.ascii_lowercase, k=8)),
+        "room": f"room-{rng.randrange(ROOMS)}",
+        "cheatMode": rng.random() < 0.1,
+    }
+
+
+def build_requests(job: WorkerJob, rng: random.Random) -> list[bytes]:
+    """Pre-encode a pool of requests for the phase; connections cycle through it."""
+    target, cls = job.target, urllib.parse.quote(job.target.class_name)
+    if job.phase == "create":
+        return [encode_request(target, "POST", f"/classes/{cls}",
+                               json.dumps(game_score(rng), separators=(",", ":")).encode())
+                for _ in range(512)]
+    if job.phase == "get":
+        ids = list(job.object_ids)
+        rng.shuffle(ids)
+        return [encode_request(target, "GET", f"/classes/{cls}/{oid}") for oid in ids]
+    if job.phase == "query":
+        queries = []
+        for room in range(ROOMS):
+            where = urllib.parse.quote(json.dumps({"room": f"room-{room}"}, separators=(",", ":")))
+            queries.append(encode_request(target, "GET", f"/classes/{cls}?where={where}&limit=10"))
+        rng.shuffle(queries)
+        return queries
+    raise ValueError(f"unknown phase {job.phase!r}")
+
+
+def check_response(phase: str, status: int, body: bytes) -> tuple[bool, Any]:
+    """Return (ok, parsed JSON). A response is good if it is 200/201 with a JSON body
+    of the expected shape for the phase."""
+    if status not in (200, 201):
+        return False, None
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return False, None
+    if phase == "create":
+        return isinstance(doc, dict) and "objectId" in doc, doc
+    if phase == "get":
+        return isinstance(doc, dict) and "objectId" in doc, doc
+    return isinstance(doc, dict) and isinstance(doc.get("results"), list), doc
+
+
+# --------------------------------------------------------------------------------------------
+# Worker process
+# --------------------------------------------------------------------------------------------
+
+
+class WorkerState:
+    """Counters shared by the connections of one worker process."""
+
+    def __init__(self, job: WorkerJob, start: float) -> None:
+        self.job = job
+        self.measure_from = start + job.warmup
+        self.deadline = self.measure_from + job.duration
+        self.issued = 0
+        self.result = WorkerResult()
+        self.samples = array("d")
+        self.last_done = self.measure_from
+
+    def record_error(self, message: str, measured: bool) -> None:
+        if measured:
+            self.result.errors += 1
+            if self.result.first_error is None:
+                self.result.first_error = message[:ERROR_SAMPLE_BYTES]
+
+
+async def drive_connection(state: WorkerState, requests: list[bytes], offset: int) -> None:
+    """Send requests back to back on one connection until the deadline or the request cap."""
+    job, clock = state.job, time.perf_counter
+    conn: HttpConnection | None = None
+    index = offset
+    while True:
+        now = clock()
+        if now >= state.deadline or state.issued >= job.max_requests:
+            break
+        state.issued += 1
+        raw = requests[index % len(requests)]
+        index += 1
+        try:
+            if conn is None or conn.closed:
+                conn = await asyncio.wait_for(open_connection(job.target.host, job.target.port), job.timeout)
+            sent = clock()
+            status, body = await asyncio.wait_for(conn.request(raw), job.timeout)
+        except (OSError, HttpError, asyncio.TimeoutError) as exc:
+            state.record_error(f"{type(exc).__name__}: {exc}", clock() >= state.measure_from)
+            if conn is not None:
+                conn.close()
+            conn = None
+            continue
+        done = clock()
+        measured = sent >= state.measure_from
+        ok, doc = check_response(job.phase, status, body)
+        if not ok:
+            state.record_error(f"HTTP {status}: {body[:ERROR_SAMPLE_BYTES].decode('utf-8', 'replace')}", measured)
+        elif measured:
+            state.result.completed += 1
+            state.samples.append(done - sent)
+            state.last_done = max(state.last_done, done)
+        if ok and job.phase == "create":
+            state.result.created_ids.append(doc["objectId"])
+    if conn is not None:
+        conn.close()
+
+
+async def run_worker_async(job: WorkerJob, start_at: float) -> WorkerResult:
+    """Wait for the common start time, run all connections, collect the result."""
+    rng = random.Random(job.seed)
+    requests = build_requests(job, rng)
+    delay = start_at - time.time()
+    if delay > 0:
+        await asyncio.sleep(delay)
+    cpu_start = time.process_time()
+    state = WorkerState(job, time.perf_counter())
+    step = max(1, len(requests) // max(1, job.connections))
+    await asyncio.gather(*(drive_connection(state, requests, i * step) for i in range(job.connections)))
+    result = state.result
+    result.cpu_seconds = time.process_time() - cpu_start
+    result.wall_seconds = time.perf_counter() - state.measure_from + job.warmup
+    result.issued = state.issued
+    result.latencies = state.samples.tobytes()
+    result.measured_seconds = max(state.last_done, state.deadline) - state.measure_from
+    return result
+
+
+def worker_main(job: WorkerJob, start_at: float, queue: Any) -> None:
+    """Entry point of a load-generator process; puts one WorkerResult on the queue."""
+    try:
+        result = asyncio.run(run_worker_async(job, start_at))
+    except BaseException as exc:  # report, never hang the parent
+        result = WorkerResult(errors=1, first_error=f"worker crashed: {exc!r}")
+    queue.put(result)
+
+
+# --------------------------------------------------------------------------------------------
+# Phase orchestration (parent process)
+# --------------------------------------------------------------------------------------------
+
+
+def cpu_times() -> tuple[int, int] | None:
+    """(busy, total) jiffies of the whole machine from /proc/stat, or None off Linux."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_percent(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """Share of all cores' time spent busy between two cpu_times() readings."""
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    return round(100 * (after[0] - before[0]) / (after[1] - before[1]), 1)
+
+
+def split_connections(total: int, procs: int) -> list[int]:
+    """Spread `total` connections over at most `procs` processes as evenly as possible."""
+    procs = max(1, min(procs, total))
+    return [total // procs + (1 if i < total % procs else 0) for i in range(procs)]
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of an already sorted list (0 if empty)."""
+    if not sorted_values:
+        return 0.0
+    rank = max(1, int(round(fraction * len(sorted_values) + 0.5)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def run_phase(phase: str, args: argparse.Namespace, target: Target,
+              object_ids: list[str]) -> tuple[PhaseResult, list[str]]:
+    """Run one phase across worker processes; return merged figures and any created ids."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    shares = split_connections(args.concurrency, args.procs)
+    cap = max(1, args.max_requests // len(shares))
+    start_at = time.time() + 0.5 + 0.15 * len(shares)  # time for spawned interpreters to start
+    procs = []
+    for i, connections in enumerate(shares):
+        job = WorkerJob(phase, target, connections, args.warmup, args.duration, cap, args.timeout,
+                        seed=args.seed * 1000 + 100 * PHASES.index(phase) + i, object_ids=object_ids)
+        proc = ctx.Process(target=worker_main, args=(job, start_at, queue), daemon=True)
+        proc.start()
+        procs.append(proc)
+    hard_limit = start_at - time.time() + args.warmup + args.duration + args.timeout + 30
+    time.sleep(max(0.0, start_at + args.warmup - time.time()))
+    cpu_before = cpu_times()
+    time.sleep(args.duration)
+    system_busy = busy_percent(cpu_before, cpu_times())
+    results = collect_results(queue, len(procs), hard_limit)
+    for proc in procs:
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.kill()
+    merged, created = merge_results(phase, results)
+    merged.system_cpu_busy_percent = system_busy
+    return merged, created
+
+
+def collect_results(queue: Any, count: int, limit: float) -> list[WorkerResult]:
+    """Gather one result per worker, giving up (and counting an error) after `limit` seconds."""
+    results, deadline = [], time.time() + limit
+    for _ in range(count):
+        try:
+            results.append(queue.get(timeout=max(0.1, deadline - time.time())))
+        except Exception:
+            results.append(WorkerResult(errors=1, first_error="worker did not report in time"))
+    return results
+
+
+def merge_results(phase: str, results: list[WorkerResult]) -> tuple[PhaseResult, list[str]]:
+    """Merge the workers' counters and latency samples into one PhaseResult."""
+    samples = array("d")
+    for r in results:
+        samples.frombytes(r.latencies)
+    latencies = sorted(samples)
+    seconds = max((r.measured_seconds for r in results), default=0.0)
+    completed = sum(r.completed for r in results)
+    first_error = next((r.first_error for r in results if r.first_error), None)
+    ms = {name: round(1000 * percentile(latencies, q), 2)
+          for name, q in (("p50", 0.50), ("p90", 0.90), ("p99", 0.99))}
+    ms["max"] = round(1000 * latencies[-1], 2) if latencies else 0.0
+    ms["mean"] = round(1000 * sum(latencies) / len(latencies), 2) if latencies else 0.0
+    cpu = sum(r.cpu_seconds for r in results)
+    wall = max((r.wall_seconds for r in results), default=0.0) + 1e-9
+    issued = sum(r.issued for r in results)
+    result = PhaseResult(
+        phase=phase, requests=completed, errors=sum(r.errors for r in results),
+        seconds=round(seconds, 3), requests_per_second=round(completed / wall, 1) if seconds else 0.0,
+        latency_ms=ms, first_error=first_error,
+        # CPU of the worker processes over warm-up + measurement, as % of one core.
+        generator_cpu_percent=round(100 * cpu / wall, 1),
+        generator_cpu_us_per_request=round(1e6 * cpu / issued, 1) if issued else 0.0,
+        system_cpu_busy_percent=None)
+    created = [oid for r in results for oid in r.created_ids]
+    return result, created
+
+
+# --------------------------------------------------------------------------------------------
+# Setup / teardown over plain blocking HTTP (few requests, not measured)
+# --------------------------------------------------------------------------------------------
+
+
+def admin_request(target: Target, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """One blocking request with the master key; returns (status, parsed JSON or text)."""
+    url = f"http://{target.host}:{target.port}{target.mount}{path}"
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"X-Parse-Application-Id": target.app_id, "X-Parse-Master-Key": target.master_key,
+               "Content-Type": "application/json"}
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode("utf-8", "replace")
+
+
+def seed_objects(target: Target, count: int) -> list[str]:
+    """Create `count` objects with /batch (50 per request) so get/query have data."""
+    rng, ids = random.Random(1), []
+    path = f"{target.mount}/classes/{urllib.parse.quote(target.class_name)}"
+    for start in range(0, count, 50):
+        ops = [{"method": "POST", "path": path, "body": game_score(rng)}
+               for _ in range(min(50, count - start))]
+        status, doc = admin_request(target, "POST", "/batch", {"requests": ops})
+        if status != 200:
+            raise SystemExit(f"seeding failed: HTTP {status}: {doc}")
+        ids += [item["success"]["objectId"] for item in doc if "success" in item]
+    return ids
+
+
+def drop_class(target: Target) -> None:
+    """Purge the benchmark class's objects and delete its schema."""
+    cls = urllib.parse.quote(target.class_name)
+    status, doc = admin_request(target, "DELETE", f"/purge/{cls}")
+    if status == 200:
+        status, doc = admin_request(target, "DELETE", f"/schemas/{cls}")
+    if status != 200:
+        print(f"warning: could not drop class {target.class_name}: HTTP {status}: {doc}", file=sys.stderr)
+
+
+def server_info(target: Target) -> dict[str, Any]:
+    """serverInfo (version, features) if the server exposes it; empty dict otherwise."""
+    try:
+        status, doc = admin_request(target, "GET", "/serverInfo")
+    except OSError:
+        return {}
+    if status != 200 or not isinstance(doc, dict):
+        return {}
+    return {"parseServerVersion": doc.get("parseServerVersion")}
+
+
+# --------------------------------------------------------------------------------------------
+# Machine description, CLI, output
+# --------------------------------------------------------------------------------------------
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, core count, memory, OS and Python version of the machine running the bench."""
+    cpu_model, mem_total = platform.processor() or "unknown", None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_total = round(int(line.split()[1]) / 1024 / 1024, 2)
+                break
+    except OSError:
+        pass
+    return {
+        "cpu_model": cpu_model,
+        "cpu_count": os.cpu_count(),
+        "memory_gib": mem_total,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "hostname": platform.node(),
+    }
+
+
+def loopback_target(url: str) -> tuple[str, int, str]:
+    """Split an http:// URL into (host, port, mount), refusing anything that is not loopback."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise SystemExit(f"--url must be an http:// URL, got {url!r}")
+    port = parts.port or 80
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
+    except OSError as exc:
+        raise SystemExit(f"cannot resolve {parts.hostname}: {exc}") from None
+    for info in infos:
+        address = info[4][0].split("%")[0]
+        if not ipaddress.ip_address(address).is_loopback:
+            raise SystemExit(f"refusing to benchmark {parts.hostname} ({address}): loopback only")
+    return parts.hostname, port, parts.path.rstrip("/")
+
+
+def default_procs() -> int:
+    """Two processes when there are at least two cores: one asyncio loop tops out near
+    the rates a small server reaches, and more processes only steal CPU from the server."""
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--url", default="http://127.0.0.1:1337/parse", help="server URL incl. mount path (loopback only)")
+    parser.add_argument("--app-id", default="APP")
+    parser.add_argument("--master-key", default="MASTER", help="used for setup/cleanup (and for load with --load-master-key)")
+    parser.add_argument("--rest-key", default=None, help="X-Parse-REST-API-Key to send with load requests, if the server needs one")
+    parser.add_argument("--load-master-key", action="store_true", help="send the master key with the benchmark requests too")
+    parser.add_argument("--concurrency", type=int, default=32, help="concurrent connections (total over all processes)")
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per phase")
+    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds at the start of each phase")
+    parser.add_argument("--class-name", default=None, help="benchmark class (default BenchScore_<random>)")
+    parser.add_argument("--procs", type=int, default=default_procs(), help="load-generator processes")
+    parser.add_argument("--phases", default=",".join(PHASES), help="comma list of create,get,query")
+    parser.add_argument("--max-requests", type=int, default=1_000_000, help="cap on requests per phase")
+    parser.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, seconds")
+    parser.add_argument("--seed", type=int, default=12345, help="random seed for request bodies and order")
+    parser.add_argument("--keep-class", action="store_true", help="do not purge and drop the class at the end")
+    parser.add_argument("--label", default=None, help="free text stored in the JSON (e.g. 'parsnip abc123')")
+    parser.add_argument("--json-out", default=None, help="output file (default benchmarks/results/rest-<timestamp>.json)")
+    args = parser.parse_args(argv)
+    args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    bad = [p for p in args.phases if p not in PHASES]
+    if bad or not args.phases:
+        parser.error(f"unknown phase(s) {bad}; choose from {','.join(PHASES)}")
+    if args.concurrency < 1 or args.procs < 1 or args.duration <= 0 or args.warmup < 0:
+        parser.error("--concurrency and --procs must be >= 1, --duration > 0, --warmup >= 0")
+    if args.class_name is None:
+        args.class_name = "BenchScore_" + "".join(random.choices(string.ascii_letters + string.digits, k=8))
+    if args.json_out is None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        args.json_out = str(Path(__file__).resolve().parent / "results" / f"rest-{stamp}.json")
+    return args
+
+
+def make_target(args: argparse.Namespace) -> Target:
+    host, port, mount = loopback_target(args.url)
+    headers = {"X-Parse-Application-Id": args.app_id}
+    if args.rest_key:
+        headers["X-Parse-REST-API-Key"] = args.rest_key
+    if args.load_master_key:
+        headers["X-Parse-Master-Key"] = args.master_key
+    return Target(host, port, mount, args.app_id, args.master_key, args.class_name, headers)
+
+
+def format_table(results: list[PhaseResult]) -> str:
+    """Fixed-width table of the phase results."""
+    head = f"{'phase':<8}{'req/s':>10}{'requests':>10}{'errors':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'gen cpu%':>10}{'box cpu%':>10}"
+    rows = [head, "-" * len(head)]
+    for r in results:
+        ms = r.latency_ms
+        rows.append(f"{r.phase:<8}{r.requests_per_second:>10.1f}{r.requests:>10}{r.errors:>8}"
+                    f"{ms['p50']:>9.2f}{ms['p90']:>9.2f}{ms['p99']:>9.2f}{ms['max']:>9.2f}{r.generator_cpu_percent:>10.1f}{fmt_opt(r.system_cpu_busy_percent):>10}")
+    return "\n".join(rows)
+
+
+def fmt_opt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
+def settings_dict(args: argparse.Namespace, target: Target) -> dict[str, Any]:
+    keys = ("url", "app_id", "concurrency", "duration", "warmup", "procs", "phases", "class_name",
+            "max_requests", "timeout", "seed", "load_master_key", "label")
+    settings = {k: getattr(args, k) for k in keys}
+    settings["load_headers"] = sorted(target.load_headers)
+    return settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected phases and write the JSON report; returns a process exit code."""
+    args = parse_args(argv)
+    target = make_target(args)
+    status, _ = admin_request(target, "GET", "/health")
+    if status != 200:
+        raise SystemExit(f"{args.url}/health answered HTTP {status}; is the server up?")
+    info = server_info(target)
+    print(f"target {args.url} {info.get('parseServerVersion') or ''} class {args.class_name}; "
+          f"concurrency {args.concurrency} over {args.procs} process(es), {args.warmup:g}s warm-up + "
+          f"{args.duration:g}s per phase", flush=True)
+    object_ids: list[str] = []
+    results: list[PhaseResult] = []
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    load_at_start = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    try:
+        if "create" not in args.phases:
+            print(f"seeding {SEED_OBJECTS} objects ...", flush=True)
+            object_ids = seed_objects(target, SEED_OBJECTS)
+        for phase in args.phases:
+            if phase in ("get", "query") and not object_ids:
+                object_ids = seed_objects(target, SEED_OBJECTS)
+            print(f"phase {phase} ...", end=" ", flush=True)
+            result, created = run_phase(phase, args, target, object_ids)
+            object_ids += created
+            results.append(result)
+            print(f"{result.requests_per_second:.1f} req/s, p99 {result.latency_ms['p99']:.1f} ms, "
+                  f"{result.errors} errors" + (f" (first: {result.first_error})" if result.first_error else ""),
+                  flush=True)
+    finally:
+        if not args.keep_class:
+            drop_class(target)
+    print()
+    print(format_table(results))
+    report = {
+        "benchmark": "rest_bench",
+        "started": started,
+        "server": info,
+        "settings": settings_dict(args, target),
+        "machine": machine_info(),
+        "load_average_at_start": load_at_start,
+        "results": [asdict(r) for r in results],
+    }
+    out = Path(args.json_out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwrote {out}")
+    return 1 if any(r.errors for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

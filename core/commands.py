@@ -1,0 +1,92 @@
+"""Write commands: what the API asks the writer to do, already parsed and checked for shape.
+
+`build_ops` turns a request body into field operations, refusing bad names and reserved
+fields before anything reaches the writer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Union
+
+from core.errors import ParseError
+from core.operations import Op, parse_op
+from core.schema import check_class_name, check_field_name
+
+# Fields the server owns. Parse ignores createdAt/updatedAt in a body and refuses objectId
+# unless custom ids are allowed.
+_SERVER_FIELDS = frozenset({"createdAt", "updatedAt"})
+
+
+@dataclass(frozen=True, slots=True)
+class Create:
+    class_name: str
+    ops: Mapping[str, Op]
+    object_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    class_name: str
+    object_id: str
+    ops: Mapping[str, Op]
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    class_name: str
+    object_id: str
+
+
+Command = Union[Create, Update, Delete]
+
+
+@dataclass(slots=True)
+class Result:
+    """What one successful command produced: the object's state after it, and its timestamps."""
+
+    class_name: str
+    object_id: str
+    created_at: Any = None
+    updated_at: Any = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    changed: tuple[str, ...] = ()
+
+
+def build_ops(class_name: str, body: Any, *, allow_object_id: bool = False) -> tuple[dict[str, Op], str | None]:
+    """Read a create/update body into {field: Op}; returns (ops, client-chosen objectId)."""
+    check_class_name(class_name)
+    if not isinstance(body, dict):
+        raise ParseError(ParseError.INVALID_JSON, "request body must be a JSON object")
+    ops: dict[str, Op] = {}
+    object_id = None
+    for key, value in body.items():
+        if key in _SERVER_FIELDS:
+            continue
+        if key == "objectId":
+            if not allow_object_id:
+                raise ParseError(ParseError.INVALID_KEY_NAME, "objectId is an invalid field name.")
+            if not isinstance(value, str) or not value:
+                raise ParseError(ParseError.INVALID_KEY_NAME, "objectId must be a string")
+            object_id = value
+            continue
+        if key == "ACL":
+            ops[key] = _acl_op(value)
+            continue
+        check_field_name(key)
+        ops[key] = parse_op(value)
+    return ops, object_id
+
+
+def _acl_op(value: Any) -> Op:
+    if isinstance(value, dict) and value.get("__op") == "Delete":
+        return Op("Delete")
+    if not isinstance(value, dict):
+        raise ParseError(ParseError.INVALID_ACL, "Invalid ACL.")
+    for who, perms in value.items():
+        if not isinstance(who, str) or not isinstance(perms, dict):
+            raise ParseError(ParseError.INVALID_ACL, "Invalid ACL.")
+        for perm, allowed in perms.items():
+            if perm not in ("read", "write") or not isinstance(allowed, bool):
+                raise ParseError(ParseError.INVALID_ACL, "Invalid ACL.")
+    return Op("Set", value)

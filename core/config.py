@@ -1,0 +1,107 @@
+"""Server options, with Parse Server's names, from a JSON file, PARSE_SERVER_* variables and flags.
+
+Precedence, lowest first: defaults, the JSON config file, the environment, command-line flags.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+
+@dataclass
+class Config:
+    appId: str = "parsnip"
+    masterKey: str | None = None
+    readOnlyMasterKey: str | None = None
+    restAPIKey: str | None = None
+    javascriptKey: str | None = None
+    clientKey: str | None = None
+    dotNetKey: str | None = None
+    databaseURI: str | None = None  # None: the embedded PostgreSQL
+    dataDir: str = ".parsnip-data"  # where the embedded PostgreSQL keeps its files
+    host: str = "0.0.0.0"
+    port: int = 1337
+    mountPath: str = "/parse"
+    serverURL: str | None = None
+    publicServerURL: str | None = None
+    allowClientClassCreation: bool = True
+    allowCustomObjectId: bool = False
+    maxLimit: int | None = None
+    maxUploadSize: str = "20mb"
+    allowOrigin: str = "*"
+    allowHeaders: list[str] = field(default_factory=list)
+    logLevel: str = "info"
+    databasePoolSize: int = 10
+
+    def __post_init__(self) -> None:
+        if not self.mountPath.startswith("/"):
+            self.mountPath = "/" + self.mountPath
+        self.mountPath = self.mountPath.rstrip("/") or "/parse"
+        if self.serverURL is None:
+            host = "localhost" if self.host in ("0.0.0.0", "::") else self.host
+            self.serverURL = f"http://{host}:{self.port}{self.mountPath}"
+
+    @property
+    def max_body_bytes(self) -> int:
+        return parse_size(self.maxUploadSize)
+
+
+# Parse Server's own names for a few variables; the rest are PARSE_SERVER_<UPPER_SNAKE>.
+_ENV_ALIASES = {
+    "appId": ["PARSE_SERVER_APPLICATION_ID"],
+    "port": ["PORT"],
+    "serverURL": ["PARSE_SERVER_URL"],
+    "publicServerURL": ["PARSE_PUBLIC_SERVER_URL"],
+}
+
+
+def env_name(option: str) -> str:
+    return "PARSE_SERVER_" + re.sub(r"(?<!^)(?=[A-Z])", "_", option).upper().replace("U_R_I", "URI").replace("U_R_L", "URL").replace("A_P_I", "API")
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = {f.name: f.type for f in fields(Config)}[name]
+    if isinstance(value, str):
+        if "bool" in kind:
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        if kind.startswith("int"):
+            return int(value)
+        if kind.startswith("list"):
+            return [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
+def load(file_path: str | None = None, env: Mapping[str, str] | None = None,
+         overrides: Mapping[str, Any] | None = None) -> Config:
+    """Build a Config from a JSON file, the environment and explicit overrides."""
+    env = os.environ if env is None else env
+    names = {f.name for f in fields(Config)}
+    values: dict[str, Any] = {}
+    if file_path:
+        with open(file_path) as fh:
+            data = json.load(fh)
+        if "apps" in data and isinstance(data["apps"], list) and data["apps"]:
+            data = data["apps"][0]  # Parse's multi-app file form: the first app
+        values.update({k: v for k, v in data.items() if k in names})
+    for name in names:
+        for var in [env_name(name), *_ENV_ALIASES.get(name, [])]:
+            if var in env:
+                values[name] = _coerce(name, env[var])
+                break
+    for k, v in (overrides or {}).items():
+        if v is not None:
+            values[k] = _coerce(k, v)
+    return Config(**values)
+
+
+def parse_size(text: str) -> int:
+    """'20mb' -> bytes, as Parse's maxUploadSize is written."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*", str(text).lower())
+    if not m:
+        raise ValueError(f"invalid size: {text}")
+    scale = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}[m.group(2) or "b"]
+    return int(float(m.group(1)) * scale)

@@ -1,0 +1,59 @@
+"""One error type for the whole domain: a Parse error code and a message.
+
+The API turns it into HTTP in one place (`api/errors.py`); the status for each code lives here
+so that every surface (REST, batch, LiveQuery) reports a code the same way.
+"""
+
+from __future__ import annotations
+
+
+class ParseError(Exception):
+    """A failure a Parse client understands: `{"code": code, "error": message}`."""
+
+    # Codes, named as in the Parse SDKs (Parse.Error.*).
+    OTHER_CAUSE = -1
+    INTERNAL_SERVER_ERROR = 1
+    CONNECTION_FAILED = 100
+    OBJECT_NOT_FOUND = 101
+    INVALID_QUERY = 102
+    INVALID_CLASS_NAME = 103
+    MISSING_OBJECT_ID = 104
+    INVALID_KEY_NAME = 105
+    INVALID_POINTER = 106
+    INVALID_JSON = 107
+    COMMAND_UNAVAILABLE = 108
+    NOT_INITIALIZED = 109
+    INCORRECT_TYPE = 111
+    INVALID_CHANNEL_NAME = 112
+    PUSH_MISCONFIGURED = 115
+    OBJECT_TOO_LARGE = 116
+    OPERATION_FORBIDDEN = 119
+    CACHE_MISS = 120
+    INVALID_NESTED_KEY = 121
+    INVALID_FILE_NAME = 122
+    INVALID_ACL = 123
+    TIMEOUT = 124
+    INVALID_EMAIL_ADDRESS = 125
+    DUPLICATE_VALUE = 137
+    INVALID_ROLE_NAME = 139
+    EXCEEDED_QUOTA = 140
+    SCRIPT_FAILED = 141
+    VALIDATION_ERROR = 142
+    REQUEST_LIMIT_EXCEEDED = 155
+    INVALID_SESSION_TOKEN = 209
+    INVALID_LINKED_SESSION = 251
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def to_json(self) -> dict:
+        return {"code": self.code, "error": self.message}
+
+    def __repr__(self) -> str:
+        return f"ParseError({self.code}, {self.message!r})"
+
+
+class ConflictError(Exception):
+    """A write lost a race it can retry (serialization failure or deadlock across nodes)."""

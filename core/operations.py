@@ -1,0 +1,104 @@
+"""Update operators: the body of a create or update, read into typed field operations.
+
+A body field is either a plain value (Set) or `{"__op": ...}`. Parsing checks shapes up front
+so that a bad body fails before anything is written; `apply` computes the resulting value from
+the current one inside the write transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import ParseError
+from core.values import type_of
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One field operation. `kind` is Set, Delete, Increment, Add, AddUnique or Remove."""
+
+    kind: str
+    value: Any = None  # the value for Set, the amount for Increment, the objects for Add*/Remove
+
+    def to_json(self) -> Any:
+        """The operation as the client sent it (stored in the event for audit)."""
+        if self.kind == "Set":
+            return self.value
+        if self.kind == "Delete":
+            return {"__op": "Delete"}
+        if self.kind == "Increment":
+            return {"__op": "Increment", "amount": self.value}
+        return {"__op": self.kind, "objects": self.value}
+
+    def result_type(self) -> dict | None:
+        """The schema type this operation implies for its field (None: implies none)."""
+        if self.kind == "Set":
+            return type_of(self.value)
+        if self.kind == "Increment":
+            return {"type": "Number"}
+        if self.kind in ("Add", "AddUnique", "Remove"):
+            return {"type": "Array"}
+        return None
+
+
+def parse_op(value: Any) -> Op:
+    """Read one body field into an Op; 111 or 108 when the operator is malformed or unknown."""
+    if not (isinstance(value, dict) and "__op" in value):
+        t = type_of(value)  # validates typed values (Date, Pointer, GeoPoint, ...)
+        if t is not None and t["type"] == "Polygon":
+            value = _closed(value)
+        return Op("Set", value)
+    name = value["__op"]
+    if name == "Delete":
+        return Op("Delete")
+    if name == "Increment":
+        amount = value.get("amount")
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)):
+            raise ParseError(ParseError.INVALID_JSON, "incrementing must provide a number")
+        return Op("Increment", amount)
+    if name in ("Add", "AddUnique", "Remove"):
+        objects = value.get("objects")
+        if not isinstance(objects, list):
+            raise ParseError(ParseError.INVALID_JSON, "objects to add must be an array")
+        for item in objects:
+            type_of(item)
+        return Op(name, objects)
+    if name in ("AddRelation", "RemoveRelation", "Batch"):
+        raise ParseError(ParseError.COMMAND_UNAVAILABLE, f"The {name} operator is not supported yet.")
+    raise ParseError(ParseError.INVALID_JSON, f"bad op {name}")
+
+
+def _closed(polygon: dict) -> dict:
+    """Parse Server stores polygons closed: the first point repeated at the end."""
+    coords = polygon["coordinates"]
+    if coords[0] == coords[-1]:
+        return polygon
+    return {**polygon, "coordinates": [*coords, coords[0]]}
+
+
+def apply(op: Op, current: Any, present: bool) -> tuple[bool, Any]:
+    """The field after `op`: (present, value). `present` False means the field is unset."""
+    if op.kind == "Set":
+        return True, op.value
+    if op.kind == "Delete":
+        return False, None
+    if op.kind == "Increment":
+        if not present or current is None:
+            return True, op.value
+        if isinstance(current, bool) or not isinstance(current, (int, float)):
+            raise ParseError(ParseError.INVALID_JSON, "Cannot increment a field that is not a number")
+        return True, current + op.value
+    base = current if present and current is not None else []
+    if not isinstance(base, list):
+        raise ParseError(ParseError.INCORRECT_TYPE, f"Cannot apply {op.kind} to a field that is not an array")
+    if op.kind == "Add":
+        return True, base + list(op.value)
+    if op.kind == "AddUnique":
+        out = list(base)
+        for item in op.value:
+            if item not in out:
+                out.append(item)
+        return True, out
+    # Remove
+    return True, [item for item in base if item not in op.value]

@@ -1,0 +1,1 @@
+"""Parse's query language: `where` parsed once (`ast`), evaluated in SQL (`sql`) or in memory (`match`)."""

@@ -1,0 +1,177 @@
+"""Parse's data types: what type a JSON value has, whether it is well formed, and dates.
+
+Values are kept in Parse's REST encoding everywhere (events, projections, responses), so a
+Date is `{"__type": "Date", "iso": "2020-01-02T03:04:05.678Z"}` end to end and nothing is
+re-encoded on the read path.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import secrets
+import string
+from datetime import datetime, timezone
+from typing import Any
+
+from core.errors import ParseError
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_object_id(size: int = 10) -> str:
+    """A random objectId of `size` alphanumerics, as Parse Server generates them."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(size))
+
+
+def now() -> datetime:
+    """The current time truncated to milliseconds, the precision Parse exposes."""
+    t = datetime.now(timezone.utc)
+    return t.replace(microsecond=t.microsecond - t.microsecond % 1000)
+
+
+def iso(t: datetime) -> str:
+    """Parse's ISO-8601 form: UTC, milliseconds, a `Z`."""
+    t = t.astimezone(timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str) -> datetime:
+    """Read an ISO-8601 date as Parse clients send it; 111 when it is not one."""
+    if not isinstance(text, str):
+        raise ParseError(ParseError.INCORRECT_TYPE, "invalid date")
+    s = text.strip()
+    if s.endswith("Z") or s.endswith("z"):
+        s = s[:-1] + "+00:00"
+    try:
+        t = datetime.fromisoformat(s)
+    except ValueError:
+        raise ParseError(ParseError.INCORRECT_TYPE, f"invalid date: {text}") from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc)
+
+
+def date_value(t: datetime) -> dict:
+    return {"__type": "Date", "iso": iso(t)}
+
+
+def type_of(value: Any) -> dict | None:
+    """The schema type of a stored value (`{"type": "Pointer", "targetClass": ...}`), None for null.
+
+    Raises 111 for a malformed typed value, so nothing ill-formed reaches the log.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return {"type": "Boolean"}
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ParseError(ParseError.INCORRECT_TYPE, "numbers must be finite")
+        return {"type": "Number"}
+    if isinstance(value, str):
+        return {"type": "String"}
+    if isinstance(value, list):
+        for item in value:
+            _check_nested(item)
+        return {"type": "Array"}
+    if isinstance(value, dict):
+        kind = value.get("__type")
+        if kind is None:
+            for key, item in value.items():
+                _check_nested_key(key)
+                _check_nested(item)
+            return {"type": "Object"}
+        checker = _TYPED.get(kind)
+        if checker is None:
+            raise ParseError(ParseError.INCORRECT_TYPE, f"invalid type: {kind}")
+        return checker(value)
+    raise ParseError(ParseError.INCORRECT_TYPE, "invalid value")
+
+
+def _check_nested(value: Any) -> None:
+    # Typed values may nest inside arrays and objects; they must be well formed there too.
+    type_of(value)
+
+
+def _check_nested_key(key: str) -> None:
+    if "$" in key or "." in key:
+        raise ParseError(ParseError.INVALID_NESTED_KEY, "Nested keys should not contain the '$' or '.' characters")
+
+
+def _date(v: dict) -> dict:
+    parse_iso(v.get("iso"))
+    return {"type": "Date"}
+
+
+def _pointer(v: dict) -> dict:
+    cls, oid = v.get("className"), v.get("objectId")
+    if not isinstance(cls, str) or not isinstance(oid, str) or not cls:
+        raise ParseError(ParseError.INCORRECT_TYPE, "invalid pointer")
+    return {"type": "Pointer", "targetClass": cls}
+
+
+def _file(v: dict) -> dict:
+    if not isinstance(v.get("name"), str):
+        raise ParseError(ParseError.INCORRECT_TYPE, "invalid file")
+    return {"type": "File"}
+
+
+def _geopoint(v: dict) -> dict:
+    lat, lon = v.get("latitude"), v.get("longitude")
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (lat, lon)):
+        raise ParseError(ParseError.INVALID_JSON, "invalid GeoPoint")
+    if not -90.0 <= lat <= 90.0:
+        raise ParseError(ParseError.INVALID_JSON, "GeoPoint latitude out of bounds: " + str(lat))
+    if not -180.0 <= lon <= 180.0:
+        raise ParseError(ParseError.INVALID_JSON, "GeoPoint longitude out of bounds: " + str(lon))
+    return {"type": "GeoPoint"}
+
+
+def _polygon(v: dict) -> dict:
+    coords = v.get("coordinates")
+    if not isinstance(coords, list) or len(coords) < 3:
+        raise ParseError(ParseError.INVALID_JSON, "Polygon must have at least 3 values")
+    for point in coords:
+        if (
+            not isinstance(point, list)
+            or len(point) != 2
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in point)
+        ):
+            raise ParseError(ParseError.INVALID_JSON, "Polygon coordinates must be [latitude, longitude] pairs")
+    return {"type": "Polygon"}
+
+
+def _bytes(v: dict) -> dict:
+    data = v.get("base64")
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise ParseError(ParseError.INCORRECT_TYPE, "invalid Bytes value") from None
+    return {"type": "Bytes"}
+
+
+def _relation(v: dict) -> dict:
+    cls = v.get("className")
+    if not isinstance(cls, str):
+        raise ParseError(ParseError.INCORRECT_TYPE, "invalid relation")
+    return {"type": "Relation", "targetClass": cls}
+
+
+_TYPED = {
+    "Date": _date,
+    "Pointer": _pointer,
+    "File": _file,
+    "GeoPoint": _geopoint,
+    "Polygon": _polygon,
+    "Bytes": _bytes,
+    "Relation": _relation,
+}
+
+
+def pointer_class(value: Any) -> str | None:
+    """The target class when `value` is a pointer or relation reference."""
+    if isinstance(value, dict) and value.get("__type") in ("Pointer", "Relation"):
+        return value.get("className")
+    return None

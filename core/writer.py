@@ -1,0 +1,289 @@
+"""The write path: commands in, one transaction out that appends events and updates projections.
+
+Every node has one `Writer`. Requests hand it units of work (a command, or the commands of a
+transactional batch); it runs on the gateway's loop and commits many units in one PostgreSQL
+transaction (group commit), each inside a savepoint so one unit's error leaves the others
+standing. The log head is taken last, so the lock that orders positions is held only for the
+event insert and the commit. After commit the events go to `on_commit` (the bus), in order.
+
+A caller that is cancelled does not cancel its write: once accepted, a unit commits or fails
+on its own, and its events are published either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+import asyncpg
+
+from core import log as event_log
+from core.commands import Command, Create, Delete, Result, Update
+from core.errors import ConflictError, ParseError
+from core.events import CREATE, DELETE, SCHEMA, UPDATE, Context, Event
+from core.operations import apply as apply_op
+from core.schema import SchemaCache, SchemaOverlay
+from core.values import new_object_id, now
+
+logger = logging.getLogger("parsnip.writer")
+
+MAX_BATCH = 128
+_RETRYABLE = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
+
+
+class Projector(Protocol):
+    """What the writer needs from the projections (implemented in `projections/store.py`)."""
+
+    async def load_for_update(self, conn: asyncpg.Connection, class_name: str, object_id: str) -> tuple[int, dict] | None: ...
+
+    async def apply(self, conn: asyncpg.Connection, ev: Event) -> None: ...
+
+
+@dataclass
+class Policy:
+    """The options that decide whether a write is allowed at all."""
+
+    allow_client_class_creation: bool = False
+    allow_custom_object_id: bool = False
+
+
+@dataclass
+class _Unit:
+    commands: Sequence[Command]
+    context: Context
+    future: asyncio.Future
+    events: list[Event] = field(default_factory=list)
+    results: list[Result] = field(default_factory=list)
+
+
+class Writer:
+    """Group-committing writer; lives on the gateway's asyncio loop."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        projector: Projector,
+        schema: SchemaCache,
+        on_commit: Callable[[list[Event]], None],
+        policy: Policy | None = None,
+    ) -> None:
+        self._pool = pool
+        self._projector = projector
+        self._schema = schema
+        self._on_commit = on_commit
+        self.policy = policy or Policy()
+        self._queue: asyncio.Queue[_Unit] = asyncio.Queue()
+        self._task: asyncio.Task | None = None
+
+    # -- lifecycle (asyncio side) -------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def drain_and_stop(self) -> None:
+        """Commit everything already accepted, then stop."""
+        await self._queue.join()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    # -- entry point (asyncio side; trio reaches it through the gateway) -----------------
+    async def write(self, commands: Sequence[Command], context: Context) -> list[Result]:
+        """Commit `commands` all-or-nothing; returns one Result per command."""
+        fut: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Unit(list(commands), context, fut))
+        return await asyncio.shield(fut)
+
+    # -- the loop -------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._commit(batch)
+            except Exception as e:  # a failure of the batch as a whole: each unit alone
+                if len(batch) > 1 and isinstance(e, (ConflictError, *_RETRYABLE)):
+                    for unit in batch:
+                        await self._commit_alone(unit)
+                else:
+                    logger.exception("write batch failed")
+                    for unit in batch:
+                        _fail(unit, e)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _commit_alone(self, unit: _Unit) -> None:
+        for attempt in range(5):
+            unit.events, unit.results = [], []
+            try:
+                await self._commit([unit])
+                return
+            except _RETRYABLE:
+                await asyncio.sleep(0.005 * (attempt + 1))
+            except Exception as e:
+                _fail(unit, e)
+                return
+        _fail(unit, ConflictError("write conflicted repeatedly"))
+
+    async def _commit(self, batch: list[_Unit]) -> None:
+        overlay = SchemaOverlay(self._schema)
+        done: list[_Unit] = []
+        failed: list[tuple[_Unit, BaseException]] = []
+        events: list[Event] = []
+        async with self._pool.acquire() as conn:
+            try:
+                await self._transaction(conn, batch, overlay, done, failed, events)
+            except _Rollback:
+                events = []
+
+        # Committed.
+        for ev in events:
+            if ev.kind == SCHEMA:
+                self._schema.apply_event(ev.class_name, ev.payload.get("fields", {}))
+        if events:
+            self._on_commit(events)
+        for unit in done:
+            if not unit.future.done():
+                unit.future.set_result(unit.results)
+        for unit, e in failed:
+            _fail(unit, e)
+
+    async def _transaction(self, conn, batch, overlay, done, failed, events) -> None:
+        async with conn.transaction():
+            for unit in batch:
+                child = overlay.child()
+                unit.events, unit.results = [], []
+                if len(batch) == 1:
+                    try:
+                        await self._apply_unit(conn, unit, child)
+                    except ParseError as e:
+                        failed.append((unit, e))
+                        raise _Rollback() from e
+                else:
+                    try:
+                        async with conn.transaction():  # a savepoint per unit
+                            await self._apply_unit(conn, unit, child)
+                    except ParseError as e:
+                        failed.append((unit, e))
+                        continue
+                overlay = child
+                done.append(unit)
+            events.extend(ev for unit in done for ev in unit.events)
+            await event_log.append(conn, events)
+
+    # -- one unit ----------------------------------------------------------------------------
+    async def _apply_unit(self, conn: asyncpg.Connection, unit: _Unit, overlay: SchemaOverlay) -> None:
+        touched: dict[tuple[str, str], tuple[int, dict] | None] = {}
+        for cmd in unit.commands:
+            if isinstance(cmd, Create):
+                await self._create(conn, unit, overlay, cmd, touched)
+            elif isinstance(cmd, Update):
+                await self._update(conn, unit, overlay, cmd, touched)
+            elif isinstance(cmd, Delete):
+                await self._delete(conn, unit, overlay, cmd, touched)
+            else:
+                raise TypeError(f"unknown command {cmd!r}")
+
+    async def _emit(self, conn: asyncpg.Connection, unit: _Unit, ev: Event) -> None:
+        await self._projector.apply(conn, ev)
+        unit.events.append(ev)
+
+    async def _plan_schema(self, conn, unit, overlay, class_name, ops) -> None:
+        if not overlay.has_class(class_name) and not (
+            unit.context.master or self.policy.allow_client_class_creation
+        ):
+            raise ParseError(
+                ParseError.OPERATION_FORBIDDEN,
+                f"This user is not allowed to access non-existent class: {class_name}",
+            )
+        types = {f: op.result_type() for f, op in ops.items() if f != "ACL"}
+        is_new, added = overlay.plan(class_name, types)
+        if is_new or added:
+            payload: dict[str, Any] = {"fields": added}
+            if is_new:
+                payload["new_class"] = True
+            await self._emit(conn, unit, Event(SCHEMA, class_name, None, 0, now(), unit.context, payload))
+
+    async def _current(self, conn, overlay, cls, oid, touched):
+        key = (cls, oid)
+        if key in touched:
+            return touched[key]
+        if not overlay.has_class(cls):
+            return None
+        return await self._projector.load_for_update(conn, cls, oid)
+
+    async def _create(self, conn, unit, overlay, cmd: Create, touched) -> None:
+        if cmd.object_id is not None and not self.policy.allow_custom_object_id:
+            raise ParseError(ParseError.INVALID_KEY_NAME, "objectId is an invalid field name.")
+        await self._plan_schema(conn, unit, overlay, cmd.class_name, cmd.ops)
+        oid = cmd.object_id or new_object_id()
+        if cmd.object_id is not None and await self._current(conn, overlay, cmd.class_name, oid, touched):
+            raise ParseError(ParseError.DUPLICATE_VALUE, "A duplicate value for a field with unique values was provided")
+        fields: dict[str, Any] = {}
+        for name, op in cmd.ops.items():
+            present, value = apply_op(op, None, False)
+            if present:
+                fields[name] = value
+        at = now()
+        payload = {"ops": {k: op.to_json() for k, op in cmd.ops.items()}, "set": fields}
+        ev = Event(CREATE, cmd.class_name, oid, 1, at, unit.context, payload, after=fields)
+        try:
+            await self._emit(conn, unit, ev)
+        except asyncpg.exceptions.UniqueViolationError:
+            raise ParseError(ParseError.DUPLICATE_VALUE, "A duplicate value for a field with unique values was provided") from None
+        touched[(cmd.class_name, oid)] = (1, {"fields": fields, "created_at": at})
+        unit.results.append(Result(cmd.class_name, oid, at, at, fields, tuple(cmd.ops)))
+
+    async def _update(self, conn, unit, overlay, cmd: Update, touched) -> None:
+        cur = await self._current(conn, overlay, cmd.class_name, cmd.object_id, touched)
+        if cur is None:
+            raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found.")
+        await self._plan_schema(conn, unit, overlay, cmd.class_name, cmd.ops)
+        version, state = cur
+        before = state["fields"]
+        after = dict(before)
+        changed: dict[str, Any] = {}
+        unset: list[str] = []
+        for name, op in cmd.ops.items():
+            present, value = apply_op(op, before.get(name), name in before)
+            if present:
+                after[name] = value
+                changed[name] = value
+            else:
+                after.pop(name, None)
+                unset.append(name)
+        at = now()
+        payload = {"ops": {k: op.to_json() for k, op in cmd.ops.items()}, "set": changed, "unset": unset}
+        ev = Event(UPDATE, cmd.class_name, cmd.object_id, version + 1, at, unit.context, payload,
+                   after=after, before=before)
+        await self._emit(conn, unit, ev)
+        touched[(cmd.class_name, cmd.object_id)] = (version + 1, {"fields": after, "created_at": state["created_at"]})
+        unit.results.append(
+            Result(cmd.class_name, cmd.object_id, state["created_at"], at, after, tuple(cmd.ops))
+        )
+
+    async def _delete(self, conn, unit, overlay, cmd: Delete, touched) -> None:
+        cur = await self._current(conn, overlay, cmd.class_name, cmd.object_id, touched)
+        if cur is None:
+            raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found for delete.")
+        version, state = cur
+        ev = Event(DELETE, cmd.class_name, cmd.object_id, version + 1, now(), unit.context, {},
+                   before=state["fields"])
+        await self._emit(conn, unit, ev)
+        touched[(cmd.class_name, cmd.object_id)] = None
+        unit.results.append(Result(cmd.class_name, cmd.object_id))
+
+
+class _Rollback(Exception):
+    """Raised to roll back a single-unit transaction after its error was recorded."""
+
+
+def _fail(unit: _Unit, e: BaseException) -> None:
+    if not unit.future.done():
+        unit.future.set_exception(e)

@@ -1,0 +1,1 @@
+"""LiveQuery: the websocket protocol, the subscription registry, fan-out (a later issue)."""

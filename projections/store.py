@@ -1,0 +1,136 @@
+"""The projection tables and how one event changes them.
+
+One table per class, `"p_<ClassName>"`: object_id, version, created_at, updated_at, acl, data.
+The schema is projected too (`parsnip_schema`). `apply` is the only code that writes these
+tables, both on the live write path (inside the writer's transaction) and in a rebuild, so
+replaying the log reproduces them exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from core.errors import ParseError
+from core.events import CREATE, DELETE, SCHEMA, UPDATE, Event
+from core.schema import check_class_name, same_type, describe
+
+SCHEMA_DDL = """
+CREATE TABLE IF NOT EXISTS parsnip_schema (
+    class_name text NOT NULL,
+    field      text NOT NULL,   -- '' is the row that declares the class
+    type       jsonb,
+    PRIMARY KEY (class_name, field)
+);
+"""
+
+
+def table(class_name: str) -> str:
+    """The quoted table name of a class; the name is validated so quoting is safe."""
+    check_class_name(class_name)
+    return f'"p_{class_name}"'
+
+
+class Projector:
+    """Applies events to the projection tables; the writer calls it inside its transaction."""
+
+    async def install(self, conn: asyncpg.Connection) -> None:
+        await conn.execute(SCHEMA_DDL)
+
+    async def load_for_update(
+        self, conn: asyncpg.Connection, class_name: str, object_id: str
+    ) -> tuple[int, dict] | None:
+        """Lock an object's row for this transaction and return (version, fields)."""
+        row = await conn.fetchrow(
+            f"SELECT version, created_at, acl, data FROM {table(class_name)}"
+            " WHERE object_id = $1 FOR UPDATE",
+            object_id,
+        )
+        if row is None:
+            return None
+        fields = dict(row["data"])
+        if row["acl"] is not None:
+            fields["ACL"] = row["acl"]
+        return row["version"], {"fields": fields, "created_at": row["created_at"]}
+
+    async def apply(self, conn: asyncpg.Connection, ev: Event) -> None:
+        if ev.kind == SCHEMA:
+            await self._apply_schema(conn, ev)
+        elif ev.kind == CREATE:
+            fields = dict(ev.payload["set"])
+            acl = fields.pop("ACL", None)
+            await conn.execute(
+                f"INSERT INTO {table(ev.class_name)} (object_id, version, created_at, updated_at,"
+                " acl, data) VALUES ($1, $2, $3, $3, $4::jsonb, $5::jsonb)",
+                ev.object_id, ev.version, ev.at, acl, fields,
+            )
+        elif ev.kind == UPDATE:
+            fields = dict(ev.payload["set"])
+            unset = list(ev.payload.get("unset", ()))
+            acl_sql = "acl"
+            args: list[Any] = [ev.object_id, ev.version, ev.at]
+            if "ACL" in fields:
+                args.append(fields.pop("ACL"))
+                acl_sql = f"${len(args)}::jsonb"
+            elif "ACL" in unset:
+                unset.remove("ACL")
+                acl_sql = "NULL"
+            args += [unset, fields]
+            n = len(args)
+            status = await conn.execute(
+                f"UPDATE {table(ev.class_name)} SET version = $2, updated_at = $3, acl = {acl_sql},"
+                f" data = (data - ${n - 1}::text[]) || ${n}::jsonb"
+                " WHERE object_id = $1 AND version = $2 - 1",
+                *args,
+            )
+            _expect_one(status, ev)
+        elif ev.kind == DELETE:
+            status = await conn.execute(
+                f"DELETE FROM {table(ev.class_name)} WHERE object_id = $1 AND version = $2 - 1",
+                ev.object_id, ev.version,
+            )
+            _expect_one(status, ev)
+        else:
+            raise ValueError(f"unknown event kind {ev.kind}")
+
+    async def _apply_schema(self, conn: asyncpg.Connection, ev: Event) -> None:
+        if ev.payload.get("new_class"):
+            await conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {table(ev.class_name)} ("
+                " object_id text PRIMARY KEY, version integer NOT NULL,"
+                " created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,"
+                " acl jsonb, data jsonb NOT NULL)"
+            )
+            await conn.execute(
+                "INSERT INTO parsnip_schema (class_name, field, type) VALUES ($1, '', NULL)"
+                " ON CONFLICT DO NOTHING",
+                ev.class_name,
+            )
+        for field, t in ev.payload.get("fields", {}).items():
+            # Another node may have added the same field first: keep its type, refuse a clash.
+            stored = await conn.fetchval(
+                "INSERT INTO parsnip_schema (class_name, field, type) VALUES ($1, $2, $3::jsonb)"
+                " ON CONFLICT (class_name, field) DO UPDATE SET type = parsnip_schema.type"
+                " RETURNING type",
+                ev.class_name, field, t,
+            )
+            if not same_type(stored, t):
+                raise ParseError(
+                    ParseError.INCORRECT_TYPE,
+                    f"schema mismatch for {ev.class_name}.{field}; expected {describe(stored)}"
+                    f" but got {describe(t)}",
+                )
+
+    async def load_schema(self, conn: asyncpg.Connection) -> list[tuple[str, str | None, dict | None]]:
+        rows = await conn.fetch("SELECT class_name, field, type FROM parsnip_schema ORDER BY 1, 2")
+        return [(r["class_name"], r["field"] or None, r["type"]) for r in rows]
+
+
+def _expect_one(status: str, ev: Event) -> None:
+    # The writer locked the row and computed the version from it, so anything else means the
+    # projection and the log disagree: stop rather than write past it.
+    if not status.endswith(" 1"):
+        raise RuntimeError(
+            f"projection out of step with the log at {ev.class_name}/{ev.object_id} v{ev.version}"
+        )

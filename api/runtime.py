@@ -36,8 +36,14 @@ class Runtime:
         self.bus = bus
 
     async def write(self, commands: Sequence[Command], context: Context) -> list[Result]:
-        """Commit `commands` all-or-nothing. A cancelled caller does not cancel the write."""
-        return await self.gateway.call(self.writer.write, list(commands), context)
+        """Commit `commands` all-or-nothing. A cancelled caller does not cancel the write.
+
+        Shielded: a request cancelled mid-write (a client that hangs up) still waits for the
+        commit, so every write that reached the writer is committed and published, never lost
+        between the log and its caller.
+        """
+        with trio.CancelScope(shield=True):
+            return await self.gateway.call(self.writer.write, list(commands), context)
 
     async def read(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run a read function `fn(conn, *args)` on a pooled connection."""

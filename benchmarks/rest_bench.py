@@ -36,6 +36,7 @@ import argparse
 import asyncio
 import ipaddress
 import json
+import math
 import multiprocessing as mp
 import os
 import platform
@@ -451,7 +452,7 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     """Nearest-rank percentile of an already sorted list (0 if empty)."""
     if not sorted_values:
         return 0.0
-    rank = max(1, int(round(fraction * len(sorted_values) + 0.5)))
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
@@ -514,7 +515,7 @@ def merge_results(phase: str, results: list[WorkerResult]) -> tuple[PhaseResult,
     issued = sum(r.issued for r in results)
     result = PhaseResult(
         phase=phase, requests=completed, errors=sum(r.errors for r in results),
-        seconds=round(seconds, 3), requests_per_second=round(completed / wall, 1) if seconds else 0.0,
+        seconds=round(seconds, 3), requests_per_second=round(completed / seconds, 1) if seconds else 0.0,
         latency_ms=ms, first_error=first_error,
         # CPU of the worker processes over warm-up + measurement, as % of one core.
         generator_cpu_percent=round(100 * cpu / wall, 1),

@@ -22,7 +22,11 @@ _ID_ALPHABET = string.ascii_letters + string.digits
 
 def new_object_id(size: int = 10) -> str:
     """A random objectId of `size` alphanumerics, as Parse Server generates them."""
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(size))
+    out: list[str] = []
+    while len(out) < size:
+        # Bytes below 248 (4 x 62) map evenly onto the 62 symbols; the rest are dropped.
+        out.extend(_ID_ALPHABET[b % 62] for b in secrets.token_bytes(size + 4) if b < 248)
+    return "".join(out[:size])
 
 
 def now() -> datetime:

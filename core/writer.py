@@ -56,6 +56,7 @@ class _Unit:
     future: asyncio.Future
     events: list[Event] = field(default_factory=list)
     results: list[Result] = field(default_factory=list)
+    wrote: bool = False  # has this attempt changed anything in the transaction?
 
 
 class Writer:
@@ -132,16 +133,25 @@ class Writer:
         _fail(unit, ConflictError("write conflicted repeatedly"))
 
     async def _commit(self, batch: list[_Unit]) -> None:
-        overlay = SchemaOverlay(self._schema)
-        done: list[_Unit] = []
-        failed: list[tuple[_Unit, BaseException]] = []
-        events: list[Event] = []
-        async with self._pool.acquire() as conn:
-            try:
-                await self._transaction(conn, batch, overlay, done, failed, events)
-            except _Rollback:
-                events = []
-
+        """Commit the units of `batch` that succeed, in one transaction; fail the others."""
+        while batch:
+            overlay = SchemaOverlay(self._schema)
+            done: list[_Unit] = []
+            failed: list[tuple[_Unit, BaseException]] = []
+            events: list[Event] = []
+            async with self._pool.acquire() as conn:
+                try:
+                    await self._transaction(conn, batch, overlay, done, failed, events)
+                except _Redo as redo:
+                    # A unit failed after writing: the transaction is gone; run the rest again.
+                    _fail(redo.unit, redo.error)
+                    batch = [u for u in batch if u is not redo.unit]
+                    continue
+                except _Rollback:
+                    events = []
+            break
+        else:
+            return
         # Committed.
         for ev in events:
             if ev.kind == SCHEMA:
@@ -155,25 +165,36 @@ class Writer:
             _fail(unit, e)
 
     async def _transaction(self, conn, batch, overlay, done, failed, events) -> None:
+        """Apply each unit; append the events of those that succeeded; commit.
+
+        No savepoint per unit: most failures (not found, a type clash, a bad operator) happen
+        before a unit writes anything, and then it is simply left out. A unit that fails after
+        writing aborts the attempt (`_Redo`) and the batch runs again without it. Only a
+        multi-command unit in a shared batch gets a savepoint, as it may fail half-way.
+        """
         async with conn.transaction():
             for unit in batch:
                 child = overlay.child()
-                unit.events, unit.results = [], []
-                if len(batch) == 1:
-                    try:
-                        await self._apply_unit(conn, unit, child)
-                    except ParseError as e:
-                        failed.append((unit, e))
-                        raise _Rollback() from e
-                else:
-                    try:
-                        async with conn.transaction():  # a savepoint per unit
+                unit.events, unit.results, unit.wrote = [], [], False
+                savepoint = len(unit.commands) > 1 and len(batch) > 1
+                try:
+                    if savepoint:
+                        async with conn.transaction():
                             await self._apply_unit(conn, unit, child)
-                    except ParseError as e:
-                        failed.append((unit, e))
-                        continue
+                    else:
+                        await self._apply_unit(conn, unit, child)
+                except (ParseError, asyncpg.PostgresError) as e:
+                    if unit.wrote and not savepoint:
+                        if len(batch) == 1:
+                            failed.append((unit, e))
+                            raise _Rollback() from e
+                        raise _Redo(unit, e) from e
+                    failed.append((unit, e))
+                    continue
                 overlay = child
                 done.append(unit)
+            if not done:
+                raise _Rollback()
             events.extend(ev for unit in done for ev in unit.events)
             await event_log.append(conn, events)
 
@@ -191,6 +212,7 @@ class Writer:
                 raise TypeError(f"unknown command {cmd!r}")
 
     async def _emit(self, conn: asyncpg.Connection, unit: _Unit, ev: Event) -> None:
+        unit.wrote = True
         await self._projector.apply(conn, ev)
         unit.events.append(ev)
 
@@ -281,7 +303,15 @@ class Writer:
 
 
 class _Rollback(Exception):
-    """Raised to roll back a single-unit transaction after its error was recorded."""
+    """Raised to roll back a transaction that has nothing to commit."""
+
+
+class _Redo(Exception):
+    """A unit failed after writing; the batch must run again without it."""
+
+    def __init__(self, unit: _Unit, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.unit, self.error = unit, error
 
 
 def _fail(unit: _Unit, e: BaseException) -> None:

@@ -1,0 +1,76 @@
+"""The group-committing writer: units that share a transaction succeed or fail alone."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from core import log as event_log
+from core.commands import Create, Update
+from core.errors import ParseError
+from core.events import Context
+from core.operations import Op
+
+MASTER = Context(master=True)
+
+
+async def _run_all(rt, units):
+    """Submit every unit at once (so they share batches); collect result or error per unit."""
+    outcomes: list = [None] * len(units)
+
+    async def one(i, commands):
+        try:
+            outcomes[i] = await rt.write(commands, MASTER)
+        except ParseError as e:
+            outcomes[i] = e
+
+    async with trio.open_nursery() as nursery:
+        for i, commands in enumerate(units):
+            nursery.start_soon(one, i, commands)
+    return outcomes
+
+
+async def test_mixed_batch_commits_the_good_units_only(runtime):
+    [seed] = await runtime.write([Create("Box", {"n": Op("Set", 1)})], MASTER)
+    head = await runtime.read(event_log.head)
+    units = []
+    for i in range(30):
+        if i % 3 == 0:
+            units.append([Create("Box", {"n": Op("Set", i)})])
+        elif i % 3 == 1:  # a transactional pair whose second command fails after the first wrote
+            units.append([Create("Box", {"n": Op("Set", 1000 + i)}), Update("Box", "missing0000", {"n": Op("Set", 0)})])
+        else:  # fails before writing
+            units.append([Update("Box", seed.object_id, {"n": Op("Set", "not a number")})])
+    outcomes = await _run_all(runtime, units)
+    ok = [o for o in outcomes if not isinstance(o, ParseError)]
+    errors = [o for o in outcomes if isinstance(o, ParseError)]
+    assert len(ok) == 10
+    assert sorted(e.code for e in errors) == [101] * 10 + [111] * 10
+    rows = await runtime.gateway.fetch('SELECT (data->>\'n\')::int AS n FROM "p_Box" ORDER BY 1')
+    assert [r["n"] for r in rows] == [0, 1] + [i for i in range(3, 30, 3)]
+    positions = [r[0] for r in await runtime.gateway.fetch(
+        "SELECT position FROM parsnip_events WHERE position > $1 ORDER BY 1", head)]
+    assert positions == list(range(head + 1, head + 11))
+
+
+async def test_a_unit_failing_after_it_wrote_is_redone_without(runtime):
+    """Another node added `f` as a String; this node does not know yet and writes a Number."""
+    await runtime.write([Create("Mix", {"a": Op("Set", 1)})], MASTER)
+    await runtime.gateway.execute(
+        "INSERT INTO parsnip_schema (class_name, field, type) VALUES ('Mix', 'f', '{\"type\": \"String\"}')")
+    units = [[Create("Mix", {"a": Op("Set", i)})] for i in range(10)]
+    units.insert(5, [Create("Mix", {"f": Op("Set", 5)})])
+    outcomes = await _run_all(runtime, units)
+    assert isinstance(outcomes[5], ParseError) and outcomes[5].code == 111
+    assert all(not isinstance(o, ParseError) for i, o in enumerate(outcomes) if i != 5)
+    assert await runtime.gateway.fetchval('SELECT count(*) FROM "p_Mix"') == 11
+    assert await runtime.gateway.fetchval('SELECT count(*) FROM "p_Mix" WHERE data ? \'f\'') == 0
+
+
+@pytest.mark.parametrize("size", [1, 5, 40])
+async def test_results_match_their_commands(runtime, size):
+    outcomes = await _run_all(runtime, [[Create("Echo", {"i": Op("Set", i)})] for i in range(size)])
+    for i, [result] in enumerate(outcomes):
+        assert result.fields == {"i": i}
+        text = await runtime.gateway.fetchval('SELECT data->>\'i\' FROM "p_Echo" WHERE object_id = $1', result.object_id)
+        assert text == str(i)

@@ -36,7 +36,8 @@ _HELP = {
     "allowCustomObjectId": "let clients choose objectIds on create",
     "maxLimit": "the largest limit a query may ask for", "maxUploadSize": "largest request body, e.g. 20mb",
     "allowOrigin": "Access-Control-Allow-Origin", "allowHeaders": "extra CORS allowed headers (comma list)",
-    "logLevel": "debug, info, warning or error", "databasePoolSize": "PostgreSQL connections",
+    "logLevel": "debug, info, warning or error", "databasePoolSize": "PostgreSQL connections per process",
+    "cluster": "number of server processes (one Python process uses one core)",
 }
 
 
@@ -86,13 +87,17 @@ def main(argv: list[str] | None = None) -> None:
         return
     cfg = load_config(argv)
     _setup_logging(cfg)
-    from api.server import serve
+    from api.server import serve, serve_cluster
 
     print(f"parsnip serving {cfg.serverURL}", flush=True)
     print(f"  appId:       {cfg.appId}", flush=True)
     print(f"  masterKey:   {cfg.masterKey}", flush=True)
     print(f"  database:    {cfg.databaseURI or 'embedded PostgreSQL in ' + os.path.abspath(cfg.dataDir)}", flush=True)
-    trio.run(serve, cfg)
+    if cfg.cluster > 1:
+        print(f"  processes:   {cfg.cluster}", flush=True)
+        serve_cluster(cfg, cfg.cluster)
+    else:
+        trio.run(serve, cfg)
 
 
 async def _rebuild(cfg: Config) -> None:

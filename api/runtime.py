@@ -18,6 +18,7 @@ from core.config import Config
 from core.db import embedded
 from core.db.gateway import Gateway
 from core.events import Context
+from core.follower import LogFollower
 from core.schema import SchemaCache
 from core.writer import Policy, Writer
 from projections.store import Projector
@@ -45,6 +46,16 @@ class Runtime:
         with trio.CancelScope(shield=True):
             return await self.gateway.call(self.writer.write, list(commands), context)
 
+    async def has_class(self, name: str) -> bool:
+        """Whether the class exists; a class another node just created is looked up, not missed."""
+        if self.schema.has_class(name):
+            return True
+        rows = await self.gateway.fetch(
+            "SELECT class_name, field, type FROM parsnip_schema WHERE class_name = $1", name
+        )
+        self.schema.load((r["class_name"], r["field"] or None, r["type"]) for r in rows)
+        return bool(rows)
+
     async def read(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run a read function `fn(conn, *args)` on a pooled connection."""
         return await self.gateway.call(self._with_conn, fn, args)
@@ -62,7 +73,8 @@ async def install(gateway: Gateway, projector: Projector) -> None:
     """Create the log and projection tables if missing."""
 
     async def _install(pool) -> None:
-        async with pool.acquire() as conn:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", event_log.INSTALL_LOCK)
             await event_log.install(conn)
             await projector.install(conn)
 
@@ -71,26 +83,33 @@ async def install(gateway: Gateway, projector: Projector) -> None:
 
 @asynccontextmanager
 async def open_runtime(config: Config, dsn: str | None = None) -> AsyncIterator[Runtime]:
-    """Start everything; on exit, commit every accepted write before closing the database."""
+    """Start everything; on exit, commit every accepted write before closing the database.
+
+    The log follower runs in a nursery owned by this context: it lives exactly as long as the
+    runtime.
+    """
     dsn = dsn or await trio.to_thread.run_sync(database_uri, config)
     projector = Projector()
     async with Gateway(dsn, max_size=config.databasePoolSize) as gateway:
         await install(gateway, projector)
         schema = SchemaCache()
         schema.load(await gateway.call(_load_schema, gateway, projector))
-        bus = Bus(trio.lowlevel.current_trio_token())
+        bus = Bus(trio.lowlevel.current_trio_token(), await gateway.call(_head, gateway))
         policy = Policy(
             allow_client_class_creation=config.allowClientClassCreation,
             allow_custom_object_id=config.allowCustomObjectId,
         )
-        bus.last_position = await gateway.call(_head, gateway)
         writer = Writer(gateway.pool, projector, schema, bus.publish, policy)
-        await gateway.call(_start_writer, writer)
-        try:
-            yield Runtime(config, gateway, schema, writer, bus)
-        finally:
-            with trio.CancelScope(shield=True):
-                await gateway.call(writer.drain_and_stop)
+        follower = LogFollower(gateway, bus, schema)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(follower.run)
+            await gateway.call(_start_writer, writer)
+            try:
+                yield Runtime(config, gateway, schema, writer, bus)
+            finally:
+                with trio.CancelScope(shield=True):
+                    await gateway.call(writer.drain_and_stop)
+                nursery.cancel_scope.cancel()
 
 
 async def _load_schema(gateway: Gateway, projector: Projector):

@@ -8,7 +8,10 @@ write, when it stops. `serve(config)` runs it on hypercorn's trio worker until S
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import signal
+import socket
 
 import trio
 from hypercorn.config import Config as HypercornConfig
@@ -61,13 +64,47 @@ async def _until_signal() -> None:
             return
 
 
-async def serve(config: Config, dsn: str | None = None) -> None:
+async def serve(config: Config, dsn: str | None = None, fd: int | None = None) -> None:
     """Serve until SIGINT/SIGTERM; in-flight requests finish and accepted writes commit."""
     app = asgi_app(config, dsn)
     hc = HypercornConfig()
-    hc.bind = [f"{config.host}:{config.port}"]
+    hc.bind = [f"fd://{fd}"] if fd is not None else [f"{config.host}:{config.port}"]
     hc.graceful_timeout = 10
     hc.accesslog = None
     hc.errorlog = "-"
     hc.keep_alive_timeout = 75
     await hypercorn_serve(app, hc, shutdown_trigger=_until_signal)
+
+
+def serve_cluster(config: Config, workers: int) -> None:
+    """Run `workers` server processes on one listening socket (Parse's `cluster` option).
+
+    One Python process uses one core; several share the port and the database, each with its
+    own writer, and follow each other through the log (positions stay dense and ordered).
+    """
+    from api.runtime import database_uri
+
+    dsn = database_uri(config)  # the embedded PostgreSQL, if any, belongs to this process
+    sock = socket.create_server((config.host, config.port), backlog=2048, reuse_port=False)
+    sock.set_inheritable(True)
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_worker, args=(config, dsn, sock.fileno()), daemon=False) for _ in range(workers)]
+    for p in procs:
+        p.start()
+
+    def forward(signum, _frame) -> None:
+        for p in procs:
+            if p.is_alive():
+                os.kill(p.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for p in procs:
+        p.join()
+    sock.close()
+
+
+def _worker(config: Config, dsn: str, fd: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    trio.run(serve, config, dsn, fd)

@@ -1,9 +1,12 @@
-"""The in-process bus: committed events, in position order, to every subscriber on this node.
+"""The in-process bus: every committed event, from any node, in position order.
 
-The writer calls `publish` from the gateway's thread after each commit; the bus hops onto trio
-and hands the events to each subscriber's bounded channel. A subscriber that falls behind by
-more than its buffer is cut off (its channel closes) rather than growing this process's memory;
-it can catch up from the log by position.
+Events reach it two ways: this node's writer publishes its own right after commit (from the
+gateway's thread), and the log follower feeds events other nodes committed. The bus delivers
+strictly in position order, holding back an event until every earlier position has arrived, so
+a consumer never sees one object's changes out of commit order.
+
+A subscriber that falls behind by more than its buffer is cut off (its channel closes) rather
+than growing this process's memory; it can catch up from the log by position.
 """
 
 from __future__ import annotations
@@ -17,19 +20,36 @@ from core.events import Event
 
 
 class Bus:
-    def __init__(self, token: trio.lowlevel.TrioToken) -> None:
+    def __init__(self, token: trio.lowlevel.TrioToken, last_position: int = 0) -> None:
         self._token = token
         self._subscribers: set[trio.MemorySendChannel] = set()
-        self.last_position = 0
+        self._pending: dict[int, Event] = {}
+        self.last_position = last_position  # every event up to here has been delivered
+        self.gap = trio.Event()  # set while events wait for an earlier position
 
     def publish(self, events: Sequence[Event]) -> None:
-        """Thread-safe: queue delivery of committed events on the trio side."""
-        self._token.run_sync_soon(self._deliver, list(events))
+        """Thread-safe: hand committed events to the trio side."""
+        self._token.run_sync_soon(self.deliver, list(events))
 
-    def _deliver(self, events: list[Event]) -> None:
+    def deliver(self, events: Sequence[Event]) -> None:
+        """Trio side: queue events by position and pass on every one that is next in order."""
         for ev in events:
             if ev.position is not None and ev.position > self.last_position:
-                self.last_position = ev.position
+                # Our writer's copy carries the object's full state; keep it over the log's.
+                if ev.position not in self._pending or ev.after is not None:
+                    self._pending[ev.position] = ev
+        ready = []
+        while self.last_position + 1 in self._pending:
+            self.last_position += 1
+            ready.append(self._pending.pop(self.last_position))
+        if self._pending:
+            self.gap.set()
+        elif self.gap.is_set():
+            self.gap = trio.Event()
+        if ready:
+            self._send(ready)
+
+    def _send(self, events: list[Event]) -> None:
         for send in list(self._subscribers):
             try:
                 for ev in events:
@@ -39,7 +59,7 @@ class Bus:
                 send.close()
 
     def subscribe(self, buffer: int | float = 10_000) -> trio.MemoryReceiveChannel:
-        """A channel of every event committed from now on; closed if the reader falls behind."""
+        """A channel of every event delivered from now on; closed if the reader falls behind."""
         send, receive = trio.open_memory_channel(math.inf if buffer == math.inf else int(buffer))
         self._subscribers.add(send)
         return receive

@@ -36,6 +36,7 @@ class Config:
     allowHeaders: list[str] = field(default_factory=list)
     logLevel: str = "info"
     databasePoolSize: int = 10
+    cluster: int = 1  # server processes sharing the port (Parse's option of the same name)
 
     def __post_init__(self) -> None:
         if not self.mountPath.startswith("/"):

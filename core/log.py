@@ -9,7 +9,6 @@ on the log.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Sequence
 
 import asyncpg
@@ -55,25 +54,36 @@ CREATE TRIGGER parsnip_events_no_truncate BEFORE TRUNCATE ON parsnip_events
     FOR EACH STATEMENT EXECUTE FUNCTION parsnip_events_append_only();
 """
 
+CHANNEL = "parsnip_log"  # NOTIFY channel: the new head after each commit
+
 _COLUMNS = (
     "position, kind, class_name, object_id, version, at, user_id, session_id,"
     " installation_id, master, request_id, client_ip, payload"
 )
 
 
+INSTALL_LOCK = 7212480  # advisory lock id that serializes installs by several nodes
+
+
 async def install(conn: asyncpg.Connection) -> None:
-    """Create the log's tables and guards if they are missing (idempotent, serialized)."""
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(7212480)")
-        await conn.execute(LOG_DDL)
+    """Create the log's tables and guards if they are missing (idempotent).
+
+    Call inside a transaction holding `pg_advisory_xact_lock(INSTALL_LOCK)`: DDL "IF NOT
+    EXISTS" still races with another node doing the same.
+    """
+    await conn.execute(LOG_DDL)
 
 
 async def append(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
     """Give `events` the next positions and insert them. Call last in the transaction."""
     if not events:
         return
+    # Taking the head also queues a notification, delivered at commit, that wakes the log
+    # followers of every node.
     head = await conn.fetchval(
-        "UPDATE parsnip_log_head SET position = position + $1 RETURNING position", len(events)
+        "WITH h AS (UPDATE parsnip_log_head SET position = position + $1 RETURNING position)"
+        " SELECT position FROM h, pg_notify('" + CHANNEL + "', position::text) AS n",
+        len(events),
     )
     first = head - len(events) + 1
     rows = []
@@ -127,6 +137,3 @@ async def object_history(conn: asyncpg.Connection, class_name: str, object_id: s
     )
     return [_event(r) for r in rows]
 
-
-def at_of(ev: Event) -> datetime:
-    return ev.at

@@ -96,11 +96,18 @@ class Projector:
 
     async def _apply_schema(self, conn: asyncpg.Connection, ev: Event) -> None:
         if ev.payload.get("new_class"):
+            # Two nodes may create one class at once; the second waits, then finds the table.
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "parsnip_class:" + ev.class_name)
             await conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {table(ev.class_name)} ("
                 " object_id text PRIMARY KEY, version integer NOT NULL,"
                 " created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,"
                 " acl jsonb, data jsonb NOT NULL)"
+            )
+            # Serves equality, $in and pointer queries (containment on the whole document).
+            await conn.execute(
+                f'CREATE INDEX IF NOT EXISTS "p_{ev.class_name}_data" ON {table(ev.class_name)}'
+                " USING gin (data jsonb_path_ops)"
             )
             await conn.execute(
                 "INSERT INTO parsnip_schema (class_name, field, type) VALUES ($1, '', NULL)"

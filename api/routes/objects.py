@@ -75,7 +75,7 @@ async def get(rt, req, class_name: str, object_id: str) -> Reply:
     check_class_name(class_name)
     opts = reader.FindOptions(keys=_keys(req.params.get("keys")), **_file_options(rt, class_name))
     text = None
-    if rt.schema.has_class(class_name):
+    if await rt.has_class(class_name):
         text = await rt.read(reader.get, class_name, object_id, opts)
     if text is None:
         raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found.")
@@ -85,7 +85,7 @@ async def get(rt, req, class_name: str, object_id: str) -> Reply:
 async def find(rt, req, class_name: str) -> Reply:
     check_class_name(class_name)
     opts = find_options(rt, req.params, class_name)
-    if not rt.schema.has_class(class_name):
+    if not await rt.has_class(class_name):
         body: dict[str, Any] = {"results": []}
         if opts.count:
             body["count"] = 0

@@ -70,7 +70,8 @@ class Gateway:
 
     async def _create_pool(self) -> asyncpg.Pool:
         return await asyncpg.create_pool(
-            self.dsn, min_size=self._min, max_size=self._max, init=_init_connection
+            self.dsn, min_size=self._min, max_size=self._max, init=_init_connection,
+            reset=_reset_connection,
         )
 
     async def _stop_loop(self) -> None:
@@ -140,6 +141,14 @@ class Gateway:
 
     async def _execute(self, sql: str, args: tuple) -> str:
         return await self.pool.execute(sql, *args)
+
+
+async def _reset_connection(conn: asyncpg.Connection) -> None:
+    # asyncpg's default reset costs a round trip per release (UNLISTEN, RESET ALL, ...).
+    # Pooled connections keep no session state here (no SET, LISTEN or session locks), so
+    # only an unfinished transaction needs undoing.
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

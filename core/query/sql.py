@@ -76,13 +76,17 @@ def _equals(field: str, value: Any, params: Params) -> str:
         return f"(object_id = {params.add(value, '::text')})"
     if field in _DATE_COLUMNS:
         return f"({_DATE_COLUMNS[field]} = {_date_param(value, params)})"
-    col = _field(field, params)
     if value is None:
+        col = _field(field, params)
         return f"({col} IS NULL OR {col} = 'null'::jsonb)"
     if isinstance(value, dict) and "__type" not in value:
-        return f"({col} = {params.add(value, '::jsonb')})"
-    # jsonb containment: equal scalars, or an array containing the scalar / typed value.
-    return f"COALESCE({col} @> {params.add(value, '::jsonb')}, FALSE)"
+        return f"({_field(field, params)} = {params.add(value, '::jsonb')})"
+    # Containment on the whole document, so the GIN index on `data` serves it: the field
+    # equals the value, or the field is an array that contains it.
+    return (
+        f"(data @> {params.add({field: value}, '::jsonb')}"
+        f" OR data @> {params.add({field: [value]}, '::jsonb')})"
+    )
 
 
 def _compare(node: Compare, params: Params) -> str:

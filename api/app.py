@@ -87,12 +87,19 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
         logger.exception("internal error", exc_info=err)
         return json_response(b'{"code":1,"error":"Internal server error."}', 500)
 
-    @app.route(mount + "/<path:rest>", methods=["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"])
-    @app.route(mount, methods=["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"], defaults={"rest": ""})
+    methods = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"]
+
+    # Matched on the full path (root_path + path), so the app works alone and mounted by a host
+    # at its mount path (the host then passes root_path, which Quart strips from the path).
+    @app.route("/<path:rest>", methods=methods)
+    @app.route("/", methods=methods, defaults={"rest": ""})
     async def entry(rest: str) -> Response:
+        full = (request.root_path or "").rstrip("/") + "/" + rest
+        if not (full == mount or full.startswith(mount + "/")):
+            return json_response(b'{"error":"not found"}', 404)
         if request.method == "OPTIONS":
             return Response("OK", status=200, headers=cors, content_type="text/plain; charset=utf-8")
-        path = "/" + rest
+        path = full[len(mount):] or "/"
         try:
             if any(p.match(path) for p in _OPEN):
                 return json_response(b'{"status":"ok"}', 200)

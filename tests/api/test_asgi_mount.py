@@ -1,0 +1,60 @@
+"""Parsnip mounted as an ASGI app inside another trio application, as the README shows."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.middleware.dispatcher import TrioDispatcherMiddleware
+from hypercorn.trio import serve
+
+from api.server import asgi_app
+from core.config import Config
+
+
+async def other_app(scope, receive, send):
+    """The host application's own routes."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            await send({"type": message["type"] + ".complete"})
+            if message["type"] == "lifespan.shutdown":
+                return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"host app"})
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_parsnip_mounted_beside_another_app(fresh_dsn):
+    port = _port()
+    parsnip = asgi_app(Config(appId="APP", masterKey="MASTER", databaseURI=fresh_dsn, mountPath="/parse",
+                              port=port, host="127.0.0.1"))
+    app = TrioDispatcherMiddleware({"/parse": parsnip, "/": other_app})
+    hc = HypercornConfig()
+    hc.bind = [f"127.0.0.1:{port}"]
+    shutdown = trio.Event()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(lambda: serve(app, hc, shutdown_trigger=shutdown.wait))
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base, headers={"X-Parse-Application-Id": "APP"}) as client:
+            with trio.fail_after(20):
+                while True:
+                    try:
+                        if (await client.get("/parse/health")).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    await trio.sleep(0.05)
+            created = await client.post("/parse/classes/Mounted", json={"n": 1})
+            assert created.status_code == 201
+            got = await client.get(f"/parse/classes/Mounted/{created.json()['objectId']}")
+            assert got.json()["n"] == 1
+            assert (await client.get("/elsewhere")).text == "host app"
+        shutdown.set()

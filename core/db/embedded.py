@@ -12,7 +12,7 @@ def start(data_dir: str) -> str:
     """
     import pgserver  # imported here: only the embedded mode needs it
 
-    path = os.path.abspath(data_dir)
+    path = os.path.join(os.path.abspath(data_dir), "pg")  # beside it: the generated master key
     os.makedirs(path, exist_ok=True)
     server = pgserver.get_server(path, cleanup_mode="stop")
     return server.get_uri()

@@ -83,7 +83,8 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
         if isinstance(err, ParseError):
             return json_response(Reply(err.to_json()).encode(), status_for(err))
         if isinstance(err, RequestEntityTooLarge):
-            return json_response(b'{"error":"request entity too large"}', 413)
+            # The rest of the body is never read, so the connection cannot carry another request.
+            return json_response(b'{"error":"request entity too large"}', 413, {"Connection": "close"})
         logger.exception("internal error", exc_info=err)
         return json_response(b'{"code":1,"error":"Internal server error."}', 500)
 
@@ -108,7 +109,7 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
                 config, request.method, path, request.headers, request.args, raw,
                 request.remote_addr,
             )
-            found = _find(req.method, path)
+            found = _find("GET" if req.method == "HEAD" else req.method, path)  # HEAD: a GET without body
             if found is None:
                 return json_response(
                     Reply({"code": ParseError.INVALID_JSON, "error": f"cannot route {req.method} {path}"}).encode(),

@@ -13,6 +13,13 @@ from core.schema import check_class_name, check_field_name
 from core.values import iso
 from projections import reader
 
+# The query options Parse accepts; any other parameter is refused (102), as Parse does.
+_QUERY_OPTIONS = frozenset({
+    "where", "limit", "skip", "order", "count", "keys", "excludeKeys", "include", "includeAll",
+    "redirectClassNameForKey", "readPreference", "includeReadPreference", "subqueryReadPreference",
+    "hint", "explain", "comment",
+})
+
 # Operators whose result Parse echoes in a save response.
 _ECHOED_OPS = frozenset({"Increment", "Add", "AddUnique", "Remove"})
 
@@ -24,12 +31,31 @@ def _check_writable(req) -> None:
         )
 
 
+def _valid_class(class_name: str) -> bool:
+    try:
+        check_class_name(class_name)
+        return True
+    except ParseError:
+        return False
+
+
+def _body_for_write(class_name: str, body: Any) -> Any:
+    """Parse's checks before a write: a valid class name (107), and an array body read as an object
+    keyed "0", "1", ... (so it fails on its first key, 105 "Invalid field name: 0.")."""
+    if not _valid_class(class_name):
+        raise ParseError(ParseError.INVALID_JSON, "schema class name does not revalidate")
+    if isinstance(body, list):
+        return {str(i): v for i, v in enumerate(body)}
+    return body
+
+
 def op_results(ops, result: Result) -> dict[str, Any]:
     """The fields a save response carries back: the results of Increment/Add/AddUnique/Remove."""
     return {name: result.fields.get(name) for name, op in ops.items() if op.kind in _ECHOED_OPS}
 
 
 def create_command(rt, class_name: str, body: Any) -> Create:
+    body = _body_for_write(class_name, body)
     ops, object_id = build_ops(class_name, body, allow_object_id=rt.config.allowCustomObjectId)
     return Create(class_name, ops, object_id)
 
@@ -39,6 +65,7 @@ def created_body(cmd: Create, result: Result) -> dict[str, Any]:
 
 
 def update_command(rt, class_name: str, object_id: str, body: Any) -> Update:
+    body = _body_for_write(class_name, body)
     ops, new_id = build_ops(class_name, body, allow_object_id=True)
     if new_id is not None and new_id != object_id:
         raise ParseError(ParseError.INVALID_KEY_NAME, "objectId is an invalid field name.")
@@ -66,16 +93,16 @@ async def update(rt, req, class_name: str, object_id: str) -> Reply:
 
 async def delete(rt, req, class_name: str, object_id: str) -> Reply:
     _check_writable(req)
-    check_class_name(class_name)
+    if not _valid_class(class_name):  # Parse: an invalid class name has no objects
+        raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found for delete.")
     await rt.write([Delete(class_name, object_id)], req.context)
     return Reply({})
 
 
 async def get(rt, req, class_name: str, object_id: str) -> Reply:
-    check_class_name(class_name)
     opts = reader.FindOptions(keys=_keys(req.params.get("keys")), **_file_options(rt, class_name))
     text = None
-    if await rt.has_class(class_name):
+    if _valid_class(class_name) and await rt.has_class(class_name):
         text = await rt.read(reader.get, class_name, object_id, opts)
     if text is None:
         raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found.")
@@ -83,9 +110,11 @@ async def get(rt, req, class_name: str, object_id: str) -> Reply:
 
 
 async def find(rt, req, class_name: str) -> Reply:
-    check_class_name(class_name)
+    for key in req.params:
+        if key not in _QUERY_OPTIONS:
+            raise ParseError(ParseError.INVALID_QUERY, f"Invalid parameter for query: {key}")
     opts = find_options(rt, req.params, class_name)
-    if not await rt.has_class(class_name):
+    if not (_valid_class(class_name) and await rt.has_class(class_name)):
         body: dict[str, Any] = {"results": []}
         if opts.count:
             body["count"] = 0
@@ -128,9 +157,19 @@ def find_options(rt, params: dict[str, Any], class_name: str) -> reader.FindOpti
         limit=max(limit, 0),
         skip=max(_int(params.get("skip"), 0, "skip"), 0),
         keys=_keys(params.get("keys")),
-        count=count in (1, True, "1", "true"),
+        count=_truthy(count),
         **_file_options(rt, class_name),
     )
+
+
+def _truthy(value: Any) -> bool:
+    """Parse reads a query string value as JSON when it can, then tests it as JavaScript would."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
+    return bool(value) or value == [] or value == {}
 
 
 def _int(value: Any, default: int, name: str) -> int:

@@ -11,7 +11,8 @@ from typing import Any, Mapping, Union
 
 from core.errors import ParseError
 from core.operations import Op, parse_op
-from core.schema import check_class_name, check_field_name
+from core.schema import check_class_name, check_field_name, describe
+from core.values import type_of
 
 # Fields the server owns. Parse ignores createdAt/updatedAt in a body and refuses objectId
 # unless custom ids are allowed.
@@ -62,6 +63,13 @@ def build_ops(class_name: str, body: Any, *, allow_object_id: bool = False) -> t
     object_id = None
     for key, value in body.items():
         if key in _SERVER_FIELDS:
+            # Parse ignores a Date here (the server sets it) but refuses any other type.
+            if not (isinstance(value, dict) and value.get("__type") == "Date"):
+                got = describe(type_of(value)) if value is not None else "null"
+                raise ParseError(
+                    ParseError.INCORRECT_TYPE,
+                    f"schema mismatch for {class_name}.{key}; expected Date but got {got}",
+                )
             continue
         if key == "objectId":
             if not allow_object_id:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import ParseError
-from core.values import type_of
+from core.values import date_value, parse_iso, type_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,8 @@ def parse_op(value: Any) -> Op:
         t = type_of(value)  # validates typed values (Date, Pointer, GeoPoint, ...)
         if t is not None and t["type"] == "Polygon":
             value = _closed(value)
+        elif t is not None and t["type"] == "Date":
+            value = date_value(parse_iso(value["iso"]))  # stored as Parse answers: UTC, .mmmZ
         return Op("Set", value)
     name = value["__op"]
     if name == "Delete":

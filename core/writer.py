@@ -250,7 +250,7 @@ class Writer:
         fields: dict[str, Any] = {}
         for name, op in cmd.ops.items():
             present, value = apply_op(op, None, False)
-            if present:
+            if present and value is not None:  # Parse Server stores no null on create
                 fields[name] = value
         at = now()
         payload = {"ops": {k: op.to_json() for k, op in cmd.ops.items()}, "set": fields}

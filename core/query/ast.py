@@ -66,7 +66,7 @@ def parse_where(where: Any) -> Node:
             subs = tuple(parse_where(c) for c in cond)
             items.append(Or(subs) if key == "$or" else And(subs))
         elif key.startswith("$"):
-            raise ParseError(ParseError.INVALID_QUERY, f"Invalid query operator: {key}")
+            raise ParseError(ParseError.INVALID_KEY_NAME, f"Invalid key name: {key}")
         else:
             _check_key(key)
             items.append(_parse_field(key, cond))

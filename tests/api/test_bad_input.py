@@ -90,9 +90,7 @@ CASES = [
     Case("unknown-where-operator", "GET", "/classes/{cls}", 400, 102,
          params={"where": json.dumps({"score": {"$foo": 1}})}),  # parse (Postgres): 119
     Case("unknown-top-level-operator", "GET", "/classes/{cls}", 400, 105, params={"where": json.dumps({"$foo": 1})},
-         error="Invalid key name: $foo",
-         marks=(pytest.mark.xfail(reason="core/query/ast.py answers 102 'Invalid query operator: $foo'; "
-                                  "Parse answers 105 'Invalid key name: $foo'", strict=True),)),
+         error="Invalid key name: $foo"),
     Case("where-not-json", "GET", "/classes/{cls}", 400, 107, params={"where": "{not json"}),
     Case("where-a-number", "GET", "/classes/{cls}", 400, 102, params={"where": "5"}),  # parse: 500
     Case("in-not-an-array", "GET", "/classes/{cls}", 400, 102,
@@ -139,9 +137,7 @@ CASES = [
          error="schema mismatch for {cls}.name; expected String but got Number"),
     Case("add-on-number-field", "PUT", "/classes/{cls}/{oid}", 400, 111, json={"score": {"__op": "Add", "objects": [1]}}),
     Case("created-at-string", "POST", "/classes/{cls}", 400, 111, json={"createdAt": "2001-01-01T00:00:00.000Z"},
-         error="schema mismatch for {cls}.createdAt; expected Date but got String",
-         marks=(pytest.mark.xfail(reason="core/commands.py drops createdAt/updatedAt from a body whatever their "
-                                  "type; Parse refuses a plain string with 111", strict=True),)),
+         error="schema mismatch for {cls}.createdAt; expected Date but got String"),
     Case("invalid-date", "POST", "/classes/{cls}", 400, 111, json={"d": {"__type": "Date", "iso": "not a date"}}),
     Case("unknown-type", "POST", "/classes/{cls}", 400, 111, json={"d": {"__type": "Bogus"}}),
     Case("bad-pointer", "POST", "/classes/{cls}", 400, 111, json={"p": {"__type": "Pointer", "className": "X"}}),

@@ -12,6 +12,7 @@ stopped (asyncpg then resets or drops the connection), so no work outlives its c
 from __future__ import annotations
 
 import asyncio
+import collections
 import threading
 from typing import Any, Awaitable, Callable, TypeVar
 
@@ -38,9 +39,15 @@ class Gateway:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.pool: asyncpg.Pool | None = None
         self._thread: threading.Thread | None = None
+        # Finished calls waiting to be handed back to trio. The loop thread wakes trio once per
+        # burst, not once per call: each wake-up is a syscall and a trip through the GIL.
+        self._finished: collections.deque[tuple[trio.lowlevel.Task, outcome.Outcome]] = collections.deque()
+        self._wake_pending = False
+        self._token: trio.lowlevel.TrioToken | None = None
 
     async def __aenter__(self) -> "Gateway":
         ready = threading.Event()
+        self._token = trio.lowlevel.current_trio_token()
 
         def run_loop() -> None:
             loop = _new_loop()
@@ -85,15 +92,15 @@ class Gateway:
         loop = self.loop
         if loop is None:
             raise RuntimeError("gateway is not running")
-        token = trio.lowlevel.current_trio_token()
         task = trio.lowlevel.current_task()
         holder: dict[str, asyncio.Task] = {}
         cancel_requested = False
 
         def done(t: asyncio.Task) -> None:  # on the loop thread
-            # Wrapped in a Value so trio hands us the outcome itself, unwrapped by us below.
-            result = outcome.capture(t.result)
-            token.run_sync_soon(trio.lowlevel.reschedule, task, outcome.Value(result))
+            self._finished.append((task, outcome.capture(t.result)))
+            if not self._wake_pending:
+                self._wake_pending = True
+                self._token.run_sync_soon(self._hand_back)
 
         def start() -> None:  # on the loop thread
             t = loop.create_task(fn(*args))
@@ -117,10 +124,14 @@ class Gateway:
             await trio.lowlevel.checkpoint()  # the scope is cancelled: raises trio.Cancelled
         return result.unwrap()
 
-    def submit(self, fn: Callable[..., Awaitable[T]], *args: Any) -> "asyncio.Future[T]":
-        """Start `fn(*args)` on the loop without waiting (for work trio must not cancel)."""
-        assert self.loop is not None
-        return asyncio.run_coroutine_threadsafe(fn(*args), self.loop)
+    def _hand_back(self) -> None:
+        """On the trio thread: wake every caller whose call has finished."""
+        # Cleared before draining: a call finishing after this line schedules a new wake-up.
+        self._wake_pending = False
+        while self._finished:
+            task, result = self._finished.popleft()
+            # Wrapped in a Value so the caller receives the outcome itself and unwraps it.
+            trio.lowlevel.reschedule(task, outcome.Value(result))
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         return await self.call(self._fetch, sql, args)

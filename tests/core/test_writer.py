@@ -74,3 +74,17 @@ async def test_results_match_their_commands(runtime, size):
         assert result.fields == {"i": i}
         text = await runtime.gateway.fetchval('SELECT data->>\'i\' FROM "p_Echo" WHERE object_id = $1', result.object_id)
         assert text == str(i)
+
+
+async def test_class_creation_needs_the_master_key_when_clients_may_not_create(runtime):
+    runtime.writer.policy.allow_client_class_creation = False
+    client = Context(master=False)
+    with pytest.raises(ParseError) as err:
+        await runtime.write([Create("Locked", {"a": Op("Set", 1)})], client)
+    assert err.value.code == ParseError.OPERATION_FORBIDDEN
+    assert "non-existent class: Locked" in err.value.message
+    assert not runtime.schema.has_class("Locked")
+    await runtime.write([Create("Locked", {"a": Op("Set", 1)})], MASTER)
+    # Once the class exists, clients write to it and may add fields.
+    await runtime.write([Create("Locked", {"a": Op("Set", 2), "b": Op("Set", "x")})], client)
+    assert await runtime.gateway.fetchval('SELECT count(*) FROM "p_Locked"') == 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.errors import ParseError
 from core.query.ast import And, Compare, Exists, In, Node, Or
 from core.schema import check_field_name
 from core.values import parse_iso
@@ -44,7 +45,7 @@ def compile_where(node: Node, params: Params) -> str:
         return _in(node, params)
     if isinstance(node, Compare):
         return _compare(node, params)
-    raise TypeError(f"unknown node {node!r}")
+    raise ParseError(ParseError.INVALID_QUERY, f"query operator not supported yet: {type(node).__name__}")
 
 
 def _field(field: str, params: Params) -> str:

@@ -7,14 +7,16 @@ its response. These functions run on the gateway's loop (`gateway.call(find, ...
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+import json
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
 
 import asyncpg
 
 from core.query.ast import And, Node
 from core.query.sql import Params, compile_order, compile_where
 from core.schema import check_field_name
+from projections import include
 from projections.store import table
 
 _ISO = """'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'"""
@@ -39,19 +41,32 @@ def _files(file_fields: Sequence[str], base_param: str | None) -> str:
     return out
 
 
-def _object_json(keys_param: str | None, file_fields: Sequence[str] = (), base_param: str | None = None) -> str:
+def _object_json(keys_param: str | None, file_fields: Sequence[str] = (), base_param: str | None = None,
+                 exclude_param: str | None = None) -> str:
     fields = "data"
     if keys_param is not None:
         fields = f"COALESCE((SELECT jsonb_object_agg(k, v) FROM jsonb_each(data) AS e(k, v) WHERE k = ANY({keys_param})), '{{}}'::jsonb)"
+    if exclude_param is not None:
+        fields = f"({fields} - {exclude_param})"
     files = _files(file_fields, base_param) if file_fields else ""
     return f"({_BASE} || {fields}{files} || {_ACL})::text"
 
 
+def _top(paths: Sequence[str]) -> list[str]:
+    return sorted({p.split(".", 1)[0] for p in paths})
+
+
 def _select(opts: "FindOptions", params: Params) -> str:
-    keys_param = params.add(list(opts.keys), "::text[]") if opts.keys is not None else None
-    files = [f for f in opts.file_fields if opts.keys is None or f in opts.keys]
+    keys = None
+    if opts.keys is not None:
+        # A dotted key selects its top-level field; an included pointer needs its field too.
+        keys = _top([*opts.keys, *opts.include])
+    keys_param = params.add(keys, "::text[]") if keys is not None else None
+    top_excludes = [k for k in opts.exclude_keys if "." not in k]
+    exclude_param = params.add(top_excludes, "::text[]") if top_excludes else None
+    files = [f for f in opts.file_fields if (keys is None or f in keys) and f not in top_excludes]
     base_param = params.add(opts.files_base, "::text") if files else None
-    return _object_json(keys_param, files, base_param)
+    return _object_json(keys_param, files, base_param, exclude_param)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +79,41 @@ class FindOptions:
     count: bool = False
     file_fields: Sequence[str] = ()  # File fields of the class, whose URLs are made on read
     files_base: str = ""  # e.g. "http://host/parse/files/<appId>/"
+    exclude_keys: Sequence[str] = ()
+    include: Sequence[str] = ()  # dotted paths of pointers to replace by their objects; "*" for all
+    file_fields_of: Mapping[str, Sequence[str]] = field(default_factory=dict)  # for included classes
+    explain: bool = False
+
+    @property
+    def needs_objects(self) -> bool:
+        """Whether results must be decoded for work SQL does not do (include, dotted keys)."""
+        dotted = any("." in k for k in (*(self.keys or ()), *self.exclude_keys))
+        return bool(self.include) or dotted
+
+
+async def _finish(conn: asyncpg.Connection, texts: list[str], opts: FindOptions) -> list[str]:
+    """Include pointed-to objects and apply dotted keys / excludeKeys to them."""
+    if not texts or not opts.needs_objects:
+        return texts
+    objects = include.decode(texts)
+
+    async def fetch(class_name: str, ids: list[str]) -> dict[str, dict]:
+        target = FindOptions(file_fields=opts.file_fields_of.get(class_name, ()), files_base=opts.files_base)
+        params = Params()
+        ids_param = params.add(ids, "::text[]")
+        select = _select(target, params)
+        try:
+            rows = await conn.fetch(
+                f"SELECT {select} FROM {table(class_name)} WHERE object_id = ANY({ids_param})", *params.values
+            )
+        except asyncpg.exceptions.UndefinedTableError:
+            return {}
+        found = include.decode([r[0] for r in rows])
+        return {o["objectId"]: o for o in found}
+
+    await include.resolve(objects, include.include_tree(opts.include), fetch)
+    include.project(objects, opts.keys, opts.exclude_keys)
+    return include.encode(objects)
 
 
 async def get(conn: asyncpg.Connection, class_name: str, object_id: str, opts: FindOptions) -> str | None:
@@ -72,9 +122,12 @@ async def get(conn: asyncpg.Connection, class_name: str, object_id: str, opts: F
     oid = params.add(object_id, "::text")
     select = _select(opts, params)
     try:
-        return await conn.fetchval(f"SELECT {select} FROM {table(class_name)} WHERE object_id = {oid}", *params.values)
+        text = await conn.fetchval(f"SELECT {select} FROM {table(class_name)} WHERE object_id = {oid}", *params.values)
     except asyncpg.exceptions.UndefinedTableError:
         return None
+    if text is None:
+        return None
+    return (await _finish(conn, [text], opts))[0]
 
 
 async def find(conn: asyncpg.Connection, class_name: str, opts: FindOptions) -> tuple[list[str], int | None]:
@@ -91,7 +144,10 @@ async def find(conn: asyncpg.Connection, class_name: str, opts: FindOptions) -> 
             if opts.order:
                 sql += f" ORDER BY {compile_order(opts.order)}"
             sql += f" LIMIT {int(opts.limit)} OFFSET {int(opts.skip)}"
-            results = [r[0] for r in await conn.fetch(sql, *params.values)]
+            if opts.explain:
+                plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *params.values)
+                return [plan if isinstance(plan, str) else json.dumps(plan)], None
+            results = await _finish(conn, [r[0] for r in await conn.fetch(sql, *params.values)], opts)
         if opts.count:
             count_params = Params()
             count_cond = compile_where(opts.where, count_params)

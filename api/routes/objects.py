@@ -8,7 +8,7 @@ from typing import Any
 from api.routes import Reply
 from core.commands import Create, Delete, Result, Update, build_ops
 from core.errors import ParseError
-from core.query.ast import parse_where
+from core.query.ast import check_key, parse_where
 from core.schema import check_class_name, check_field_name
 from core.values import iso
 from projections import reader
@@ -100,7 +100,7 @@ async def delete(rt, req, class_name: str, object_id: str) -> Reply:
 
 
 async def get(rt, req, class_name: str, object_id: str) -> Reply:
-    opts = reader.FindOptions(keys=_keys(req.params.get("keys")), **_file_options(rt, class_name))
+    opts = reader.FindOptions(**read_options(rt, req.params, class_name))
     text = None
     if _valid_class(class_name) and await rt.has_class(class_name):
         text = await rt.read(reader.get, class_name, object_id, opts)
@@ -113,13 +113,15 @@ async def find(rt, req, class_name: str) -> Reply:
     for key in req.params:
         if key not in _QUERY_OPTIONS:
             raise ParseError(ParseError.INVALID_QUERY, f"Invalid parameter for query: {key}")
-    opts = find_options(rt, req.params, class_name)
+    opts = find_options(rt, req.params, class_name, req.master)
     if not (_valid_class(class_name) and await rt.has_class(class_name)):
         body: dict[str, Any] = {"results": []}
         if opts.count:
             body["count"] = 0
         return Reply(body)
     results, total = await rt.read(reader.find, class_name, opts)
+    if opts.explain:  # the plan PostgreSQL chose, as Parse Server on Postgres answers
+        return Reply(raw='{"results":' + results[0] + "}")
     raw = '{"results":[' + ",".join(results) + "]"
     if total is not None:
         raw += f',"count":{total}'
@@ -131,7 +133,7 @@ def _file_options(rt, class_name: str) -> dict[str, Any]:
     return {"file_fields": files, "files_base": f"{rt.config.publicServerURL or rt.config.serverURL}/files/{rt.config.appId}/"}
 
 
-def find_options(rt, params: dict[str, Any], class_name: str) -> reader.FindOptions:
+def find_options(rt, params: dict[str, Any], class_name: str, master: bool = False) -> reader.FindOptions:
     """Read where/order/limit/skip/keys/count from query parameters (strings or SDK JSON)."""
     where = params.get("where")
     if isinstance(where, str):
@@ -151,15 +153,42 @@ def find_options(rt, params: dict[str, Any], class_name: str) -> reader.FindOpti
             if key and key not in ("objectId", "createdAt", "updatedAt"):
                 check_field_name(key)
     count = params.get("count")
+    explain = _truthy(params.get("explain"))
+    if explain and not master:
+        raise ParseError(ParseError.OPERATION_FORBIDDEN, "Cannot explain a query without the master key")
     return reader.FindOptions(
         where=parse_where(where),
         order=order or None,
         limit=max(limit, 0),
         skip=max(_int(params.get("skip"), 0, "skip"), 0),
-        keys=_keys(params.get("keys")),
         count=_truthy(count),
-        **_file_options(rt, class_name),
+        explain=explain,
+        **read_options(rt, params, class_name),
     )
+
+
+def read_options(rt, params: dict[str, Any], class_name: str) -> dict[str, Any]:
+    """keys, excludeKeys, include / includeAll and File URLs: what shapes each returned object."""
+    keys = _keys(params.get("keys"))
+    include = _keys(params.get("include")) or []
+    if _truthy(params.get("includeAll")):
+        include.append("*")
+    # Parse includes the pointer behind a dotted key: keys=post.title fetches the post.
+    include += [k.rsplit(".", 1)[0] for k in keys or () if "." in k]
+    for path in [*(keys or ()), *include, *(_keys(params.get("excludeKeys")) or ())]:
+        if path != "*":
+            check_key(path)
+    file_fields_of = {
+        cls: [f for f, t in rt.schema.fields(cls).items() if t.get("type") == "File"]
+        for cls in rt.schema.class_names()
+    }
+    return {
+        "keys": keys,
+        "exclude_keys": _keys(params.get("excludeKeys")) or [],
+        "include": sorted(set(include)),
+        "file_fields_of": file_fields_of,
+        **_file_options(rt, class_name),
+    }
 
 
 def _truthy(value: Any) -> bool:

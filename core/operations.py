@@ -29,6 +29,8 @@ class Op:
             return {"__op": "Delete"}
         if self.kind == "Increment":
             return {"__op": "Increment", "amount": self.value}
+        if self.kind == "Relation":
+            return _relation_json(self.value)
         return {"__op": self.kind, "objects": self.value}
 
     def result_type(self) -> dict | None:
@@ -39,6 +41,8 @@ class Op:
             return {"type": "Number"}
         if self.kind in ("Add", "AddUnique", "Remove"):
             return {"type": "Array"}
+        if self.kind == "Relation":
+            return {"type": "Relation", "targetClass": self.value["className"]}
         return None
 
 
@@ -67,8 +71,48 @@ def parse_op(value: Any) -> Op:
             type_of(item)
         return Op(name, objects)
     if name in ("AddRelation", "RemoveRelation", "Batch"):
-        raise ParseError(ParseError.COMMAND_UNAVAILABLE, f"The {name} operator is not supported yet.")
+        return Op("Relation", _relation_change(value))
     raise ParseError(ParseError.INVALID_JSON, f"bad op {name}")
+
+
+def _relation_change(value: dict) -> dict:
+    """AddRelation, RemoveRelation, or a Batch of them, as one change of one relation:
+    {"className": target class, "add": [objectIds], "remove": [objectIds]}."""
+    ops = value.get("ops") if value["__op"] == "Batch" else [value]
+    if not isinstance(ops, list) or not ops:
+        raise ParseError(ParseError.INVALID_JSON, "Batch ops must be a nonempty array")
+    change: dict[str, Any] = {"className": None, "add": [], "remove": []}
+    for op in ops:
+        kind = op.get("__op") if isinstance(op, dict) else None
+        if kind not in ("AddRelation", "RemoveRelation"):
+            raise ParseError(ParseError.INVALID_JSON, "a Batch may only hold AddRelation and RemoveRelation")
+        objects = op.get("objects")
+        if not isinstance(objects, list) or not objects:
+            raise ParseError(ParseError.INVALID_JSON, f"{kind} needs a nonempty array of objects")
+        for obj in objects:
+            t = type_of(obj) if isinstance(obj, dict) else None
+            if t is None or t["type"] != "Pointer":
+                raise ParseError(ParseError.INVALID_JSON, f"{kind} objects must be pointers")
+            if change["className"] not in (None, obj["className"]):
+                raise ParseError(
+                    ParseError.INCORRECT_TYPE,
+                    f"Tried to create a relation with two different classes: {change['className']}"
+                    f" and {obj['className']}",
+                )
+            change["className"] = obj["className"]
+            target = change["add" if kind == "AddRelation" else "remove"]
+            if obj["objectId"] not in target:
+                target.append(obj["objectId"])
+    return change
+
+
+def _relation_json(change: dict) -> dict:
+    def op(kind: str, ids: list[str]) -> dict:
+        return {"__op": kind, "objects": [
+            {"__type": "Pointer", "className": change["className"], "objectId": i} for i in ids]}
+
+    ops = [op(k, change[key]) for k, key in (("AddRelation", "add"), ("RemoveRelation", "remove")) if change[key]]
+    return ops[0] if len(ops) == 1 else {"__op": "Batch", "ops": ops}
 
 
 def _closed(polygon: dict) -> dict:
@@ -85,6 +129,9 @@ def apply(op: Op, current: Any, present: bool) -> tuple[bool, Any]:
         return True, op.value
     if op.kind == "Delete":
         return False, None
+    if op.kind == "Relation":
+        # The field itself only names the target class; the members live in the relation table.
+        return True, {"__type": "Relation", "className": op.value["className"]}
     if op.kind == "Increment":
         if not present or current is None:
             return True, op.value

@@ -253,7 +253,7 @@ class Writer:
             if present and value is not None:  # Parse Server stores no null on create
                 fields[name] = value
         at = now()
-        payload = {"ops": {k: op.to_json() for k, op in cmd.ops.items()}, "set": fields}
+        payload = {"ops": {k: op.to_json() for k, op in cmd.ops.items()}, "set": fields, **_relations(cmd.ops)}
         ev = Event(CREATE, cmd.class_name, oid, 1, at, unit.context, payload, after=fields)
         try:
             await self._emit(conn, unit, ev)
@@ -281,7 +281,8 @@ class Writer:
                 after.pop(name, None)
                 unset.append(name)
         at = now()
-        payload = {"ops": {k: op.to_json() for k, op in cmd.ops.items()}, "set": changed, "unset": unset}
+        payload = {"ops": {k: op.to_json() for k, op in cmd.ops.items()}, "set": changed, "unset": unset,
+                   **_relations(cmd.ops)}
         ev = Event(UPDATE, cmd.class_name, cmd.object_id, version + 1, at, unit.context, payload,
                    after=after, before=before)
         await self._emit(conn, unit, ev)
@@ -300,6 +301,12 @@ class Writer:
         await self._emit(conn, unit, ev)
         touched[(cmd.class_name, cmd.object_id)] = None
         unit.results.append(Result(cmd.class_name, cmd.object_id))
+
+
+def _relations(ops) -> dict[str, Any]:
+    """The relation changes of a write, for the event: {"relations": {field: change}}."""
+    changes = {name: op.value for name, op in ops.items() if op.kind == "Relation"}
+    return {"relations": changes} if changes else {}
 
 
 class _Rollback(Exception):

@@ -17,7 +17,8 @@ _BATCH = 2000
 async def projection_tables(conn: asyncpg.Connection) -> list[str]:
     rows = await conn.fetch(
         "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-        " AND (tablename LIKE 'p\\_%' OR tablename = 'parsnip_schema') ORDER BY tablename"
+        " AND (tablename LIKE 'p\\_%' OR tablename IN ('parsnip_schema', 'parsnip_relations'))"
+        " ORDER BY tablename"
     )
     return [r[0] for r in rows]
 
@@ -49,7 +50,8 @@ async def fingerprint(conn: asyncpg.Connection) -> dict[str, str]:
     """md5 of each projection table's rows in key order: equal fingerprints, equal tables."""
     out = {}
     for name in await projection_tables(conn):
-        key = "class_name, field" if name == "parsnip_schema" else "object_id"
+        key = {"parsnip_schema": "class_name, field", "parsnip_relations": "owner_class, field, owner_id, target_id"}.get(
+            name, "object_id")
         out[name] = await conn.fetchval(
             f'SELECT md5(coalesce(string_agg(t::text, E\'\\n\' ORDER BY {key}), \'\')) FROM "{name}" t'
         )

@@ -23,6 +23,14 @@ CREATE TABLE IF NOT EXISTS parsnip_schema (
     type       jsonb,
     PRIMARY KEY (class_name, field)
 );
+CREATE TABLE IF NOT EXISTS parsnip_relations (
+    owner_class text NOT NULL,
+    field       text NOT NULL,
+    owner_id    text NOT NULL,
+    target_id   text NOT NULL,
+    PRIMARY KEY (owner_class, field, owner_id, target_id)
+);
+CREATE INDEX IF NOT EXISTS parsnip_relations_target ON parsnip_relations (owner_class, field, target_id);
 """
 
 
@@ -91,8 +99,13 @@ class Projector:
                 ev.object_id, ev.version,
             )
             _expect_one(status, ev)
+            await conn.execute(
+                "DELETE FROM parsnip_relations WHERE owner_class = $1 AND owner_id = $2", ev.class_name, ev.object_id
+            )
         else:
             raise ValueError(f"unknown event kind {ev.kind}")
+        for field, change in ev.payload.get("relations", {}).items():
+            await _apply_relation(conn, ev, field, change)
 
     async def _apply_schema(self, conn: asyncpg.Connection, ev: Event) -> None:
         if ev.payload.get("new_class"):
@@ -132,6 +145,22 @@ class Projector:
     async def load_schema(self, conn: asyncpg.Connection) -> list[tuple[str, str | None, dict | None]]:
         rows = await conn.fetch("SELECT class_name, field, type FROM parsnip_schema ORDER BY 1, 2")
         return [(r["class_name"], r["field"] or None, r["type"]) for r in rows]
+
+
+async def _apply_relation(conn: asyncpg.Connection, ev: Event, field: str, change: dict) -> None:
+    """Add and remove members of one relation of one object."""
+    if change.get("add"):
+        await conn.execute(
+            "INSERT INTO parsnip_relations (owner_class, field, owner_id, target_id)"
+            " SELECT $1, $2, $3, unnest($4::text[]) ON CONFLICT DO NOTHING",
+            ev.class_name, field, ev.object_id, change["add"],
+        )
+    if change.get("remove"):
+        await conn.execute(
+            "DELETE FROM parsnip_relations WHERE owner_class = $1 AND field = $2 AND owner_id = $3"
+            " AND target_id = ANY($4::text[])",
+            ev.class_name, field, ev.object_id, change["remove"],
+        )
 
 
 def _expect_one(status: str, ev: Event) -> None:

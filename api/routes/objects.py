@@ -113,6 +113,9 @@ async def find(rt, req, class_name: str) -> Reply:
     for key in req.params:
         if key not in _QUERY_OPTIONS:
             raise ParseError(ParseError.INVALID_QUERY, f"Invalid parameter for query: {key}")
+    redirected = _redirect(rt, class_name, req.params.get("redirectClassNameForKey"))
+    if redirected:
+        class_name = redirected
     opts = find_options(rt, req.params, class_name, req.master)
     if not (_valid_class(class_name) and await rt.has_class(class_name)):
         body: dict[str, Any] = {"results": []}
@@ -122,6 +125,8 @@ async def find(rt, req, class_name: str) -> Reply:
     results, total = await rt.read(reader.find, class_name, opts)
     if opts.explain:  # the plan PostgreSQL chose, as Parse Server on Postgres answers
         return Reply(raw='{"results":' + results[0] + "}")
+    if redirected:  # Parse names the class each result really belongs to
+        results = [r[:-1] + f',"className":{json.dumps(redirected)}}}' for r in results]
     raw = '{"results":[' + ",".join(results) + "]"
     if total is not None:
         raw += f',"count":{total}'
@@ -131,6 +136,14 @@ async def find(rt, req, class_name: str) -> Reply:
 def _file_options(rt, class_name: str) -> dict[str, Any]:
     files = [f for f, t in rt.schema.fields(class_name).items() if t.get("type") == "File"]
     return {"file_fields": files, "files_base": f"{rt.config.publicServerURL or rt.config.serverURL}/files/{rt.config.appId}/"}
+
+
+def _redirect(rt, class_name: str, key: Any) -> str | None:
+    """redirectClassNameForKey: the target class of relation `key`, where the query really runs."""
+    if not key:
+        return None
+    t = rt.schema.fields(class_name).get(key) if isinstance(key, str) else None
+    return t["targetClass"] if t and t.get("type") == "Relation" else None
 
 
 def find_options(rt, params: dict[str, Any], class_name: str, master: bool = False) -> reader.FindOptions:

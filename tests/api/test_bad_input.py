@@ -166,8 +166,18 @@ CASES = [
          json={"score": {"__op": "Increment", "amount": "5"}}),
     Case("add-non-array", "PUT", "/classes/{cls}/{oid}", 400, 107,
          json={"tags": {"__op": "Add", "objects": "notarray"}}),  # parse: 500
-    Case("batch-op", "PUT", "/classes/{cls}/{oid}", 400, 108,
-         json={"score": {"__op": "Batch", "ops": [{"__op": "Increment", "amount": 1}]}}),  # parse (Postgres): 119
+    # A Batch op may only hold relation operators; parse (Postgres): 119.
+    Case("batch-op-not-relations", "PUT", "/classes/{cls}/{oid}", 400, 107,
+         json={"score": {"__op": "Batch", "ops": [{"__op": "Increment", "amount": 1}]}}),
+    Case("add-relation-not-pointers", "PUT", "/classes/{cls}/{oid}", 400, 107,
+         json={"likes": {"__op": "AddRelation", "objects": [1]}}),
+    Case("add-relation-two-classes", "PUT", "/classes/{cls}/{oid}", 400, 111,
+         json={"likes": {"__op": "AddRelation", "objects": [
+             {"__type": "Pointer", "className": "A", "objectId": "a"},
+             {"__type": "Pointer", "className": "B", "objectId": "b"}]}}),
+    Case("relation-on-a-number-field", "PUT", "/classes/{cls}/{oid}", 400, 111,
+         json={"score": {"__op": "AddRelation", "objects": [{"__type": "Pointer", "className": "A", "objectId": "a"}]}},
+         error="schema mismatch for {cls}.score; expected Number but got Relation<A>"),
     # -- routes ---------------------------------------------------------------------------------------------------
     Case("unknown-route", "GET", "/nothere", 404, 107),  # parse: 404 Express HTML page
     Case("put-without-object-id", "PUT", "/classes/{cls}", 404, 107, json={"score": 2}),

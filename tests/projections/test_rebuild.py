@@ -9,7 +9,7 @@ import trio
 
 from core.commands import Create, Delete, Update
 from core.events import Context
-from core.operations import Op
+from core.operations import Op, parse_op
 from projections.rebuild import fingerprint, rebuild
 from tests.conftest import ROOT
 
@@ -36,8 +36,13 @@ async def _history(rt) -> None:
             await rt.write([Update("Game", oid, {"tags": Op("Remove", ["x"]), "ACL": Op("Delete"), "name": Op("Delete")})], MASTER)
         if i % 5 == 0:
             await rt.write([Delete("Game", oid)], MASTER)
-    await rt.write([Create("Other", {"p": Op("Set", {"__type": "Pointer", "className": "Game", "objectId": ids[1]})}),
-                    Create("Other", {"b": Op("Set", {"__type": "Bytes", "base64": "aGVsbG8="})})], MASTER)
+    [fan, _] = await rt.write([
+        Create("Other", {"p": Op("Set", {"__type": "Pointer", "className": "Game", "objectId": ids[1]})}),
+        Create("Other", {"b": Op("Set", {"__type": "Bytes", "base64": "aGVsbG8="})})], MASTER)
+    await rt.write([Update("Other", fan.object_id, {"likes": parse_op({"__op": "AddRelation", "objects": [
+        {"__type": "Pointer", "className": "Game", "objectId": i} for i in ids[:6]]})})], MASTER)
+    await rt.write([Update("Other", fan.object_id, {"likes": parse_op({"__op": "RemoveRelation", "objects": [
+        {"__type": "Pointer", "className": "Game", "objectId": ids[2]}]})})], MASTER)
 
 
 async def _rebuild_and_compare(rt) -> tuple[dict, dict, int]:
@@ -53,11 +58,12 @@ async def _rebuild_and_compare(rt) -> tuple[dict, dict, int]:
 async def test_rebuild_reproduces_projections_exactly(runtime):
     await _history(runtime)
     before, after, replayed = await _rebuild_and_compare(runtime)
-    assert set(before) == {"p_Game", "p_Other", "parsnip_schema"}
+    assert set(before) == {"p_Game", "p_Other", "parsnip_schema", "parsnip_relations"}
     assert after == before
     assert replayed == await runtime.gateway.fetchval("SELECT count(*) FROM parsnip_events")
     # The rebuilt tables hold real rows, not an empty match of empty tables.
     assert await runtime.gateway.fetchval('SELECT count(*) FROM "p_Game"') == 16
+    assert await runtime.gateway.fetchval("SELECT count(*) FROM parsnip_relations") == 5
 
 
 async def test_rebuild_repairs_a_damaged_projection(runtime):

@@ -17,7 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.errors import Unauthorized, status_for
 from api.request import read_request
-from api.routes import Reply, batch, objects, server
+from api.routes import Reply, aggregate, batch, objects, server
 from api.runtime import Runtime
 from core.config import Config
 from core.errors import ParseError
@@ -33,6 +33,7 @@ _ROUTES: list[tuple[str, re.Pattern, Handler]] = [
     ("PUT", re.compile(r"^/classes/(?P<class_name>[^/]+)/(?P<object_id>[^/]+)/?$"), objects.update),
     ("DELETE", re.compile(r"^/classes/(?P<class_name>[^/]+)/(?P<object_id>[^/]+)/?$"), objects.delete),
     ("POST", re.compile(r"^/batch/?$"), batch.batch),
+    ("GET", re.compile(r"^/aggregate/(?P<class_name>[^/]+)/?$"), aggregate.aggregate),
     ("GET", re.compile(r"^/serverInfo/?$"), server.server_info),
 ]
 # Answered without an application id, as Parse does.

@@ -1,0 +1,39 @@
+"""GET /aggregate/{className}: `distinct` and `pipeline`, for the master key only."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from api.errors import Unauthorized
+from api.routes import Reply
+from core.errors import ParseError
+from core.schema import check_class_name
+from projections import aggregate as agg
+
+
+def _json_param(value: Any, name: str) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ParseError(ParseError.INVALID_JSON, f"{name} must be valid JSON") from None
+    return value
+
+
+async def aggregate(rt, req, class_name: str) -> Reply:
+    if not req.master:
+        raise Unauthorized("Permission denied")
+    check_class_name(class_name)
+    params = req.params
+    if not await rt.has_class(class_name):
+        return Reply({"results": []})
+    if "distinct" in params:
+        field = params["distinct"]
+        if not isinstance(field, str):
+            raise ParseError(ParseError.INVALID_QUERY, "distinct must be a field name")
+        texts = await rt.read(agg.distinct, class_name, field, _json_param(params.get("where"), "where"))
+    else:
+        pipeline = _json_param(params.get("pipeline", []), "pipeline")
+        texts = await rt.read(agg.aggregate, class_name, pipeline)
+    return Reply(raw='{"results":[' + ",".join(texts) + "]}")

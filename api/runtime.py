@@ -99,7 +99,7 @@ async def open_runtime(config: Config, dsn: str | None = None) -> AsyncIterator[
             allow_client_class_creation=config.allowClientClassCreation,
             allow_custom_object_id=config.allowCustomObjectId,
         )
-        writer = Writer(gateway.pool, projector, schema, bus.publish, policy)
+        writer = Writer(gateway.pool, projector, schema, bus, policy)
         follower = LogFollower(gateway, bus, schema)
         async with trio.open_nursery() as nursery:
             await nursery.start(follower.run)

@@ -24,16 +24,36 @@ class Bus:
         self._token = token
         self._subscribers: set[trio.MemorySendChannel] = set()
         self._pending: dict[int, Event] = {}
+        self._reserved: set[int] = set()  # positions our writer is committing; its copy will come
         self.last_position = last_position  # every event up to here has been delivered
         self.gap = trio.Event()  # set while events wait for an earlier position
 
     def publish(self, events: Sequence[Event]) -> None:
-        """Thread-safe: hand committed events to the trio side."""
-        self._token.run_sync_soon(self.deliver, list(events))
+        """Thread-safe: hand this node's committed events to the trio side."""
+        self._token.run_sync_soon(self._deliver_own, list(events))
+
+    def reserve(self, first: int, last: int) -> None:
+        """Thread-safe, called before commit: positions whose copy our writer will publish.
+
+        Queued on trio before the commit's NOTIFY can wake the follower, so the follower's
+        log copies of these positions (which lack the object's state) are never used.
+        """
+        self._token.run_sync_soon(self._reserved.update, range(first, last + 1))
+
+    def release(self, first: int, last: int) -> None:
+        """Thread-safe: the reserved positions were not committed (another writer may reuse them)."""
+        self._token.run_sync_soon(self._reserved.difference_update, range(first, last + 1))
+
+    def _deliver_own(self, events: list[Event]) -> None:
+        for ev in events:
+            self._reserved.discard(ev.position)
+        self.deliver(events)
 
     def deliver(self, events: Sequence[Event]) -> None:
         """Trio side: queue events by position and pass on every one that is next in order."""
         for ev in events:
+            if ev.position in self._reserved and ev.after is None and ev.before is None:
+                continue  # a log copy of our own write: wait for the writer's copy
             if ev.position is not None and ev.position > self.last_position:
                 # Our writer's copy carries the object's full state; keep it over the log's.
                 if ev.position not in self._pending or ev.after is not None:

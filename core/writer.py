@@ -4,7 +4,9 @@ Every node has one `Writer`. Requests hand it units of work (a command, or the c
 transactional batch); it runs on the gateway's loop and commits many units in one PostgreSQL
 transaction (group commit), each inside a savepoint so one unit's error leaves the others
 standing. The log head is taken last, so the lock that orders positions is held only for the
-event insert and the commit. After commit the events go to `on_commit` (the bus), in order.
+event insert and the commit. After commit the events go to the publisher (the bus), in order;
+just before commit the publisher is told which positions are coming (`reserve`), so that the
+copies other readers find in the log do not overtake the writer's own, which carry state.
 
 A caller that is cancelled does not cancel its write: once accepted, a unit commits or fails
 on its own, and its events are published either way.
@@ -31,6 +33,16 @@ logger = logging.getLogger("parsnip.writer")
 
 MAX_BATCH = 128
 _RETRYABLE = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
+
+
+class Publisher(Protocol):
+    """Where committed events go (implemented by `core/bus.py`). All three are thread-safe."""
+
+    def reserve(self, first: int, last: int) -> None: ...
+
+    def release(self, first: int, last: int) -> None: ...
+
+    def publish(self, events: list[Event]) -> None: ...
 
 
 class Projector(Protocol):
@@ -67,13 +79,13 @@ class Writer:
         pool: asyncpg.Pool,
         projector: Projector,
         schema: SchemaCache,
-        on_commit: Callable[[list[Event]], None],
+        publisher: Publisher,
         policy: Policy | None = None,
     ) -> None:
         self._pool = pool
         self._projector = projector
         self._schema = schema
-        self._on_commit = on_commit
+        self._publisher = publisher
         self.policy = policy or Policy()
         self._queue: asyncio.Queue[_Unit] = asyncio.Queue()
         self._task: asyncio.Task | None = None
@@ -141,7 +153,12 @@ class Writer:
             events: list[Event] = []
             async with self._pool.acquire() as conn:
                 try:
-                    await self._transaction(conn, batch, overlay, done, failed, events)
+                    try:
+                        await self._transaction(conn, batch, overlay, done, failed, events)
+                    except BaseException:
+                        if events and events[-1].position is not None:  # reserved, not committed
+                            self._publisher.release(events[0].position, events[-1].position)
+                        raise
                 except _Redo as redo:
                     # A unit failed after writing: the transaction is gone; run the rest again.
                     _fail(redo.unit, redo.error)
@@ -157,7 +174,7 @@ class Writer:
             if ev.kind == SCHEMA:
                 self._schema.apply_event(ev.class_name, ev.payload.get("fields", {}))
         if events:
-            self._on_commit(events)
+            self._publisher.publish(events)
         for unit in done:
             if not unit.future.done():
                 unit.future.set_result(unit.results)
@@ -197,6 +214,7 @@ class Writer:
                 raise _Rollback()
             events.extend(ev for unit in done for ev in unit.events)
             await event_log.append(conn, events)
+            self._publisher.reserve(events[0].position, events[-1].position)
 
     # -- one unit ----------------------------------------------------------------------------
     async def _apply_unit(self, conn: asyncpg.Connection, unit: _Unit, overlay: SchemaOverlay) -> None:

@@ -14,7 +14,9 @@ from typing import Mapping, Sequence
 import asyncpg
 
 from core.query.ast import And, Node
-from core.query.sql import Params, compile_order, compile_where
+from core.query.sql import (
+    Params, compile_near_order, compile_order, compile_text_score, compile_where, existing_tables,
+)
 from core.schema import check_field_name
 from projections import include
 from projections.store import table
@@ -42,13 +44,15 @@ def _files(file_fields: Sequence[str], base_param: str | None) -> str:
 
 
 def _object_json(keys_param: str | None, file_fields: Sequence[str] = (), base_param: str | None = None,
-                 exclude_param: str | None = None) -> str:
+                 exclude_param: str | None = None, score: str | None = None) -> str:
     fields = "data"
     if keys_param is not None:
         fields = f"COALESCE((SELECT jsonb_object_agg(k, v) FROM jsonb_each(data) AS e(k, v) WHERE k = ANY({keys_param})), '{{}}'::jsonb)"
     if exclude_param is not None:
         fields = f"({fields} - {exclude_param})"
     files = _files(file_fields, base_param) if file_fields else ""
+    if score is not None:  # keys=$score: the $text relevance, as Parse Server on Postgres names it
+        files += f" || jsonb_build_object('score', {score})"
     return f"({_BASE} || {fields}{files} || {_ACL})::text"
 
 
@@ -56,7 +60,7 @@ def _top(paths: Sequence[str]) -> list[str]:
     return sorted({p.split(".", 1)[0] for p in paths})
 
 
-def _select(opts: "FindOptions", params: Params) -> str:
+def _select(opts: "FindOptions", params: Params, score: str | None = None) -> str:
     keys = None
     if opts.keys is not None:
         # A dotted key selects its top-level field; an included pointer needs its field too.
@@ -66,7 +70,7 @@ def _select(opts: "FindOptions", params: Params) -> str:
     exclude_param = params.add(top_excludes, "::text[]") if top_excludes else None
     files = [f for f in opts.file_fields if (keys is None or f in keys) and f not in top_excludes]
     base_param = params.add(opts.files_base, "::text") if files else None
-    return _object_json(keys_param, files, base_param, exclude_param)
+    return _object_json(keys_param, files, base_param, exclude_param, score)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,7 @@ class FindOptions:
     include: Sequence[str] = ()  # dotted paths of pointers to replace by their objects; "*" for all
     file_fields_of: Mapping[str, Sequence[str]] = field(default_factory=dict)  # for included classes
     explain: bool = False
+    text_score: bool = False  # keys=$score: each result carries its $text relevance as `score`
 
     @property
     def needs_objects(self) -> bool:
@@ -133,16 +138,20 @@ async def get(conn: asyncpg.Connection, class_name: str, object_id: str, opts: F
 async def find(conn: asyncpg.Connection, class_name: str, opts: FindOptions) -> tuple[list[str], int | None]:
     """The matching objects' JSON texts and, when asked, the total count."""
     params = Params()
-    cond = compile_where(opts.where, params)
-    select = _select(opts, params)
+    tables = await existing_tables(conn, opts.where)
+    cond = compile_where(opts.where, params, tables)
+    score = compile_text_score(opts.where, params) if opts.text_score or "$score" in (opts.order or "") else None
+    select = _select(opts, params, score if opts.text_score else None)
     tbl = table(class_name)
     results: list[str] = []
     total = None
     try:
         if opts.limit > 0:
             sql = f"SELECT {select} FROM {tbl} WHERE {cond}"
-            if opts.order:
-                sql += f" ORDER BY {compile_order(opts.order)}"
+            # An explicit order wins; a $nearSphere query otherwise comes nearest first.
+            order = compile_order(opts.order, params, score) if opts.order else compile_near_order(opts.where, params)
+            if order:
+                sql += f" ORDER BY {order}"
             sql += f" LIMIT {int(opts.limit)} OFFSET {int(opts.skip)}"
             if opts.explain:
                 plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *params.values)
@@ -150,7 +159,7 @@ async def find(conn: asyncpg.Connection, class_name: str, opts: FindOptions) -> 
             results = await _finish(conn, [r[0] for r in await conn.fetch(sql, *params.values)], opts)
         if opts.count:
             count_params = Params()
-            count_cond = compile_where(opts.where, count_params)
+            count_cond = compile_where(opts.where, count_params, tables)
             total = await conn.fetchval(f"SELECT count(*) FROM {tbl} WHERE {count_cond}", *count_params.values)
     except asyncpg.exceptions.UndefinedTableError:
         return [], (0 if opts.count else None)

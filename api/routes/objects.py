@@ -8,7 +8,7 @@ from typing import Any
 from api.routes import Reply
 from core.commands import Create, Delete, Result, Update, build_ops
 from core.errors import ParseError
-from core.query.ast import check_key, parse_where
+from core.query.ast import check_key, check_relative_times, parse_where
 from core.schema import check_class_name, check_field_name
 from core.values import iso
 from projections import reader
@@ -163,14 +163,16 @@ def find_options(rt, params: dict[str, Any], class_name: str, master: bool = Fal
     if order:
         for key in order.split(","):
             key = key.strip().lstrip("-")
-            if key and key not in ("objectId", "createdAt", "updatedAt"):
-                check_field_name(key)
+            if key and key not in ("objectId", "createdAt", "updatedAt", "$score"):
+                check_key(key) if "." in key else check_field_name(key)
     count = params.get("count")
     explain = _truthy(params.get("explain"))
     if explain and not master:
         raise ParseError(ParseError.OPERATION_FORBIDDEN, "Cannot explain a query without the master key")
+    node = parse_where(where)
+    check_relative_times(node, rt.schema.fields(class_name).get)
     return reader.FindOptions(
-        where=parse_where(where),
+        where=node,
         order=order or None,
         limit=max(limit, 0),
         skip=max(_int(params.get("skip"), 0, "skip"), 0),
@@ -183,6 +185,9 @@ def find_options(rt, params: dict[str, Any], class_name: str, master: bool = Fal
 def read_options(rt, params: dict[str, Any], class_name: str) -> dict[str, Any]:
     """keys, excludeKeys, include / includeAll and File URLs: what shapes each returned object."""
     keys = _keys(params.get("keys"))
+    text_score = keys is not None and "$score" in keys
+    if text_score:
+        keys = [k for k in keys if k != "$score"]
     include = _keys(params.get("include")) or []
     if _truthy(params.get("includeAll")):
         include.append("*")
@@ -197,6 +202,7 @@ def read_options(rt, params: dict[str, Any], class_name: str) -> dict[str, Any]:
     }
     return {
         "keys": keys,
+        "text_score": text_score,
         "exclude_keys": _keys(params.get("excludeKeys")) or [],
         "include": sorted(set(include)),
         "file_fields_of": file_fields_of,

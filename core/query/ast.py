@@ -36,6 +36,7 @@ class Compare:
     field: str
     op: str
     value: Any
+    relative: bool = False  # the value came from $relativeTime (the field must be a Date)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +212,20 @@ def _bad(message: str) -> ParseError:
     return ParseError(ParseError.INVALID_QUERY, message)
 
 
+def _json_error(message: str) -> ParseError:
+    # Parse Server answers $relativeTime mistakes with 107.
+    return ParseError(ParseError.INVALID_JSON, message)
+
+
+def check_relative_times(node: "Node", field_type: Any) -> None:
+    """107 when $relativeTime is used on a field that is not a Date (`field_type(name)` -> type)."""
+    for n in walk(node):
+        if isinstance(n, Compare) and n.relative and n.field not in ("createdAt", "updatedAt"):
+            t = field_type(n.field.split(".")[0])
+            if not t or t.get("type") != "Date":
+                raise _json_error("$relativeTime can only be used with Date field")
+
+
 def parse_where(where: Any, *, now: datetime | None = None) -> Node:
     """Parse a `where` object; 102 with the offending key or operator when it is invalid."""
     if where is None:
@@ -275,14 +290,19 @@ def _parse_field(field: str, cond: Any, now: datetime) -> Node:
         raise _bad(f"$maxDistance without $nearSphere on key {field}")
     for op, value in ops.items():
         if op in _COMPARE:
-            if isinstance(value, dict) and "$relativeTime" in value:
+            relative = isinstance(value, dict) and "$relativeTime" in value
+            if relative:
                 if op in ("$eq", "$ne"):
-                    raise _bad("$relativeTime can only be used with the $lt, $lte, $gt, and $gte operators")
+                    raise _json_error("$relativeTime can only be used with the $lt, $lte, $gt, and $gte operators")
                 value = date_value(relative_time(value["$relativeTime"], now))
             _check_value(value)
-            parts.append(Compare(field, _COMPARE[op], value))
+            parts.append(Compare(field, _COMPARE[op], value, relative))
         elif op in ("$in", "$nin"):
             parts.append(In(field, _array(op, field, value), negate=op == "$nin"))
+        elif op == "$all" and isinstance(value, list) and value and all(
+                isinstance(v, dict) and "$regex" in v for v in value):
+            # Every pattern matches some element (the SDK's containsAllStartingWith).
+            parts.extend(_regex(field, v["$regex"], v.get("$options")) for v in value)
         elif op == "$all":
             parts.append(All(field, _array(op, field, value)))
         elif op == "$containedBy":
@@ -479,25 +499,25 @@ _UNITS = {
 def relative_time(text: Any, now: datetime) -> datetime:
     """Parse's $relativeTime: "in 2 days", "3 hours ago", "now", with several unit pairs."""
     if not isinstance(text, str):
-        raise _bad("$relativeTime must be a string")
+        raise _json_error("$relativeTime must be a string")
     s = " ".join(text.lower().split())
     if s == "now":
         return now
     m = _RELATIVE.match(s)
     future, body, past = m.group(1), m.group(2), m.group(3)
     if bool(future) == bool(past):
-        raise _bad("Time should either start with 'in' or end with 'ago'")
+        raise _json_error("Time should either start with 'in' or end with 'ago'")
     words = body.split(" ")
     if len(words) % 2:
-        raise _bad("Invalid time string. Dangling unit or number.")
+        raise _json_error("Invalid time string. Dangling unit or number.")
     seconds = 0.0
     for number, unit in zip(words[::2], words[1::2]):
         try:
             n = float(number)
         except ValueError:
-            raise _bad(f"'{number}' is not an integer.") from None
+            raise _json_error(f"'{number}' is not an integer.") from None
         if unit not in _UNITS:
-            raise _bad(f"Invalid interval: '{unit}'")
+            raise _json_error(f"Invalid interval: '{unit}'")
         seconds += n * _UNITS[unit]
     delta = timedelta(seconds=seconds)
     return now + delta if future else now - delta

@@ -60,7 +60,7 @@ export function freshClass(t, prefix) {
   return className;
 }
 
-async function removeAllObjects(className) {
+export async function removeAllObjects(className) {
   try {
     const objects = await new Parse.Query(className).limit(1000).find(MASTER);
     if (objects.length > 0) {

@@ -87,6 +87,7 @@ class FindOptions:
     include: Sequence[str] = ()  # dotted paths of pointers to replace by their objects; "*" for all
     file_fields_of: Mapping[str, Sequence[str]] = field(default_factory=dict)  # for included classes
     explain: bool = False
+    scalar_fields: frozenset[str] = frozenset()  # String/Number/Boolean fields of the class
     text_score: bool = False  # keys=$score: each result carries its $text relevance as `score`
 
     @property
@@ -137,7 +138,7 @@ async def get(conn: asyncpg.Connection, class_name: str, object_id: str, opts: F
 
 async def find(conn: asyncpg.Connection, class_name: str, opts: FindOptions) -> tuple[list[str], int | None]:
     """The matching objects' JSON texts and, when asked, the total count."""
-    params = Params()
+    params = Params(scalar_fields=opts.scalar_fields)
     tables = await existing_tables(conn, opts.where)
     cond = compile_where(opts.where, params, tables)
     score = compile_text_score(opts.where, params) if opts.text_score or "$score" in (opts.order or "") else None
@@ -158,7 +159,7 @@ async def find(conn: asyncpg.Connection, class_name: str, opts: FindOptions) -> 
                 return [plan if isinstance(plan, str) else json.dumps(plan)], None
             results = await _finish(conn, [r[0] for r in await conn.fetch(sql, *params.values)], opts)
         if opts.count:
-            count_params = Params()
+            count_params = Params(scalar_fields=opts.scalar_fields)
             count_cond = compile_where(opts.where, count_params, tables)
             total = await conn.fetchval(f"SELECT count(*) FROM {tbl} WHERE {count_cond}", *count_params.values)
     except asyncpg.exceptions.UndefinedTableError:

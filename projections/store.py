@@ -14,7 +14,8 @@ import asyncpg
 
 from core.errors import ParseError
 from core.events import CREATE, DELETE, SCHEMA, UPDATE, Event
-from core.schema import check_class_name, same_type, describe
+from core.query.sql.geo import point_expression
+from core.schema import check_class_name, check_field_name, describe, same_type
 
 SCHEMA_DDL = """
 CREATE TABLE IF NOT EXISTS parsnip_schema (
@@ -128,6 +129,13 @@ class Projector:
                 ev.class_name,
             )
         for field, t in ev.payload.get("fields", {}).items():
+            if t.get("type") == "GeoPoint":
+                check_field_name(field)  # spliced into the index expression
+                # Serves $nearSphere / $centerSphere bounding boxes (core/query/sql/geo.py).
+                await conn.execute(
+                    f'CREATE INDEX IF NOT EXISTS "p_{ev.class_name}_{field}_geo" ON {table(ev.class_name)}'
+                    f" USING gist ({point_expression(field)})"
+                )
             # Another node may have added the same field first: keep its type, refuse a clash.
             stored = await conn.fetchval(
                 "INSERT INTO parsnip_schema (class_name, field, type) VALUES ($1, $2, $3::jsonb)"

@@ -170,7 +170,8 @@ def find_options(rt, params: dict[str, Any], class_name: str, master: bool = Fal
     if explain and not master:
         raise ParseError(ParseError.OPERATION_FORBIDDEN, "Cannot explain a query without the master key")
     node = parse_where(where)
-    check_relative_times(node, rt.schema.fields(class_name).get)
+    types = rt.schema.fields(class_name)
+    check_relative_times(node, types.get)
     return reader.FindOptions(
         where=node,
         order=order or None,
@@ -178,6 +179,7 @@ def find_options(rt, params: dict[str, Any], class_name: str, master: bool = Fal
         skip=max(_int(params.get("skip"), 0, "skip"), 0),
         count=_truthy(count),
         explain=explain,
+        scalar_fields=frozenset(f for f, t in types.items() if t.get("type") in ("String", "Number", "Boolean")),
         **read_options(rt, params, class_name),
     )
 

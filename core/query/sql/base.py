@@ -33,9 +33,12 @@ def _has_nul(value: Any) -> bool:
 class Params:
     """Collects bind parameters and hands out their `$n` placeholders."""
 
-    def __init__(self, start: int = 1) -> None:
+    def __init__(self, start: int = 1, scalar_fields: frozenset[str] = frozenset()) -> None:
         self.values: list[Any] = []
         self._start = start
+        # Top-level fields the schema says hold one String, Number or Boolean (never an array):
+        # equality on them can also be written so a btree index on (data->'f') serves it.
+        self.scalar_fields = scalar_fields
 
     def add(self, value: Any, cast: str = "") -> str:
         if _has_nul(value):  # PostgreSQL text and jsonb cannot hold it, so nothing stored does

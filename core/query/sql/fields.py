@@ -38,7 +38,12 @@ def equals(path: Path, value: Any, params: Params) -> str:
         expr = path.json(params)
         return f"({expr} IS NULL OR {expr} = 'null'::jsonb)"
     if path.containable and containable(value):
-        return _contains_any(path, [value], params)
+        contains = _contains_any(path, [value], params)
+        if path.key in params.scalar_fields and isinstance(value, (str, int, float)):
+            # Both forms mean the same here; the planner picks a btree on (data->'f'), if one
+            # exists (it also orders by created_at), or the GIN index.
+            return f"({path.json(params)} = {params.add(value, '::jsonb')} AND {contains})"
+        return contains
     expr = path.json(params)
     return f"(COALESCE({element_equals(expr, value, params)}, FALSE) OR {has_element(expr, value, params)})"
 
@@ -93,6 +98,8 @@ def in_(node: In, params: Params) -> str:
         matched = f"(object_id = ANY({params.add(ids, '::text[]')}))"
     elif path.containable and all(containable(v) for v in values):
         matched = _contains_any(path, values, params)
+        if path.key in params.scalar_fields and all(isinstance(v, (str, int, float)) for v in values):
+            matched = f"({path.json(params)} = ANY({params.add(list(values), '::jsonb[]')}) AND {matched})"
     else:
         matched = "(" + " OR ".join(equals(path, v, params) for v in values) + ")"
     return f"(NOT {matched})" if node.negate else matched

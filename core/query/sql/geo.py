@@ -8,6 +8,8 @@ points (latitude, longitude), tested with `@>` (a point on the boundary is insid
 
 from __future__ import annotations
 
+import math
+
 from core.query.ast import Intersects, Near, Node, WithinBox, WithinPolygon, WithinSphere, near_of
 from core.query.sql.base import Params, Path
 
@@ -28,13 +30,46 @@ def _haversine(lat1: str, lng1: str, lat2: str, lng2: str) -> str:
     )
 
 
+def point_expression(field: str) -> str:
+    """The GeoPoint of a top-level field as a PostgreSQL `point` (x = longitude, y = latitude).
+
+    The same text is the expression of the GiST index the projector creates for every GeoPoint
+    field, so a bounding-box test on it is served by that index. `field` must be validated.
+    """
+    return (f"point((data->'{field}'->>'longitude')::float8,"
+            f" (data->'{field}'->>'latitude')::float8)")
+
+
+def _bounding_box(lat: float, lng: float, radians: float) -> tuple[float, float, float, float] | None:
+    """(west, south, east, north) in degrees around a circle, or None where it wraps a pole or
+    the antimeridian (the query then runs without the index)."""
+    if radians >= math.pi / 2:
+        return None
+    dlat = math.degrees(radians)
+    south, north = lat - dlat, lat + dlat
+    cos_lat = math.cos(math.radians(lat))
+    if south < -90 or north > 90 or cos_lat <= 0 or math.sin(radians) >= cos_lat:
+        return None
+    dlng = math.degrees(math.asin(math.sin(radians) / cos_lat))
+    west, east = lng - dlng, lng + dlng
+    if west < -180 or east > 180:
+        return None
+    return west, south, east, north
+
+
 def _within_distance(field: str, lat: float, lng: float, radians: float | None, params: Params) -> str:
     guard, plat, plng = _point(Path(field).json(params))
     if radians is None:
         return f"COALESCE({guard}, FALSE)"
     centre_lat, centre_lng = params.add(lat, "::float8"), params.add(lng, "::float8")
     distance = _haversine(plat, plng, centre_lat, centre_lng)
-    return f"(CASE WHEN {guard} THEN {distance} <= {params.add(radians, '::float8')} ELSE FALSE END)"
+    exact = f"(CASE WHEN {guard} THEN {distance} <= {params.add(radians, '::float8')} ELSE FALSE END)"
+    box = _bounding_box(lat, lng, radians) if "." not in field else None
+    if box is None:
+        return exact
+    w, s, e, n = (params.add(x, "::float8") for x in box)
+    # A superset test the GiST index answers, then the exact great-circle distance.
+    return f"({point_expression(field)} <@ box(point({w}, {s}), point({e}, {n})) AND {exact})"
 
 
 def near(node: Near, params: Params) -> str:

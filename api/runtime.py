@@ -6,6 +6,8 @@ This is the composition root: the one place where `core` (the write path, the bu
 
 from __future__ import annotations
 
+import re
+import time
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Awaitable, Callable, Sequence, TypeVar
 
@@ -25,6 +27,8 @@ from projections.store import Projector
 
 T = TypeVar("T")
 
+_BTREE_FIELD = re.compile(r"USING btree \(\(\(data -> '([A-Za-z][A-Za-z0-9_]*)'::text\)\)")
+
 
 class Runtime:
     """What a request handler needs: configuration, reads, writes and the bus."""
@@ -35,6 +39,7 @@ class Runtime:
         self.schema = schema
         self.writer = writer
         self.bus = bus
+        self._btree: dict[str, tuple[float, frozenset[str]]] = {}
 
     async def write(self, commands: Sequence[Command], context: Context) -> list[Result]:
         """Commit `commands` all-or-nothing. A cancelled caller does not cancel the write.
@@ -55,6 +60,23 @@ class Runtime:
         )
         self.schema.load((r["class_name"], r["field"] or None, r["type"]) for r in rows)
         return bool(rows)
+
+    async def btree_fields(self, class_name: str) -> frozenset[str]:
+        """Fields of a class with a btree index leading on `data->'f'` (kept for 10 s).
+
+        Equality on such a field is compiled for that index (core/query/sql/fields.py).
+        """
+        now = time.monotonic()
+        cached = self._btree.get(class_name)
+        if cached is not None and now - cached[0] < 10:
+            return cached[1]
+        rows = await self.gateway.fetch(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1",
+            "p_" + class_name,
+        )
+        fields = frozenset(m.group(1) for r in rows if (m := _BTREE_FIELD.search(r[0])))
+        self._btree[class_name] = (now, fields)
+        return fields
 
     async def read(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run a read function `fn(conn, *args)` on a pooled connection."""

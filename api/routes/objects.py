@@ -116,8 +116,10 @@ async def find(rt, req, class_name: str) -> Reply:
     redirected = _redirect(rt, class_name, req.params.get("redirectClassNameForKey"))
     if redirected:
         class_name = redirected
-    opts = find_options(rt, req.params, class_name, req.master)
-    if not (_valid_class(class_name) and await rt.has_class(class_name)):
+    exists = _valid_class(class_name) and await rt.has_class(class_name)
+    opts = find_options(rt, req.params, class_name, req.master,
+                        await rt.btree_fields(class_name) if exists else frozenset())
+    if not exists:
         body: dict[str, Any] = {"results": []}
         if opts.count:
             body["count"] = 0
@@ -146,7 +148,8 @@ def _redirect(rt, class_name: str, key: Any) -> str | None:
     return t["targetClass"] if t and t.get("type") == "Relation" else None
 
 
-def find_options(rt, params: dict[str, Any], class_name: str, master: bool = False) -> reader.FindOptions:
+def find_options(rt, params: dict[str, Any], class_name: str, master: bool = False,
+                 btree_fields: frozenset[str] = frozenset()) -> reader.FindOptions:
     """Read where/order/limit/skip/keys/count from query parameters (strings or SDK JSON)."""
     where = params.get("where")
     if isinstance(where, str):
@@ -179,7 +182,8 @@ def find_options(rt, params: dict[str, Any], class_name: str, master: bool = Fal
         skip=max(_int(params.get("skip"), 0, "skip"), 0),
         count=_truthy(count),
         explain=explain,
-        scalar_fields=frozenset(f for f, t in types.items() if t.get("type") in ("String", "Number", "Boolean")),
+        scalar_fields=frozenset(f for f, t in types.items() if t.get("type") in ("String", "Number", "Boolean"))
+        & btree_fields,
         **read_options(rt, params, class_name),
     )
 

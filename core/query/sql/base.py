@@ -36,8 +36,8 @@ class Params:
     def __init__(self, start: int = 1, scalar_fields: frozenset[str] = frozenset()) -> None:
         self.values: list[Any] = []
         self._start = start
-        # Top-level fields the schema says hold one String, Number or Boolean (never an array):
-        # equality on them can also be written so a btree index on (data->'f') serves it.
+        # Top-level fields the schema says hold one String, Number or Boolean (never an array)
+        # and that have a btree index on (data->'f'): equality on them is written for that index.
         self.scalar_fields = scalar_fields
 
     def add(self, value: Any, cast: str = "") -> str:

@@ -12,6 +12,7 @@ from core.query.ast import All, Compare, ContainedBy, Exists, In
 from core.query.sql.base import (
     DATE_COLUMNS, Params, Path, containable, contained_form, element_equals, elements, has_element, is_date,
 )
+from core.schema import check_field_name
 from core.values import parse_iso
 
 _SQL_OPS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
@@ -38,14 +39,21 @@ def equals(path: Path, value: Any, params: Params) -> str:
         expr = path.json(params)
         return f"({expr} IS NULL OR {expr} = 'null'::jsonb)"
     if path.containable and containable(value):
-        contains = _contains_any(path, [value], params)
         if path.key in params.scalar_fields and isinstance(value, (str, int, float)):
-            # Both forms mean the same here; the planner picks a btree on (data->'f'), if one
-            # exists (it also orders by created_at), or the GIN index.
-            return f"({path.json(params)} = {params.add(value, '::jsonb')} AND {contains})"
-        return contains
+            # One value, never an array, and a btree on (data->'f') exists: the plain form lets
+            # the planner use it (and its created_at order). Not both forms: the planner would
+            # multiply their selectivities and misjudge the plan.
+            return f"({_indexed(path)} = {params.add(value, '::jsonb')})"
+        return _contains_any(path, [value], params)
     expr = path.json(params)
     return f"(COALESCE({element_equals(expr, value, params)}, FALSE) OR {has_element(expr, value, params)})"
+
+
+def _indexed(path: Path) -> str:
+    """`data->'f'` written out, as the index expression is: a parameter in its place would hide
+    the index from generic plans. The name comes from the schema and is checked again here."""
+    check_field_name(path.key)
+    return f"(data->'{path.key}')"
 
 
 def _contains_any(path: Path, values, params: Params) -> str:
@@ -97,9 +105,10 @@ def in_(node: In, params: Params) -> str:
         ids = [v for v in values if isinstance(v, str)]
         matched = f"(object_id = ANY({params.add(ids, '::text[]')}))"
     elif path.containable and all(containable(v) for v in values):
-        matched = _contains_any(path, values, params)
         if path.key in params.scalar_fields and all(isinstance(v, (str, int, float)) for v in values):
-            matched = f"({path.json(params)} = ANY({params.add(list(values), '::jsonb[]')}) AND {matched})"
+            matched = f"({_indexed(path)} = ANY({params.add(list(values), '::jsonb[]')}))"
+        else:
+            matched = _contains_any(path, values, params)
     else:
         matched = "(" + " OR ".join(equals(path, v, params) for v in values) + ")"
     return f"(NOT {matched})" if node.negate else matched

@@ -45,6 +45,7 @@ CLASS = "BenchItem"
 INDEXES = [
     f'CREATE INDEX IF NOT EXISTS "bench_room_created" ON "p_{CLASS}" ((data->\'room\'), created_at)',
     f'CREATE INDEX IF NOT EXISTS "bench_room_updated" ON "p_{CLASS}" ((data->\'room\'), updated_at)',
+    f'CREATE INDEX IF NOT EXISTS "bench_title_text" ON "p_{CLASS}" USING gin (to_tsvector(\'english\', data->>\'title\'))',
 ]
 MASTER = Context(master=True)
 
@@ -73,6 +74,7 @@ def queries(rooms: int) -> list[tuple[str, dict, dict]]:
         ("$nearSphere 500 km + limit 10", {"where": {"$nearSphere": {"__type": "GeoPoint", "latitude": 10, "longitude": 20},
                                                      "$maxDistanceInKilometers": 500}}, {"limit": 10}),
         ("$text search + limit 10", {"title": {"$text": {"$search": {"$term": "running"}}}}, {"limit": 10}),
+        ("$text rare term", {"title": {"$text": {"$search": {"$term": "424242"}}}}, {"limit": 10}),
     ]
 
 

@@ -97,9 +97,19 @@ def _text(node: Text, params: Params) -> str:
     path = Path(node.field)
     if path.column is not None:
         return "FALSE"
+    term = params.add(node.term, "::text")
+    if len(path.parts) == 1:
+        # Written out (the language is one of TEXT_SEARCH_CONFIGS, the key a checked name) so
+        # that a GIN index on to_tsvector('<language>', data->>'<key>') serves it.
+        check_field_name(node.field)
+        lang = f"'{node.language}'::regconfig"
+        text = f"(data->>'{node.field}')"
+        # Plain conjuncts (NULL, not FALSE, for a missing key: only $nor negates, and it
+        # wraps its operands in COALESCE), so the planner can take the first to the index.
+        return (f"(to_tsvector({lang}, {text}) @@ websearch_to_tsquery({lang}, {term})"
+                f" AND jsonb_typeof(data->'{node.field}') = 'string')")
     expr = path.json(params)
     lang = params.add(node.language, "::text") + "::regconfig"
-    term = params.add(node.term, "::text")
     return (f"(CASE WHEN jsonb_typeof({expr}) = 'string' THEN to_tsvector({lang}, {expr} #>> '{{}}')"
             f" @@ websearch_to_tsquery({lang}, {term}) ELSE FALSE END)")
 

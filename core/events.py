@@ -16,7 +16,9 @@ import msgpack
 CREATE = "create"
 UPDATE = "update"
 DELETE = "delete"
-SCHEMA = "schema"  # a class or fields added to the schema
+# A change to a class's schema. Payload: "fields" added {name: type}, "new_class" when the class
+# is created, "clp" when its classLevelPermissions are set (see core/schema.py: SchemaCache).
+SCHEMA = "schema"
 
 
 @dataclass(frozen=True, slots=True)

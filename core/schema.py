@@ -58,20 +58,32 @@ def describe(t: Mapping) -> str:
 
 
 class SchemaCache:
-    """This node's schema: class name -> {field: type}. Only committed schema events change it."""
+    """This node's schema: class name -> {field: type}, and each class's options (its
+    classLevelPermissions, ...). Only committed schema events change it."""
 
     def __init__(self) -> None:
         self._classes: dict[str, dict[str, dict]] = {}
+        self._options: dict[str, dict] = {}
 
     def load(self, rows: Iterable[tuple[str, str | None, dict | None]]) -> None:
-        """Fill from stored (class, field, type) rows; a row with field None declares the class."""
+        """Fill from stored (class, field, type) rows; a row with field None declares the class
+        and carries its options."""
         for cls, field, t in rows:
             fields = self._classes.setdefault(cls, {})
             if field is not None:
                 fields[field] = t
+            elif t:
+                self._options[cls] = dict(t)
 
-    def apply_event(self, class_name: str, fields: Mapping[str, dict]) -> None:
-        self._classes.setdefault(class_name, {}).update(fields)
+    def apply_event(self, class_name: str, payload: Mapping) -> None:
+        """Apply a committed schema event's payload (see `core/events.py: SCHEMA`)."""
+        self._classes.setdefault(class_name, {}).update(payload.get("fields", {}))
+        if "clp" in payload:
+            self._options.setdefault(class_name, {})["classLevelPermissions"] = payload["clp"]
+
+    def clp(self, name: str) -> dict | None:
+        """The class's stored classLevelPermissions; None when none were set (the defaults apply)."""
+        return self._options.get(name, {}).get("classLevelPermissions")
 
     def has_class(self, name: str) -> bool:
         return name in self._classes
@@ -112,7 +124,7 @@ class SchemaOverlay:
         """Check field types for a write to `cls`: (class is new, fields that are new). 111 on a clash."""
         added: dict[str, dict] = {}
         for field, t in types.items():
-            if t is None:
+            if t is None or field.startswith("_"):  # server-internal (_hashed_password, ...): not in the schema
                 continue
             known = self.field_type(cls, field)
             if known is None:

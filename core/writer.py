@@ -172,7 +172,7 @@ class Writer:
         # Committed.
         for ev in events:
             if ev.kind == SCHEMA:
-                self._schema.apply_event(ev.class_name, ev.payload.get("fields", {}))
+                self._schema.apply_event(ev.class_name, ev.payload)
         if events:
             self._publisher.publish(events)
         for unit in done:

@@ -35,6 +35,24 @@ CREATE INDEX IF NOT EXISTS parsnip_relations_target ON parsnip_relations (owner_
 """
 
 
+# Indexes the system classes need from their first write: unique usernames, emails and role
+# names (case-insensitive, as Parse checks them), and session tokens looked up on every request.
+# A unique violation becomes the Parse error its index stands for.
+_SYSTEM_INDEXES: dict[str, list[tuple[str, str]]] = {
+    "_User": [
+        ("p__User_username", "CREATE UNIQUE INDEX IF NOT EXISTS \"p__User_username\" ON \"p__User\" (lower(data->>'username'))"),
+        ("p__User_email", "CREATE UNIQUE INDEX IF NOT EXISTS \"p__User_email\" ON \"p__User\" (lower(data->>'email'))"),
+    ],
+    "_Role": [("p__Role_name", "CREATE UNIQUE INDEX IF NOT EXISTS \"p__Role_name\" ON \"p__Role\" ((data->>'name'))")],
+    "_Session": [("p__Session_token", "CREATE INDEX IF NOT EXISTS \"p__Session_token\" ON \"p__Session\" ((data->>'sessionToken'))")],
+}
+_UNIQUE_ERRORS = {
+    "p__User_username": (ParseError.USERNAME_TAKEN, "Account already exists for this username."),
+    "p__User_email": (ParseError.EMAIL_TAKEN, "Account already exists for this email address."),
+    "p__Role_name": (ParseError.DUPLICATE_VALUE, "A role with that name already exists."),
+}
+
+
 def table(class_name: str) -> str:
     """The quoted table name of a class; the name is validated so quoting is safe."""
     check_class_name(class_name)
@@ -64,6 +82,15 @@ class Projector:
         return row["version"], {"fields": fields, "created_at": row["created_at"]}
 
     async def apply(self, conn: asyncpg.Connection, ev: Event) -> None:
+        try:
+            await self._apply(conn, ev)
+        except asyncpg.exceptions.UniqueViolationError as e:
+            known = _UNIQUE_ERRORS.get(e.constraint_name or "")
+            if known is None:
+                raise
+            raise ParseError(*known) from None
+
+    async def _apply(self, conn: asyncpg.Connection, ev: Event) -> None:
         if ev.kind == SCHEMA:
             await self._apply_schema(conn, ev)
         elif ev.kind == CREATE:
@@ -123,10 +150,20 @@ class Projector:
                 f'CREATE INDEX IF NOT EXISTS "p_{ev.class_name}_data" ON {table(ev.class_name)}'
                 " USING gin (data jsonb_path_ops)"
             )
+            for _name, ddl in _SYSTEM_INDEXES.get(ev.class_name, ()):
+                await conn.execute(ddl)
             await conn.execute(
                 "INSERT INTO parsnip_schema (class_name, field, type) VALUES ($1, '', NULL)"
                 " ON CONFLICT DO NOTHING",
                 ev.class_name,
+            )
+        if "clp" in ev.payload:
+            # Class options live on the class's own row ('' field), beside nothing else.
+            await conn.execute(
+                "INSERT INTO parsnip_schema (class_name, field, type) VALUES ($1, '', $2::jsonb)"
+                " ON CONFLICT (class_name, field) DO UPDATE SET"
+                " type = COALESCE(parsnip_schema.type, '{}'::jsonb) || EXCLUDED.type",
+                ev.class_name, {"classLevelPermissions": ev.payload["clp"]},
             )
         for field, t in ev.payload.get("fields", {}).items():
             if t.get("type") == "GeoPoint":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Awaitable, Callable
+from typing import Callable
 
 from quart import Response, request
 from quart_trio import QuartTrio
@@ -17,25 +17,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.errors import Unauthorized, status_for
 from api.request import read_request
-from api.routes import Reply, aggregate, batch, objects, server
+from api.routes import Reply
+from api.routes.table import find_route
 from api.runtime import Runtime
 from core.config import Config
 from core.errors import ParseError
 
 logger = logging.getLogger("parsnip.api")
 
-Handler = Callable[..., Awaitable[Reply]]
-
-_ROUTES: list[tuple[str, re.Pattern, Handler]] = [
-    ("GET", re.compile(r"^/classes/(?P<class_name>[^/]+)/?$"), objects.find),
-    ("POST", re.compile(r"^/classes/(?P<class_name>[^/]+)/?$"), objects.create),
-    ("GET", re.compile(r"^/classes/(?P<class_name>[^/]+)/(?P<object_id>[^/]+)/?$"), objects.get),
-    ("PUT", re.compile(r"^/classes/(?P<class_name>[^/]+)/(?P<object_id>[^/]+)/?$"), objects.update),
-    ("DELETE", re.compile(r"^/classes/(?P<class_name>[^/]+)/(?P<object_id>[^/]+)/?$"), objects.delete),
-    ("POST", re.compile(r"^/batch/?$"), batch.batch),
-    ("GET", re.compile(r"^/aggregate/(?P<class_name>[^/]+)/?$"), aggregate.aggregate),
-    ("GET", re.compile(r"^/serverInfo/?$"), server.server_info),
-]
 # Answered without an application id, as Parse does.
 _OPEN = [re.compile(r"^/health/?$")]
 
@@ -56,15 +45,6 @@ def _cors_headers(config: Config) -> dict[str, str]:
         "Access-Control-Allow-Headers": allow,
         "Access-Control-Expose-Headers": "X-Parse-Job-Status-Id, X-Parse-Push-Status-Id",
     }
-
-
-def _find(method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
-    for m, pattern, handler in _ROUTES:
-        if m == method:
-            match = pattern.match(path)
-            if match:
-                return handler, match.groupdict()
-    return None
 
 
 def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
@@ -110,7 +90,9 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
                 config, request.method, path, request.headers, request.args, raw,
                 request.remote_addr,
             )
-            found = _find("GET" if req.method == "HEAD" else req.method, path)  # HEAD: a GET without body
+            if req.session_token and not req.master:
+                req.auth = await runtime().authenticate(req.session_token, req.keys.get("installation_id"))
+            found = find_route("GET" if req.method == "HEAD" else req.method, path)  # HEAD: a GET without body
             if found is None:
                 return json_response(
                     Reply({"code": ParseError.INVALID_JSON, "error": f"cannot route {req.method} {path}"}).encode(),

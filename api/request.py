@@ -8,6 +8,7 @@ into one `ParseRequest` and checks the keys against the configuration.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -16,6 +17,7 @@ from api.errors import Unauthorized
 from core.config import Config
 from core.errors import ParseError
 from core.events import Context
+from core.security.auth import Auth
 
 # Body fields of the JS SDK's form and the header each stands for.
 _BODY_KEYS = {
@@ -56,17 +58,16 @@ class ParseRequest:
     read_only_master: bool = False
     keys: dict[str, str] = field(default_factory=dict)
     client_ip: str | None = None
+    # Who is asking: set from the keys here, and from the session token by the runtime.
+    auth: Auth = field(default_factory=Auth)
 
     @property
     def context(self) -> Context:
-        return Context(
-            user_id=None,
-            session_id=None,
-            installation_id=self.keys.get("installation_id"),
-            master=self.master,
-            request_id=self.keys.get("request_id"),
-            client_ip=self.client_ip,
-        )
+        return self.auth.context(self.keys.get("request_id"), self.client_ip)
+
+    @property
+    def session_token(self) -> str | None:
+        return self.keys.get("session_token") or None
 
 
 def _no_constant(name: str) -> Any:
@@ -107,6 +108,8 @@ def read_request(
             body = {}
     req = ParseRequest(method, path, params, body, keys=keys, client_ip=client_ip)
     _authenticate(config, req)
+    req.auth = Auth(master=req.master, read_only=req.read_only_master,
+                    installation_id=keys.get("installation_id"))
     return req
 
 
@@ -121,9 +124,11 @@ def _authenticate(config: Config, req: ParseRequest) -> None:
     if not _same(req.keys.get("app_id"), config.appId):
         raise Unauthorized()
     if _same(req.keys.get("master_key"), config.masterKey):
+        _check_master_ip(config, req.client_ip)
         req.master = True
         return
     if _same(req.keys.get("master_key"), config.readOnlyMasterKey):
+        _check_master_ip(config, req.client_ip)
         req.master = req.read_only_master = True
         return
     # Client keys are optional: when the server has any, the request must carry a matching one.
@@ -135,6 +140,28 @@ def _authenticate(config: Config, req: ParseRequest) -> None:
         _same(req.keys.get(name), key) for key, name in client_keys if key
     ):
         raise Unauthorized()
-    if req.keys.get("session_token"):
-        # No session can be valid until users exist (the security issue adds them).
-        raise ParseError(ParseError.INVALID_SESSION_TOKEN, "Invalid session token")
+
+
+def _check_master_ip(config: Config, client_ip: str | None) -> None:
+    """The master key only counts from `masterKeyIps` (addresses or networks); elsewhere the
+    request is refused outright, as Parse Server does (403)."""
+    if not allowed_ip(client_ip, config.masterKeyIps):
+        raise Unauthorized()
+
+
+def allowed_ip(client_ip: str | None, allowed: list[str]) -> bool:
+    if client_ip is None:
+        return False
+    try:
+        ip = ipaddress.ip_address(client_ip.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for entry in allowed:
+        try:
+            if ip in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Awaitable, Callable, Sequence, TypeVar
 
@@ -15,14 +16,20 @@ import trio
 
 from core import log as event_log
 from core.bus import Bus
-from core.commands import Command, Result
+from core.commands import Command, Result, Update
 from core.config import Config
 from core.db import embedded
 from core.db.gateway import Gateway
 from core.events import Context
 from core.follower import LogFollower
+from core.accounts import sessions
+from core.errors import ParseError
+from core.operations import Op
 from core.schema import SchemaCache
-from core.writer import Policy, Writer
+from core.security.auth import MASTER, NOBODY, Auth
+from core.security.roles import RoleCache, roles_of
+from core.values import iso, now
+from core.writer import Policy, Publisher, Writer
 from projections.store import Projector
 
 T = TypeVar("T")
@@ -33,23 +40,63 @@ _BTREE_FIELD = re.compile(r"USING btree \(\(\(data -> '([A-Za-z][A-Za-z0-9_]*)':
 class Runtime:
     """What a request handler needs: configuration, reads, writes and the bus."""
 
-    def __init__(self, config: Config, gateway: Gateway, schema: SchemaCache, writer: Writer, bus: Bus) -> None:
+    def __init__(self, config: Config, gateway: Gateway, schema: SchemaCache, writer: Writer, bus: Bus,
+                 roles: RoleCache | None = None) -> None:
         self.config = config
         self.gateway = gateway
         self.schema = schema
         self.writer = writer
         self.bus = bus
+        self.roles = roles or RoleCache()
         self._btree: dict[str, tuple[float, frozenset[str]]] = {}
 
-    async def write(self, commands: Sequence[Command], context: Context) -> list[Result]:
-        """Commit `commands` all-or-nothing. A cancelled caller does not cancel the write.
+    async def write(self, commands: Sequence[Command], context: Context, auth: Auth | None = None) -> list[Result]:
+        """Commit `commands` all-or-nothing as `auth` (by default: master if the context is).
 
         Shielded: a request cancelled mid-write (a client that hangs up) still waits for the
         commit, so every write that reached the writer is committed and published, never lost
         between the log and its caller.
         """
+        if auth is None:
+            auth = MASTER if context.master else NOBODY
         with trio.CancelScope(shield=True):
-            return await self.gateway.call(self.writer.write, list(commands), context)
+            return await self.gateway.call(self.writer.write, list(commands), context, auth)
+
+    async def authenticate(self, token: str, installation_id: str | None = None) -> Auth:
+        """The Auth of a session token, with the user's roles; 209 when it is unknown or expired."""
+        session = await self.read(sessions.lookup, token)
+        if session is None:
+            raise ParseError(ParseError.INVALID_SESSION_TOKEN, "Invalid session token")
+        at = now()
+        if session.expired(at):
+            raise ParseError(ParseError.INVALID_SESSION_TOKEN, "Session token is expired.")
+        if self.config.extendSessionOnUse and session.expires_at is not None and (
+            (session.expires_at - at).total_seconds() < self.config.sessionLength / 2
+        ):
+            await self._extend(session)
+        return Auth(
+            user_id=session.user_id, session_id=session.object_id, session_token=token,
+            installation_id=installation_id or session.installation_id,
+            roles=await self.roles_of(session.user_id),
+        )
+
+    async def _extend(self, session: sessions.Session) -> None:
+        expires = {"__type": "Date", "iso": iso(now() + timedelta(seconds=self.config.sessionLength))}
+        try:
+            await self.write([Update(sessions.SESSION_CLASS, session.object_id, {"expiresAt": Op("Set", expires)})],
+                             MASTER.context())
+        except ParseError:
+            pass  # logged out meanwhile: the next request finds no session
+
+    async def roles_of(self, user_id: str) -> frozenset[str]:
+        """The user's role names, from the cache that role changes invalidate."""
+        cached = self.roles.get(user_id)
+        if cached is not None:
+            return cached
+        generation = self.roles.generation
+        found = await self.read(roles_of, user_id)
+        self.roles.put(user_id, found, generation)
+        return found
 
     async def has_class(self, name: str) -> bool:
         """Whether the class exists; a class another node just created is looked up, not missed."""
@@ -121,17 +168,37 @@ async def open_runtime(config: Config, dsn: str | None = None) -> AsyncIterator[
             allow_client_class_creation=config.allowClientClassCreation,
             allow_custom_object_id=config.allowCustomObjectId,
         )
-        writer = Writer(gateway.pool, projector, schema, bus, policy)
+        roles = RoleCache()
+        bus.watch(roles.watch)  # other nodes' role changes
+        writer = Writer(gateway.pool, projector, schema, _Watched(bus, roles.watch), policy)
         follower = LogFollower(gateway, bus, schema)
         async with trio.open_nursery() as nursery:
             await nursery.start(follower.run)
             await gateway.call(_start_writer, writer)
             try:
-                yield Runtime(config, gateway, schema, writer, bus)
+                yield Runtime(config, gateway, schema, writer, bus, roles)
             finally:
                 with trio.CancelScope(shield=True):
                     await gateway.call(writer.drain_and_stop)
                 nursery.cancel_scope.cancel()
+
+
+class _Watched:
+    """The bus as the writer's publisher, with a synchronous look at each commit first, so a
+    role change reaches the role cache before the writer answers its caller."""
+
+    def __init__(self, bus: Publisher, watch: Callable[[list], None]) -> None:
+        self._bus, self._watch = bus, watch
+
+    def reserve(self, first: int, last: int) -> None:
+        self._bus.reserve(first, last)
+
+    def release(self, first: int, last: int) -> None:
+        self._bus.release(first, last)
+
+    def publish(self, events: list) -> None:
+        self._watch(events)
+        self._bus.publish(events)
 
 
 async def _load_schema(gateway: Gateway, projector: Projector):

@@ -12,7 +12,7 @@ than growing this process's memory; it can catch up from the log by position.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import trio
 
@@ -27,6 +27,7 @@ class Bus:
         self._reserved: set[int] = set()  # positions our writer is committing; its copy will come
         self.last_position = last_position  # every event up to here has been delivered
         self.gap = trio.Event()  # set while events wait for an earlier position
+        self._watchers: list[Callable[[list[Event]], None]] = []
 
     def publish(self, events: Sequence[Event]) -> None:
         """Thread-safe: hand this node's committed events to the trio side."""
@@ -69,7 +70,14 @@ class Bus:
         if ready:
             self._send(ready)
 
+    def watch(self, fn: Callable[[list[Event]], None]) -> None:
+        """Call `fn(events)` synchronously with every batch delivered, before any subscriber
+        runs (for caches that must never serve a stale answer, e.g. roles)."""
+        self._watchers.append(fn)
+
     def _send(self, events: list[Event]) -> None:
+        for fn in self._watchers:
+            fn(events)
         for send in list(self._subscribers):
             try:
                 for ev in events:

@@ -24,6 +24,9 @@ class Create:
     class_name: str
     ops: Mapping[str, Op]
     object_id: str | None = None
+    # The server chose `object_id` (a user created with its session in one unit), so it is
+    # not a client's custom id, which `allowCustomObjectId` governs.
+    server_chosen_id: bool = False
 
 
 @dataclass(frozen=True, slots=True)

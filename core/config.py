@@ -37,6 +37,24 @@ class Config:
     logLevel: str = "info"
     databasePoolSize: int = 10
     cluster: int = 1  # server processes sharing the port (Parse's option of the same name)
+    # Users and sessions (Parse Server's names and defaults).
+    masterKeyIps: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1"])
+    enforcePrivateUsers: bool = True
+    sessionLength: int = 31536000  # seconds
+    expireInactiveSessions: bool = True
+    extendSessionOnUse: bool = False
+    revokeSessionOnPasswordReset: bool = True
+    enableAnonymousUsers: bool = True
+    verifyUserEmails: bool = False
+    preventLoginWithUnverifiedEmail: bool = False
+    emailVerifyTokenValidityDuration: int | None = None  # seconds
+    emailVerifyTokenReuseIfValid: bool = False
+    accountLockout: dict | None = None  # {"duration": minutes, "threshold": n, "unlockOnPasswordReset": bool}
+    passwordPolicy: dict | None = None  # validatorPattern, doNotAllowUsername, maxPasswordAge, ...
+    appName: str = "Parsnip"
+    customPages: dict = field(default_factory=dict)
+    emailAdapter: dict | None = None
+    auth: dict | None = None  # authData providers: {"<provider>": {...options}}
 
     def __post_init__(self) -> None:
         if not self.mountPath.startswith("/"):
@@ -72,7 +90,15 @@ def _coerce(name: str, value: Any) -> Any:
         if kind.startswith("int"):
             return int(value)
         if kind.startswith("list"):
+            if value.strip().startswith("["):
+                return json.loads(value)
             return [v.strip() for v in value.split(",") if v.strip()]
+        if kind.startswith("dict"):
+            return json.loads(value)
+        if kind.startswith("int |") and value.strip().lower() in ("", "none", "null"):
+            return None
+        if kind.startswith("int |"):
+            return int(value)
     return value
 
 

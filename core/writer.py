@@ -27,6 +27,8 @@ from core.errors import ConflictError, ParseError
 from core.events import CREATE, DELETE, SCHEMA, UPDATE, Context, Event
 from core.operations import apply as apply_op
 from core.schema import SchemaCache, SchemaOverlay
+from core.security import guard
+from core.security.auth import MASTER, Auth
 from core.values import new_object_id, now
 
 logger = logging.getLogger("parsnip.writer")
@@ -66,6 +68,7 @@ class _Unit:
     commands: Sequence[Command]
     context: Context
     future: asyncio.Future
+    auth: Auth = MASTER
     events: list[Event] = field(default_factory=list)
     results: list[Result] = field(default_factory=list)
     wrote: bool = False  # has this attempt changed anything in the transaction?
@@ -105,10 +108,14 @@ class Writer:
                 pass
 
     # -- entry point (asyncio side; trio reaches it through the gateway) -----------------
-    async def write(self, commands: Sequence[Command], context: Context) -> list[Result]:
-        """Commit `commands` all-or-nothing; returns one Result per command."""
+    async def write(self, commands: Sequence[Command], context: Context, auth: Auth = MASTER) -> list[Result]:
+        """Commit `commands` all-or-nothing as `auth`; returns one Result per command.
+
+        The ACL and class-level permissions are checked here (core/security/guard.py), against
+        the object as locked in the transaction, so no route can write around them.
+        """
         fut: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Unit(list(commands), context, fut))
+        self._queue.put_nowait(_Unit(list(commands), context, fut, auth))
         return await asyncio.shield(fut)
 
     # -- the loop -------------------------------------------------------------------------
@@ -236,13 +243,18 @@ class Writer:
 
     async def _plan_schema(self, conn, unit, overlay, class_name, ops) -> None:
         if not overlay.has_class(class_name) and not (
-            unit.context.master or self.policy.allow_client_class_creation
+            unit.auth.master or self.policy.allow_client_class_creation
         ):
             raise ParseError(
                 ParseError.OPERATION_FORBIDDEN,
                 f"This user is not allowed to access non-existent class: {class_name}",
             )
         types = {f: op.result_type() for f, op in ops.items() if f != "ACL"}
+        if not unit.auth.master and overlay.has_class(class_name) and any(
+            t is not None and not f.startswith("_") and overlay.field_type(class_name, f) is None
+            for f, t in types.items()
+        ):
+            guard.check_add_fields(self._schema.clp, unit.auth, class_name)
         is_new, added = overlay.plan(class_name, types)
         if is_new or added:
             payload: dict[str, Any] = {"fields": added}
@@ -259,8 +271,9 @@ class Writer:
         return await self._projector.load_for_update(conn, cls, oid)
 
     async def _create(self, conn, unit, overlay, cmd: Create, touched) -> None:
-        if cmd.object_id is not None and not self.policy.allow_custom_object_id:
+        if cmd.object_id is not None and not cmd.server_chosen_id and not self.policy.allow_custom_object_id:
             raise ParseError(ParseError.INVALID_KEY_NAME, "objectId is an invalid field name.")
+        guard.check_create(self._schema.clp, unit.auth, cmd.class_name)
         await self._plan_schema(conn, unit, overlay, cmd.class_name, cmd.ops)
         oid = cmd.object_id or new_object_id()
         if cmd.object_id is not None and await self._current(conn, overlay, cmd.class_name, oid, touched):
@@ -284,6 +297,7 @@ class Writer:
         cur = await self._current(conn, overlay, cmd.class_name, cmd.object_id, touched)
         if cur is None:
             raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found.")
+        guard.check_write(self._schema.clp, unit.auth, cmd.class_name, "update", cmd.object_id, cur[1]["fields"])
         await self._plan_schema(conn, unit, overlay, cmd.class_name, cmd.ops)
         version, state = cur
         before = state["fields"]
@@ -313,6 +327,7 @@ class Writer:
         cur = await self._current(conn, overlay, cmd.class_name, cmd.object_id, touched)
         if cur is None:
             raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found for delete.")
+        guard.check_write(self._schema.clp, unit.auth, cmd.class_name, "delete", cmd.object_id, cur[1]["fields"])
         version, state = cur
         ev = Event(DELETE, cmd.class_name, cmd.object_id, version + 1, now(), unit.context, {},
                    before=state["fields"])

@@ -21,6 +21,7 @@ import asyncpg
 from core.errors import ParseError
 from core.query.ast import parse_where
 from core.query.sql import Params, compile_where
+from core.security.guard import INTERNAL_USER_FIELDS, USER_CLASS
 from projections.store import table
 
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
@@ -183,6 +184,16 @@ def _stages() -> dict[str, Callable[[Any, str, Params], str]]:
     }
 
 
+def _source(class_name: str) -> str:
+    """The class's rows; a _User's server-internal fields (its password hash, ...) are never
+    visible to a pipeline, even the master key's."""
+    if class_name != USER_CLASS:
+        return table(class_name)
+    internal = ", ".join(f"'{f}'" for f in INTERNAL_USER_FIELDS)
+    return (f"(SELECT object_id, version, created_at, updated_at, acl, data - ARRAY[{internal}] AS data"
+            f" FROM {table(class_name)}) AS src")
+
+
 def compile_pipeline(class_name: str, pipeline: Any) -> tuple[str, list]:
     """The SQL text and parameters of a pipeline; 102 for an unknown or malformed stage."""
     if isinstance(pipeline, dict):
@@ -190,7 +201,7 @@ def compile_pipeline(class_name: str, pipeline: Any) -> tuple[str, list]:
     if not isinstance(pipeline, list):
         raise _bad("pipeline must be an array of stages")
     params = Params()
-    sql = f"SELECT {_BASE_DOC} AS doc, row_number() OVER (ORDER BY created_at, object_id) AS ord FROM {table(class_name)}"
+    sql = f"SELECT {_BASE_DOC} AS doc, row_number() OVER (ORDER BY created_at, object_id) AS ord FROM {_source(class_name)}"
     stages = _stages()
     for stage in pipeline:
         if not isinstance(stage, dict) or len(stage) != 1:
@@ -220,7 +231,7 @@ async def distinct(conn: asyncpg.Connection, class_name: str, field: str, where:
         value = f"({_BASE_DOC} #> {path})"
     sql = (
         f"SELECT DISTINCT v::text FROM (SELECT CASE WHEN jsonb_typeof({value}) = 'array'"
-        f" THEN e.value ELSE {value} END AS v FROM {table(class_name)}"
+        f" THEN e.value ELSE {value} END AS v FROM {_source(class_name)}"
         f" LEFT JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof({value}) = 'array'"
         f" THEN {value} END) AS e(value) ON TRUE WHERE {cond}) AS d WHERE v IS NOT NULL AND v <> 'null'::jsonb"
         " ORDER BY 1"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import asyncpg
 
@@ -18,6 +18,7 @@ from core.query.sql import (
     Params, compile_near_order, compile_order, compile_text_score, compile_where, existing_tables,
 )
 from core.schema import check_field_name
+from core.security.guard import ReadAccess
 from projections import include
 from projections.store import table
 
@@ -44,10 +45,10 @@ def _files(file_fields: Sequence[str], base_param: str | None) -> str:
 
 
 def _object_json(keys_param: str | None, file_fields: Sequence[str] = (), base_param: str | None = None,
-                 exclude_param: str | None = None, score: str | None = None) -> str:
-    fields = "data"
+                 exclude_param: str | None = None, score: str | None = None, hidden: str | None = None) -> str:
+    fields = "data" if hidden is None else f"(data - ({hidden}))"
     if keys_param is not None:
-        fields = f"COALESCE((SELECT jsonb_object_agg(k, v) FROM jsonb_each(data) AS e(k, v) WHERE k = ANY({keys_param})), '{{}}'::jsonb)"
+        fields = f"COALESCE((SELECT jsonb_object_agg(k, v) FROM jsonb_each({fields}) AS e(k, v) WHERE k = ANY({keys_param})), '{{}}'::jsonb)"
     if exclude_param is not None:
         fields = f"({fields} - {exclude_param})"
     files = _files(file_fields, base_param) if file_fields else ""
@@ -70,7 +71,13 @@ def _select(opts: "FindOptions", params: Params, score: str | None = None) -> st
     exclude_param = params.add(top_excludes, "::text[]") if top_excludes else None
     files = [f for f in opts.file_fields if (keys is None or f in keys) and f not in top_excludes]
     base_param = params.add(opts.files_base, "::text") if files else None
-    return _object_json(keys_param, files, base_param, exclude_param, score)
+    hidden = opts.access.hidden(params.add) if opts.access is not None else None
+    return _object_json(keys_param, files, base_param, exclude_param, score, hidden)
+
+
+def _readable(opts: "FindOptions", params: Params) -> str:
+    """The rows the caller may read (ACL, pointer permissions), as a SQL condition."""
+    return opts.access.condition(params.add) if opts.access is not None else "TRUE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +96,11 @@ class FindOptions:
     explain: bool = False
     scalar_fields: frozenset[str] = frozenset()  # String/Number/Boolean fields of the class
     text_score: bool = False  # keys=$score: each result carries its $text relevance as `score`
+    # What the caller may see (core/security/guard.py); None only for internal reads.
+    access: ReadAccess | None = None
+    # The same for the classes `include` reaches, and for subqueries.
+    access_of: Callable[[str], ReadAccess] | None = None
+    subquery_access: Callable | None = None
 
     @property
     def needs_objects(self) -> bool:
@@ -104,13 +116,16 @@ async def _finish(conn: asyncpg.Connection, texts: list[str], opts: FindOptions)
     objects = include.decode(texts)
 
     async def fetch(class_name: str, ids: list[str]) -> dict[str, dict]:
-        target = FindOptions(file_fields=opts.file_fields_of.get(class_name, ()), files_base=opts.files_base)
+        access = opts.access_of(class_name) if opts.access_of is not None else None
+        target = FindOptions(file_fields=opts.file_fields_of.get(class_name, ()), files_base=opts.files_base,
+                             access=access)
         params = Params()
         ids_param = params.add(ids, "::text[]")
         select = _select(target, params)
         try:
             rows = await conn.fetch(
-                f"SELECT {select} FROM {table(class_name)} WHERE object_id = ANY({ids_param})", *params.values
+                f"SELECT {select} FROM {table(class_name)} WHERE object_id = ANY({ids_param})"
+                f" AND {_readable(target, params)}", *params.values
             )
         except asyncpg.exceptions.UndefinedTableError:
             return {}
@@ -128,7 +143,10 @@ async def get(conn: asyncpg.Connection, class_name: str, object_id: str, opts: F
     oid = params.add(object_id, "::text")
     select = _select(opts, params)
     try:
-        text = await conn.fetchval(f"SELECT {select} FROM {table(class_name)} WHERE object_id = {oid}", *params.values)
+        text = await conn.fetchval(
+            f"SELECT {select} FROM {table(class_name)} WHERE object_id = {oid} AND {_readable(opts, params)}",
+            *params.values,
+        )
     except asyncpg.exceptions.UndefinedTableError:
         return None
     if text is None:
@@ -138,9 +156,9 @@ async def get(conn: asyncpg.Connection, class_name: str, object_id: str, opts: F
 
 async def find(conn: asyncpg.Connection, class_name: str, opts: FindOptions) -> tuple[list[str], int | None]:
     """The matching objects' JSON texts and, when asked, the total count."""
-    params = Params(scalar_fields=opts.scalar_fields)
+    params = Params(scalar_fields=opts.scalar_fields, subquery_access=opts.subquery_access)
     tables = await existing_tables(conn, opts.where)
-    cond = compile_where(opts.where, params, tables)
+    cond = f"{_readable(opts, params)} AND {compile_where(opts.where, params, tables)}"
     score = compile_text_score(opts.where, params) if opts.text_score or "$score" in (opts.order or "") else None
     select = _select(opts, params, score if opts.text_score else None)
     tbl = table(class_name)
@@ -159,8 +177,8 @@ async def find(conn: asyncpg.Connection, class_name: str, opts: FindOptions) -> 
                 return [plan if isinstance(plan, str) else json.dumps(plan)], None
             results = await _finish(conn, [r[0] for r in await conn.fetch(sql, *params.values)], opts)
         if opts.count:
-            count_params = Params(scalar_fields=opts.scalar_fields)
-            count_cond = compile_where(opts.where, count_params, tables)
+            count_params = Params(scalar_fields=opts.scalar_fields, subquery_access=opts.subquery_access)
+            count_cond = f"{_readable(opts, count_params)} AND {compile_where(opts.where, count_params, tables)}"
             total = await conn.fetchval(f"SELECT count(*) FROM {tbl} WHERE {count_cond}", *count_params.values)
     except asyncpg.exceptions.UndefinedTableError:
         return [], (0 if opts.count else None)

@@ -17,19 +17,29 @@ from core.commands import Command, Create, Delete, Update
 from core.errors import ParseError
 
 _CLASS_PATH = re.compile(r"^/classes/([^/]+)(?:/([^/]+))?/?$")
+_ALIASES = {"/roles": "_Role", "/installations": "_Installation"}
+# Classes whose writes need their own routes (password hashing, sessions): not in a transaction.
+_NOT_TRANSACTIONAL = frozenset({"_User", "_Session"})
 MAX_REQUESTS = 1000
 
 
-def _route(mount: str, method: str, path: Any) -> tuple[str, str, str | None]:
+def _route(mount: str, method: str, path: Any) -> tuple[str, str, str | None, str]:
+    """(method, class, objectId, path below the mount) of one batched request."""
     if not isinstance(path, str) or not path.startswith(mount + "/"):
         raise ParseError(ParseError.INVALID_JSON, f"cannot route batch path {path}")
     rest = path[len(mount):]
-    m = _CLASS_PATH.match(rest)
+    for alias, cls in _ALIASES.items():
+        if rest == alias or rest.startswith(alias + "/"):
+            rest_for_class = "/classes/" + cls + rest[len(alias):]
+            break
+    else:
+        rest_for_class = rest.replace("/users", "/classes/_User", 1) if rest.startswith("/users") else rest
+    m = _CLASS_PATH.match(rest_for_class)
     if m is None or method not in ("GET", "POST", "PUT", "DELETE") or (
         (method in ("PUT", "DELETE")) != bool(m.group(2)) and method != "GET"
     ):
         raise ParseError(ParseError.INVALID_JSON, f"cannot route {method} {rest}")
-    return method, m.group(1), m.group(2)
+    return method, m.group(1), m.group(2), rest
 
 
 async def batch(rt, req) -> Reply:
@@ -52,7 +62,7 @@ async def batch(rt, req) -> Reply:
 
 
 def _command(rt, req, route, item) -> Command:
-    method, cls, oid = route
+    method, cls, oid, _ = route
     if method != "GET":
         objects._check_writable(req)
     if method == "POST":
@@ -75,28 +85,32 @@ async def _transaction(rt, req, routed) -> Reply:
     for route, item in routed:
         if route[0] == "GET":
             raise ParseError(ParseError.INVALID_JSON, "a transactional batch may only write")
+        if route[1] in _NOT_TRANSACTIONAL:
+            raise ParseError(ParseError.INVALID_JSON, f"{route[1]} objects cannot be written in a transactional batch")
         commands.append(_command(rt, req, route, item))
-    results = await rt.write(commands, req.context)
+    results = await rt.write(commands, req.context, req.auth)
     return Reply([{"success": _success(c, r)} for c, r in zip(commands, results)])
 
 
 async def _independent(rt, req, routed) -> list[dict]:
     out: list[dict | None] = [None] * len(routed)
 
+    from api.routes.table import find_route  # the table routes /batch itself
+
     async def run(i: int, route, item) -> None:
+        method, _, _, path = route
         try:
-            if route[0] == "GET":
-                sub = type(req)("GET", "", dict(item.get("params") or item.get("body") or {}), {},
-                                master=req.master, read_only_master=req.read_only_master,
-                                keys=req.keys, client_ip=req.client_ip)
-                handler = objects.find if route[2] is None else objects.get
-                args = (route[1],) if route[2] is None else (route[1], route[2])
-                reply = await handler(rt, sub, *args)
-                out[i] = {"success": json.loads(reply.encode())}
-                return
-            cmd = _command(rt, req, route, item)
-            [result] = await rt.write([cmd], req.context)
-            out[i] = {"success": _success(cmd, result)}
+            found = find_route(method, path)
+            if found is None:
+                raise ParseError(ParseError.INVALID_JSON, f"cannot route {method} {path}")
+            handler, path_params = found
+            body = item.get("body", {})
+            params = dict(item.get("params") or (body if method == "GET" else None) or {})
+            sub = type(req)(method, path, params, {} if method == "GET" else body,
+                            master=req.master, read_only_master=req.read_only_master,
+                            keys=req.keys, client_ip=req.client_ip, auth=req.auth)
+            reply = await handler(rt, sub, **path_params)
+            out[i] = {"success": json.loads(reply.encode())}
         except ParseError as e:
             out[i] = {"error": e.to_json()}
 

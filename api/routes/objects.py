@@ -10,6 +10,8 @@ from core.commands import Create, Delete, Result, Update, build_ops
 from core.errors import ParseError
 from core.query.ast import check_key, check_relative_times, parse_where
 from core.schema import check_class_name, check_field_name
+from core.security import guard
+from core.security.roles import ROLE_CLASS, check_role_write
 from core.values import iso
 from projections import reader
 
@@ -56,6 +58,8 @@ def op_results(ops, result: Result) -> dict[str, Any]:
 
 def create_command(rt, class_name: str, body: Any) -> Create:
     body = _body_for_write(class_name, body)
+    if class_name == ROLE_CLASS and isinstance(body, dict):
+        check_role_write(body, creating=True)
     ops, object_id = build_ops(class_name, body, allow_object_id=rt.config.allowCustomObjectId)
     return Create(class_name, ops, object_id)
 
@@ -66,6 +70,8 @@ def created_body(cmd: Create, result: Result) -> dict[str, Any]:
 
 def update_command(rt, class_name: str, object_id: str, body: Any) -> Update:
     body = _body_for_write(class_name, body)
+    if class_name == ROLE_CLASS and isinstance(body, dict):
+        check_role_write(body, creating=False)
     ops, new_id = build_ops(class_name, body, allow_object_id=True)
     if new_id is not None and new_id != object_id:
         raise ParseError(ParseError.INVALID_KEY_NAME, "objectId is an invalid field name.")
@@ -79,7 +85,7 @@ def updated_body(cmd: Update, result: Result) -> dict[str, Any]:
 async def create(rt, req, class_name: str) -> Reply:
     _check_writable(req)
     cmd = create_command(rt, class_name, req.body)
-    [result] = await rt.write([cmd], req.context)
+    [result] = await rt.write([cmd], req.context, req.auth)
     location = f"{rt.config.serverURL}/classes/{class_name}/{result.object_id}"
     return Reply(created_body(cmd, result), status=201, headers={"Location": location})
 
@@ -87,7 +93,7 @@ async def create(rt, req, class_name: str) -> Reply:
 async def update(rt, req, class_name: str, object_id: str) -> Reply:
     _check_writable(req)
     cmd = update_command(rt, class_name, object_id, req.body)
-    [result] = await rt.write([cmd], req.context)
+    [result] = await rt.write([cmd], req.context, req.auth)
     return Reply(updated_body(cmd, result))
 
 
@@ -95,14 +101,16 @@ async def delete(rt, req, class_name: str, object_id: str) -> Reply:
     _check_writable(req)
     if not _valid_class(class_name):  # Parse: an invalid class name has no objects
         raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found for delete.")
-    await rt.write([Delete(class_name, object_id)], req.context)
+    await rt.write([Delete(class_name, object_id)], req.context, req.auth)
     return Reply({})
 
 
 async def get(rt, req, class_name: str, object_id: str) -> Reply:
-    opts = reader.FindOptions(**read_options(rt, req.params, class_name))
     text = None
-    if _valid_class(class_name) and await rt.has_class(class_name):
+    valid = _valid_class(class_name)
+    opts = reader.FindOptions(**read_options(rt, req.params, class_name),
+                              **(access_options(rt, req, class_name, "get") if valid else {}))
+    if valid and await rt.has_class(class_name):
         text = await rt.read(reader.get, class_name, object_id, opts)
     if text is None:
         raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found.")
@@ -118,7 +126,7 @@ async def find(rt, req, class_name: str) -> Reply:
         class_name = redirected
     exists = _valid_class(class_name) and await rt.has_class(class_name)
     opts = find_options(rt, req.params, class_name, req.master,
-                        await rt.btree_fields(class_name) if exists else frozenset())
+                        await rt.btree_fields(class_name) if exists else frozenset(), req.auth)
     if not exists:
         body: dict[str, Any] = {"results": []}
         if opts.count:
@@ -148,8 +156,22 @@ def _redirect(rt, class_name: str, key: Any) -> str | None:
     return t["targetClass"] if t and t.get("type") == "Relation" else None
 
 
+def access_options(rt, req, class_name: str, operation: str) -> dict[str, Any]:
+    """What the caller may see, for FindOptions: the class (`operation` checked against its
+    CLP), the classes `include` reaches and those subqueries read."""
+    return _access(rt, req.auth, class_name, operation)
+
+
+def _access(rt, auth, class_name: str, operation: str) -> dict[str, Any]:
+    return {
+        "access": guard.read_access(rt.schema.clp, auth, class_name, operation),
+        "access_of": lambda cls: guard.read_access(rt.schema.clp, auth, cls, "find"),
+        "subquery_access": guard.subquery_access(rt.schema.clp, auth),
+    }
+
+
 def find_options(rt, params: dict[str, Any], class_name: str, master: bool = False,
-                 btree_fields: frozenset[str] = frozenset()) -> reader.FindOptions:
+                 btree_fields: frozenset[str] = frozenset(), auth=None) -> reader.FindOptions:
     """Read where/order/limit/skip/keys/count from query parameters (strings or SDK JSON)."""
     where = params.get("where")
     if isinstance(where, str):
@@ -175,16 +197,26 @@ def find_options(rt, params: dict[str, Any], class_name: str, master: bool = Fal
     node = parse_where(where)
     types = rt.schema.fields(class_name)
     check_relative_times(node, types.get)
+    limit = max(limit, 0)
+    counting = _truthy(count)
+    access: dict[str, Any] = {}
+    if auth is not None and _valid_class(class_name):
+        if counting:  # a count is its own permission; a count with results needs find too
+            access = _access(rt, auth, class_name, "count")
+        if limit > 0 or not counting:
+            access = _access(rt, auth, class_name, "find")
+        guard.check_query(access["access"], node, order)
     return reader.FindOptions(
         where=node,
         order=order or None,
-        limit=max(limit, 0),
+        limit=limit,
         skip=max(_int(params.get("skip"), 0, "skip"), 0),
-        count=_truthy(count),
+        count=counting,
         explain=explain,
         scalar_fields=frozenset(f for f, t in types.items() if t.get("type") in ("String", "Number", "Boolean"))
         & btree_fields,
         **read_options(rt, params, class_name),
+        **access,
     )
 
 

@@ -134,6 +134,13 @@ def _negated(matched: str, negate: bool) -> str:
     return f"(NOT {matched})" if negate else matched
 
 
+def _readable(node: InQuery | Select, params: Params) -> str:
+    """The subquery sees only what its caller may read (ACL, pointer permissions)."""
+    if params.subquery_access is None:
+        return ""
+    return params.subquery_access(node, params.add) + " AND "
+
+
 def _in_query(node: InQuery, params: Params, tables: Tables | None) -> str:
     """$inQuery: the key is a Pointer (or an array holding one) to an object the subquery
     matches; $notInQuery: it is not (a missing key matches)."""
@@ -142,7 +149,7 @@ def _in_query(node: InQuery, params: Params, tables: Tables | None) -> str:
     tbl = _table(node.class_name)
     expr = Path(node.field).json(params)
     cls = params.add(node.class_name, "::text")
-    ids = f"(SELECT object_id FROM {tbl} WHERE {compile_where(node.where, params, tables)})"
+    ids = f"(SELECT object_id FROM {tbl} WHERE {_readable(node, params)}{compile_where(node.where, params, tables)})"
     matched = (f"EXISTS (SELECT 1 FROM {_values_of(expr)} WHERE e.v ->> '__type' = 'Pointer'"
                f" AND e.v ->> 'className' = {cls} AND e.v ->> 'objectId' IN {ids})")
     return _negated(matched, node.negate)
@@ -156,7 +163,7 @@ def _select(node: Select, params: Params, tables: Tables | None) -> str:
     tbl = _table(node.class_name)
     expr = Path(node.field).json(params)
     key = Path(node.key).json(params)  # resolved inside the subquery, on the other table
-    values = f"(SELECT {key} FROM {tbl} WHERE {compile_where(node.where, params, tables)})"
+    values = f"(SELECT {key} FROM {tbl} WHERE {_readable(node, params)}{compile_where(node.where, params, tables)})"
     matched = f"({expr} IN {values} OR EXISTS (SELECT 1 FROM {_values_of(expr)} WHERE e.v IN {values}))"
     return _negated(matched, node.negate)
 

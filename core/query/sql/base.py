@@ -33,9 +33,13 @@ def _has_nul(value: Any) -> bool:
 class Params:
     """Collects bind parameters and hands out their `$n` placeholders."""
 
-    def __init__(self, start: int = 1, scalar_fields: frozenset[str] = frozenset()) -> None:
+    def __init__(self, start: int = 1, scalar_fields: frozenset[str] = frozenset(),
+                 subquery_access: Any = None) -> None:
         self.values: list[Any] = []
         self._start = start
+        # (subquery node, add) -> the SQL condition on rows of the subquery's class its caller
+        # may read (core/security/guard.py: subquery_access); None reads every row (master).
+        self.subquery_access = subquery_access
         # Top-level fields the schema says hold one String, Number or Boolean (never an array)
         # and that have a btree index on (data->'f'): equality on them is written for that index.
         self.scalar_fields = scalar_fields

@@ -44,12 +44,14 @@ _SYSTEM_INDEXES: dict[str, list[tuple[str, str]]] = {
         ("p__User_email", "CREATE UNIQUE INDEX IF NOT EXISTS \"p__User_email\" ON \"p__User\" (lower(data->>'email'))"),
     ],
     "_Role": [("p__Role_name", "CREATE UNIQUE INDEX IF NOT EXISTS \"p__Role_name\" ON \"p__Role\" ((data->>'name'))")],
+    "_Installation": [("p__Installation_id", "CREATE UNIQUE INDEX IF NOT EXISTS \"p__Installation_id\" ON \"p__Installation\" ((data->>'installationId'))")],
     "_Session": [("p__Session_token", "CREATE INDEX IF NOT EXISTS \"p__Session_token\" ON \"p__Session\" ((data->>'sessionToken'))")],
 }
 _UNIQUE_ERRORS = {
     "p__User_username": (ParseError.USERNAME_TAKEN, "Account already exists for this username."),
     "p__User_email": (ParseError.EMAIL_TAKEN, "Account already exists for this email address."),
     "p__Role_name": (ParseError.DUPLICATE_VALUE, "A role with that name already exists."),
+    "p__Installation_id": (ParseError.DUPLICATE_VALUE, "A duplicate value for a field with unique values was provided"),
 }
 
 

@@ -7,7 +7,7 @@ import re
 from functools import partial
 from typing import Awaitable, Callable
 
-from api.routes import Reply, aggregate, batch, objects, server, sessions, users
+from api.routes import Reply, aggregate, batch, installations, objects, server, sessions, users
 
 Handler = Callable[..., Awaitable[Reply]]
 
@@ -50,7 +50,13 @@ _SPEC: list[tuple[str, str, Handler]] = [
         ("DELETE", f"{base}/{_ID}", sessions.delete),
     ]],
     *_class_routes("/roles", "_Role"),
-    *_class_routes("/installations", "_Installation"),
+    *[(m, p, h) for base in ("/installations", "/classes/_Installation") for m, p, h in [
+        ("GET", base, installations.find),
+        ("POST", base, installations.create),
+        ("GET", f"{base}/{_ID}", installations.get),
+        ("PUT", f"{base}/{_ID}", installations.update),
+        ("DELETE", f"{base}/{_ID}", installations.delete),
+    ]],
     *_class_routes("/classes/(?P<class_name>[^/]+)"),
     ("POST", "/batch", batch.batch),
     ("GET", "/aggregate/(?P<class_name>[^/]+)", aggregate.aggregate),

@@ -32,6 +32,18 @@ CREATE TABLE IF NOT EXISTS parsnip_relations (
     PRIMARY KEY (owner_class, field, owner_id, target_id)
 );
 CREATE INDEX IF NOT EXISTS parsnip_relations_target ON parsnip_relations (owner_class, field, target_id);
+-- Whether an ACL gives read to any of `keys` (core/security/acl.py). A function, not an inline
+-- subquery: a subplan in every read made PostgreSQL re-plan each prepared statement (its
+-- generic plan looked dearer than the custom one), which cost a fifth of the query rate.
+CREATE OR REPLACE FUNCTION parsnip_acl_reads(acl jsonb, keys text[]) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    IF acl IS NULL THEN RETURN TRUE; END IF;
+    FOR i IN 1 .. coalesce(array_length(keys, 1), 0) LOOP
+        IF acl -> keys[i] -> 'read' = 'true'::jsonb THEN RETURN TRUE; END IF;
+    END LOOP;
+    RETURN FALSE;
+END $$;
 """
 
 

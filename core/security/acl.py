@@ -36,4 +36,4 @@ def read_condition(auth: Auth, add_param) -> str:
     if auth.master:
         return "TRUE"
     keys = add_param(auth.acl_keys(), "::text[]")
-    return f"(acl IS NULL OR EXISTS (SELECT 1 FROM unnest({keys}) AS k(key) WHERE acl -> k.key -> 'read' = 'true'::jsonb))"
+    return f"(acl IS NULL OR parsnip_acl_reads(acl, {keys}))"  # installed by projections/store.py

@@ -28,35 +28,30 @@ def _class_routes(prefix: str, class_name: str | None = None) -> list[tuple[str,
     ]
 
 
+def _resource_routes(bases: tuple[str, ...], find: Handler, create: Handler, get: Handler, update: Handler,
+                     delete: Handler) -> list[tuple[str, str, Handler]]:
+    """The five routes of a system class served by its own module, under each of `bases`."""
+    return [
+        route for base in bases for route in (
+            ("GET", base, find), ("POST", base, create), ("GET", f"{base}/{_ID}", get),
+            ("PUT", f"{base}/{_ID}", update), ("DELETE", f"{base}/{_ID}", delete),
+        )
+    ]
+
+
 _SPEC: list[tuple[str, str, Handler]] = [
     ("GET", "/users/me", users.me),
     ("GET", "/login", users.login),
     ("POST", "/login", users.login),
     ("POST", "/logout", users.logout),
     ("POST", "/upgradeToRevocableSession", users.upgrade_to_revocable),
-    *[(m, p, h) for base in ("/users", "/classes/_User") for m, p, h in [
-        ("GET", base, users.find),
-        ("POST", base, users.signup),
-        ("GET", f"{base}/{_ID}", users.get),
-        ("PUT", f"{base}/{_ID}", users.update),
-        ("DELETE", f"{base}/{_ID}", users.delete),
-    ]],
+    *_resource_routes(("/users", "/classes/_User"), users.find, users.signup, users.get, users.update, users.delete),
     ("GET", "/sessions/me", sessions.me),
-    *[(m, p, h) for base in ("/sessions", "/classes/_Session") for m, p, h in [
-        ("GET", base, sessions.find),
-        ("POST", base, sessions.create),
-        ("GET", f"{base}/{_ID}", sessions.get),
-        ("PUT", f"{base}/{_ID}", sessions.update),
-        ("DELETE", f"{base}/{_ID}", sessions.delete),
-    ]],
+    *_resource_routes(("/sessions", "/classes/_Session"), sessions.find, sessions.create, sessions.get,
+                      sessions.update, sessions.delete),
     *_class_routes("/roles", "_Role"),
-    *[(m, p, h) for base in ("/installations", "/classes/_Installation") for m, p, h in [
-        ("GET", base, installations.find),
-        ("POST", base, installations.create),
-        ("GET", f"{base}/{_ID}", installations.get),
-        ("PUT", f"{base}/{_ID}", installations.update),
-        ("DELETE", f"{base}/{_ID}", installations.delete),
-    ]],
+    *_resource_routes(("/installations", "/classes/_Installation"), installations.find, installations.create,
+                      installations.get, installations.update, installations.delete),
     *_class_routes("/classes/(?P<class_name>[^/]+)"),
     ("POST", "/batch", batch.batch),
     ("GET", "/aggregate/(?P<class_name>[^/]+)", aggregate.aggregate),

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from core.accounts.authdata import store as authdata_store
 from core.errors import ParseError
 from core.events import CREATE, DELETE, SCHEMA, UPDATE, Event
 from core.query.sql.geo import point_expression
@@ -85,7 +86,10 @@ class Projector:
         try:
             await self._apply(conn, ev)
         except asyncpg.exceptions.UniqueViolationError as e:
-            known = _UNIQUE_ERRORS.get(e.constraint_name or "")
+            name = e.constraint_name or ""
+            known = _UNIQUE_ERRORS.get(name)
+            if name.startswith(authdata_store.INDEX_PREFIX):  # a provider id already linked to another user
+                known = (ParseError.ACCOUNT_ALREADY_LINKED, authdata_store.ALREADY_LINKED)
             if known is None:
                 raise
             raise ParseError(*known) from None

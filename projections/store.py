@@ -86,15 +86,15 @@ class Projector:
         try:
             await self._apply(conn, ev)
         except asyncpg.exceptions.UniqueViolationError as e:
-            name = e.constraint_name or ""
-            known = _UNIQUE_ERRORS.get(name)
-            if name.startswith(authdata_store.INDEX_PREFIX):  # a provider id already linked to another user
-                known = (ParseError.ACCOUNT_ALREADY_LINKED, authdata_store.ALREADY_LINKED)
+            known = _UNIQUE_ERRORS.get(e.constraint_name or "")
             if known is None:
                 raise
             raise ParseError(*known) from None
 
     async def _apply(self, conn: asyncpg.Connection, ev: Event) -> None:
+        if ev.class_name == "_User" and ev.kind in (CREATE, UPDATE) and "authData" in ev.payload.get("set", {}):
+            # One provider id, one user: checked under a lock in this transaction (208).
+            await authdata_store.check_unique(conn, ev.object_id, ev.payload["set"]["authData"])
         if ev.kind == SCHEMA:
             await self._apply_schema(conn, ev)
         elif ev.kind == CREATE:

@@ -3,8 +3,8 @@ in (200) or signs a new one up (201, random username); PUT on one's own user lin
 (`{p: {...}}`) and unlinks them (`{p: null}`).
 
 Every provider's data is checked with its adapter (`core/accounts/authdata/`) before anything
-is written; a provider id already held by another user is 208 here, and the unique index per
-provider refuses it again inside the writer when two requests race.
+is written; a provider id already held by another user is 208 here, and again inside the
+writer's transaction when two requests race (`core/accounts/authdata/store.py: check_unique`).
 """
 
 from __future__ import annotations
@@ -119,13 +119,10 @@ async def _signup(rt, req, body: dict, given: dict, ids: dict[str, str], provide
     ops["authData"] = Op("Set", given)
     if isinstance(body.get("password"), str) and body["password"]:
         ops["_hashed_password"] = Op("Set", await user_routes.hashed(body["password"]))
-    indexed = await rt.read(store.ensure_unique, list(ids))
     user = Create(USER, ops, user_id, server_chosen_id=True)
     # Parse records an authData signup's session as a login with that provider.
     session = user_routes.new_session(rt, req, user_id, "login", provider)
     [created, _] = await rt.write([user, session], req.context, req.auth)
-    if not indexed:  # this write made the _User table
-        await rt.read(store.ensure_unique, list(ids))
     reply: dict[str, Any] = objects.created_body(user, created)
     if generated:
         reply["username"] = fields["username"]
@@ -150,6 +147,4 @@ async def link_op(rt, req, object_id: str, auth_data: Any) -> Op:
     merged = {**current, **given}
     for provider in (p for p, d in auth_data.items() if d is None):
         merged.pop(provider, None)
-    if ids:
-        await rt.read(store.ensure_unique, list(ids))
     return Op("Set", merged) if merged else Op("Delete")

@@ -31,19 +31,27 @@ class Registry:
 
 def build(config: Config) -> Registry:
     """Adapters for every enabled provider. An entry with `oauth2: true` is an OAuth2
-    introspection provider under any name; `enabled: false` turns a provider off."""
+    introspection provider under any name; `enabled: false` turns a provider off; an entry
+    that cannot be used is logged and left out."""
     reg = Registry()
     options = dict(config.auth or {})
-    anon = options.pop("anonymous", {}) or {}
+    anon = options.pop("anonymous", None)
+    anon = anon if isinstance(anon, dict) else {}
     if config.enableAnonymousUsers and anon.get("enabled", True) is not False:
         reg.adapters["anonymous"] = (AnonymousAdapter(), anon)
     for name, opts in options.items():
         if not isinstance(opts, dict) or opts.get("enabled", True) is False:
             continue
-        if not PROVIDER_NAME.match(name):
-            raise ValueError(f"auth.{name}: a provider name is letters, digits and _")
-        if opts.get("oauth2"):
-            reg.adapters[name] = (OAuth2Adapter(name, opts), opts)
-        else:
-            log.warning("auth.%s: no adapter for this provider here; its logins are refused (252)", name)
+        try:
+            reg.adapters[name] = (_adapter(name, opts), opts)
+        except ValueError as e:  # refused (252) rather than failing every request with a 500
+            log.error("%s; its logins are refused", e)
     return reg
+
+
+def _adapter(name: str, opts: Mapping[str, Any]) -> AuthAdapter:
+    if not PROVIDER_NAME.match(name):
+        raise ValueError(f"auth.{name}: a provider name is letters, digits and _")
+    if opts.get("oauth2"):
+        return OAuth2Adapter(name, opts)
+    raise ValueError(f"auth.{name}: no adapter for this provider here (only oauth2: true)")

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from core.accounts.authdata import store as authdata_store
 from core.errors import ParseError
 from core.events import CREATE, DELETE, SCHEMA, UPDATE, Event
 from core.query.sql.geo import point_expression
@@ -105,6 +106,9 @@ class Projector:
             raise ParseError(*known) from None
 
     async def _apply(self, conn: asyncpg.Connection, ev: Event) -> None:
+        if ev.class_name == "_User" and ev.kind in (CREATE, UPDATE) and "authData" in ev.payload.get("set", {}):
+            # One provider id, one user: checked under a lock in this transaction (208).
+            await authdata_store.check_unique(conn, ev.object_id, ev.payload["set"]["authData"])
         if ev.kind == SCHEMA:
             await self._apply_schema(conn, ev)
         elif ev.kind == CREATE:

@@ -12,7 +12,7 @@ from typing import Any
 
 import trio
 
-from api.routes import Reply, objects
+from api.routes import Reply, authdata, objects
 from core.accounts import passwords, sessions, users
 from core.commands import Create, Delete, Update, build_ops
 from core.errors import ParseError
@@ -61,6 +61,8 @@ async def signup(rt, req) -> Reply:
     body = req.body if isinstance(req.body, dict) else None
     if body is None:
         raise ParseError(ParseError.INVALID_JSON, "request body must be a JSON object")
+    if authdata.is_auth_signup(body):
+        return await authdata.signup_or_login(rt, req, body)
     users.check_signup(body, has_auth_data=False)
     users.check_client_fields(body, req.master)
     fields = {k: v for k, v in body.items() if k != "password"}
@@ -127,16 +129,21 @@ async def update(rt, req, object_id: str) -> Reply:
     users.check_user_fields(body)
     users.check_client_fields(body, req.master)
     password = body.get("password")
-    ops, new_id = build_ops(USER, {k: v for k, v in body.items() if k != "password"}, allow_object_id=True)
+    linked = await authdata.link_op(rt, req, object_id, body["authData"]) if "authData" in body else None
+    ops, new_id = build_ops(USER, {k: v for k, v in body.items() if k not in ("password", "authData")},
+                            allow_object_id=True)
     if new_id is not None and new_id != object_id:
         raise ParseError(ParseError.INVALID_KEY_NAME, "objectId is an invalid field name.")
     if password is not None:
         ops["_hashed_password"] = Op("Set", await hashed(password))
+    if linked is not None:
+        ops["authData"] = linked
     cmd = Update(USER, object_id, ops)
     [result] = await rt.write([cmd], req.context, req.auth)
     if password is not None:  # a new password ends every other session of the user
         await _revoke_sessions(rt, req, object_id, keep=req.auth.session_token)
-    return Reply(objects.updated_body(cmd, result))
+    reply = objects.updated_body(cmd, result)
+    return Reply({**reply, "authDataResponse": {}} if linked is not None else reply)
 
 
 async def delete(rt, req, object_id: str) -> Reply:

@@ -17,7 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.errors import Unauthorized, status_for
 from api.request import read_request
-from api.routes import Reply, aggregate, batch, objects, server
+from api.routes import Reply, aggregate, batch, objects, schemas, server
 from api.runtime import Runtime
 from core.config import Config
 from core.errors import ParseError
@@ -35,6 +35,13 @@ _ROUTES: list[tuple[str, re.Pattern, Handler]] = [
     ("POST", re.compile(r"^/batch/?$"), batch.batch),
     ("GET", re.compile(r"^/aggregate/(?P<class_name>[^/]+)/?$"), aggregate.aggregate),
     ("GET", re.compile(r"^/serverInfo/?$"), server.server_info),
+    ("GET", re.compile(r"^/schemas/?$"), schemas.list_classes),
+    ("POST", re.compile(r"^/schemas/?$"), schemas.create_class),
+    ("GET", re.compile(r"^/schemas/(?P<class_name>[^/]+)/?$"), schemas.get_class),
+    ("POST", re.compile(r"^/schemas/(?P<class_name>[^/]+)/?$"), schemas.create_class),
+    ("PUT", re.compile(r"^/schemas/(?P<class_name>[^/]+)/?$"), schemas.update_class),
+    ("DELETE", re.compile(r"^/schemas/(?P<class_name>[^/]+)/?$"), schemas.drop_class),
+    ("DELETE", re.compile(r"^/purge/(?P<class_name>[^/]+)/?$"), schemas.purge),
 ]
 # Answered without an application id, as Parse does.
 _OPEN = [re.compile(r"^/health/?$")]

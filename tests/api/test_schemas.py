@@ -16,7 +16,14 @@ import asyncpg
 import httpx
 import pytest
 
+from api.routes.objects import find_options
+from core.commands import CREATE_CLASS, Create, SchemaChange
+from core.events import Context
+from core.operations import Op
+from projections import reader
 from tests.conftest import _admin_sql, _with_database, start_server, stop_server
+
+MASTER = Context(master=True)
 
 RO_KEY = "read-only-master"
 DEFAULT_CLP = {
@@ -511,3 +518,29 @@ def test_the_js_sdk_body_form_reaches_the_schema_api(anonymous, server, class_na
         "_method": "GET", "_ApplicationId": server.app_id, "_MasterKey": server.master_key}),
         headers={"Content-Type": "text/plain"})
     assert r.json()["fields"]["a"] == S
+
+
+# -- the indexes serve the queries the compiler writes ---------------------------------------------
+
+
+@pytest.mark.parametrize("where, index", [
+    ({"code": "c7"}, "p_Lookup_i_byCode"),
+    ({"code": {"$in": ["c7", "c8"]}}, "p_Lookup_i_byCode"),
+    ({"title": {"$text": {"$search": {"$term": "seven"}}}}, "p_Lookup_i_words"),
+], ids=["equality", "in", "text"])
+async def test_declared_indexes_serve_compiled_queries(runtime, where, index):
+    await runtime.write([SchemaChange("Lookup", CREATE_CLASS, {"code": S, "title": S}, None,
+                                      {"byCode": {"code": 1}, "words": {"title": "text"}})], MASTER)
+    await runtime.write([Create("Lookup", {"code": Op("Set", f"c{i}"), "title": Op("Set", f"item {i}")})
+                         for i in range(50)], MASTER)
+    assert "code" in await runtime.btree_fields("Lookup")
+    opts = find_options(runtime, {"where": json.dumps(where), "explain": "true"}, "Lookup", True,
+                        await runtime.btree_fields("Lookup"))
+
+    async def explain(conn):
+        async with conn.transaction():
+            await conn.execute("SET LOCAL enable_seqscan = off")
+            [plan], _ = await reader.find(conn, "Lookup", opts)
+            return plan
+
+    assert index in await runtime.read(explain)

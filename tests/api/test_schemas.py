@@ -544,3 +544,9 @@ async def test_declared_indexes_serve_compiled_queries(runtime, where, index):
             return plan
 
     assert index in await runtime.read(explain)
+
+
+def test_server_info_offers_the_schema_features(master):
+    assert master.get("/serverInfo").json()["features"]["schemas"] == {
+        "addField": True, "removeField": True, "addClass": True, "removeClass": True, "clearAllDataFromClass": True,
+        "exportClass": False, "editClassLevelPermissions": True, "editPointerPermissions": True}

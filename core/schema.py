@@ -205,8 +205,12 @@ class SchemaCache:
         return name in self._classes
 
     def fields(self, name: str) -> Mapping[str, dict]:
+        """The class's fields but objectId, createdAt, updatedAt and ACL: a system class's
+        implicit ones (e.g. _Role.users, which redirectClassNameForKey needs) and the stored."""
         c = self._classes.get(name)
-        return c.fields if c is not None else {}
+        stored = c.fields if c is not None else {}
+        implicit = SYSTEM_FIELDS.get(name)
+        return {**implicit, **stored} if implicit else stored
 
     def snapshot(self, name: str) -> ClassSchema | None:
         return self._classes.get(name)

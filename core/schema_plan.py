@@ -25,7 +25,8 @@ _PRIMARY = {PRIMARY_INDEX: {"_id": 1}}
 _FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _TYPES = frozenset({"Number", "String", "Boolean", "Date", "Object", "Array", "GeoPoint", "File", "Bytes",
                     "Polygon"})
-SCHEMA_SIZE_ERROR = 135  # Parse's code for "needs a class name" (no name in the SDKs)
+# Codes Parse Server answers with that have no name in the SDKs.
+NEEDS_CLASS_NAME = 135
 CANNOT_CHANGE_FIELD = 136
 
 
@@ -195,7 +196,7 @@ def check_type(t: Any) -> None:
     kind, target = t.get("type"), t.get("targetClass")
     if kind in ("Pointer", "Relation"):
         if not js.truthy(target):
-            raise ParseError(SCHEMA_SIZE_ERROR, f"type {kind} needs a class name")
+            raise ParseError(NEEDS_CLASS_NAME, f"type {kind} needs a class name")
         if not isinstance(target, str):
             raise ParseError(ParseError.INVALID_JSON, "invalid JSON")
         check_class_name(target)

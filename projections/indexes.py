@@ -1,4 +1,5 @@
-"""The PostgreSQL index behind each index of Parse's schema API, and its name.
+"""The PostgreSQL index behind each index of Parse's schema API, and its name (the keys were
+checked by core/schema_plan.py).
 
 A key of an ordered index is a btree expression `(data -> 'f')`, written exactly as the query
 compiler writes equality on a scalar field (core/query/sql/fields.py), so the planner matches
@@ -12,7 +13,6 @@ import hashlib
 import re
 from typing import Any, Mapping
 
-from core.errors import ParseError
 from core.schema import check_field_name
 
 PRIMARY = "_id_"
@@ -33,14 +33,6 @@ def pg_name(class_name: str, index: str) -> str:
 
 def is_text(keys: Mapping[str, Any]) -> bool:
     return any(v == "text" for v in keys.values())
-
-
-def check_keys(name: str, keys: Any) -> None:
-    """102 for an index that PostgreSQL could not build (Parse Server answers 500 for these)."""
-    if not isinstance(keys, dict) or not keys:
-        raise ParseError(ParseError.INVALID_QUERY, f"Index {name} must name at least one field.")
-    if is_text(keys) and any(v != "text" for v in keys.values()):
-        raise ParseError(ParseError.INVALID_QUERY, f"Index {name} mixes text and ordered keys.")
 
 
 def _key(field: str, direction: Any) -> str:

@@ -14,7 +14,7 @@ from core import js
 from core.commands import CREATE_CLASS, DROP_CLASS, PURGE_CLASS, UNSET, UPDATE_CLASS, SchemaChange
 from core.errors import ParseError
 from core.schema import BUILT_IN_CLASSES, VOLATILE_CLASSES, check_class_name
-from core.schema_plan import SCHEMA_SIZE_ERROR
+from core.schema_plan import NEEDS_CLASS_NAME
 from core.schema_view import class_view, created_view
 from projections import reader
 
@@ -62,7 +62,7 @@ async def create_class(rt, req, class_name: str | None = None) -> Reply:
         raise _mismatch(body_name, class_name)
     name = class_name or body_name
     if not js.truthy(name):
-        raise ParseError(SCHEMA_SIZE_ERROR, f"POST {req.path} needs a class name.")
+        raise ParseError(NEEDS_CLASS_NAME, f"POST {req.path} needs a class name.")
     name = name if isinstance(name, str) else js.text(name)
     change = SchemaChange(name, CREATE_CLASS, body.get("fields"), body.get("classLevelPermissions", UNSET),
                           body.get("indexes", UNSET))

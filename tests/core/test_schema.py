@@ -42,6 +42,10 @@ def test_system_fields_are_type_checked_before_the_class_exists():
     assert (e.value.code, e.value.message) == (111, "schema mismatch for _User.username; expected String but got Number")
     is_new, added = overlay.plan("_User", {"username": S, "nick": S})
     assert is_new and added == {"nick": S}  # the implicit fields are never stored
+    cache = SchemaCache()
+    cache.apply_event("_Role", {"new_class": True, "fields": {"rank": N}})
+    assert cache.fields("_Role")["users"] == {"type": "Relation", "targetClass": "_User"}
+    assert cache.fields("_Role")["rank"] == N and cache.snapshot("_Role").fields == {"rank": N}
 
 
 @pytest.mark.parametrize("action, count, payload", [

@@ -236,11 +236,8 @@ class SchemaOverlay:
 
     def field_type(self, cls: str, field: str) -> dict | None:
         """The field's type: stored, or implied by the class (a system class's default field)."""
-        if cls in self.changed:
-            c = self.changed[cls]
-            t = c.fields.get(field) if c is not None else None
-        else:
-            t = self.cache.fields(cls).get(field)
+        c = self.view(cls)
+        t = c.fields.get(field) if c is not None else None
         return t or SYSTEM_FIELDS.get(cls, {}).get(field)
 
     def child(self) -> "SchemaOverlay":

@@ -41,7 +41,8 @@ def _mismatch(body_name: Any, path_name: str) -> ParseError:
 async def list_classes(rt, req) -> Reply:
     _require_master(req)
     stored = await rt.read(reader.classes)
-    names = [n for n in BUILT_IN_CLASSES if n not in stored] + sorted(stored)
+    # The built-in classes first, as a fresh Parse Server lists them, then the others by name.
+    names = [*BUILT_IN_CLASSES, *sorted(n for n in stored if n not in BUILT_IN_CLASSES)]
     return Reply({"results": [class_view(n, stored.get(n)) for n in names]})
 
 

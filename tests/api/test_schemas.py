@@ -212,6 +212,14 @@ def test_create_with_permissions_indexes_and_field_options(master, server, class
     assert f"p_{class_name}_i_byS" in pg_indexes(server, class_name)
 
 
+def test_nulls_read_as_nothing_given(master, class_name):
+    """parse: 500 for `fields: null` on create and `indexes: null` on update."""
+    r = master.post(f"/schemas/{class_name}", json={"fields": None, "indexes": None})
+    assert r.status_code == 200 and list(r.json()["fields"]) == list(BASE)
+    r = master.put(f"/schemas/{class_name}", json={"fields": None, "indexes": None})
+    same(r, view(class_name, {}))
+
+
 def test_create_with_empty_indexes_records_none(master, class_name):
     r = master.post(f"/schemas/{class_name}", json={"fields": {"a": N}, "indexes": {}})
     assert "indexes" not in r.json()

@@ -125,6 +125,10 @@ class Runtime:
         self._btree[class_name] = (now, fields)
         return fields
 
+    def indexes_changed(self, class_name: str) -> None:
+        """Forget the btree fields of a class whose indexes this node just changed."""
+        self._btree.pop(class_name, None)
+
     async def read(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run a read function `fn(conn, *args)` on a pooled connection."""
         return await self.gateway.call(self._with_conn, fn, args)
@@ -161,9 +165,11 @@ async def open_runtime(config: Config, dsn: str | None = None) -> AsyncIterator[
     projector = Projector()
     async with Gateway(dsn, max_size=config.databasePoolSize) as gateway:
         await install(gateway, projector)
+        # The head first: a schema change committed after it is followed, one before is loaded.
+        head = await gateway.call(_head, gateway)
         schema = SchemaCache()
         schema.load(await gateway.call(_load_schema, gateway, projector))
-        bus = Bus(trio.lowlevel.current_trio_token(), await gateway.call(_head, gateway))
+        bus = Bus(trio.lowlevel.current_trio_token(), head)
         policy = Policy(
             allow_client_class_creation=config.allowClientClassCreation,
             allow_custom_object_id=config.allowCustomObjectId,

@@ -1,7 +1,8 @@
 """Write commands: what the API asks the writer to do, already parsed and checked for shape.
 
 `build_ops` turns a request body into field operations, refusing bad names and reserved
-fields before anything reaches the writer.
+fields before anything reaches the writer. A `SchemaChange` is checked by the writer itself
+(core/schema_plan.py), against the class as it stands in the transaction that changes it.
 """
 
 from __future__ import annotations
@@ -42,7 +43,28 @@ class Delete:
     object_id: str
 
 
-Command = Union[Create, Update, Delete]
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()  # a part of a SchemaChange the request did not give
+
+CREATE_CLASS, UPDATE_CLASS, DROP_CLASS, PURGE_CLASS = "create", "update", "drop", "purge"
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaChange:
+    """A schema API request on one class, its parts as the client sent them (JSON values)."""
+
+    class_name: str
+    action: str  # CREATE_CLASS, UPDATE_CLASS, DROP_CLASS or PURGE_CLASS
+    fields: Any = None
+    clp: Any = UNSET
+    indexes: Any = UNSET
+
+
+Command = Union[Create, Update, Delete, SchemaChange]
 
 
 @dataclass(slots=True)

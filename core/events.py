@@ -16,9 +16,19 @@ import msgpack
 CREATE = "create"
 UPDATE = "update"
 DELETE = "delete"
-# A change to a class's schema. Payload: "fields" added {name: type}, "new_class" when the class
-# is created, "clp" when its classLevelPermissions are set (see core/schema.py: SchemaCache).
+# A change to a class's schema (object_id None, version 0). Payload, every key optional:
+#   "new_class": true      the class is created (its table made)
+#   "fields": {name: type} fields added
+#   "deleted_fields": [..] fields removed, from the schema and from every object's data
+#   "clp": {...} | null    classLevelPermissions set (null: back to the defaults)
+#   "indexes": {name: {field: 1 | -1 | "text"}}  indexes added ("_id_" is the primary key)
+#   "dropped_indexes": [..] indexes dropped
+#   "drop_class": true     the class is dropped: its table and schema go
+# `core/schema.py: evolve` is how a payload changes a class; `projections/store.py` applies it.
 SCHEMA = "schema"
+# Every object of a class deleted at once (DELETE /purge/{className}); the schema stays.
+# Payload: "count", how many objects went.
+PURGE = "purge"
 
 
 @dataclass(frozen=True, slots=True)

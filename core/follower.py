@@ -55,7 +55,7 @@ class LogFollower:
                 return
             for ev in events:
                 if ev.kind == SCHEMA:
-                    self._schema.apply_event(ev.class_name, ev.payload)
+                    self._schema.apply_event(ev.class_name, ev.payload, ev.position)
             self._bus.deliver(events)
             if len(events) < _BATCH:
                 return

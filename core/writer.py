@@ -10,23 +10,29 @@ copies other readers find in the log do not overtake the writer's own, which car
 
 A caller that is cancelled does not cancel its write: once accepted, a unit commits or fails
 on its own, and its events are published either way.
+
+Schema API changes (`SchemaChange`) take the same path: the writer locks the class, reads it as
+stored in its own transaction, plans the change against that (core/schema_plan.py) and emits
+the schema event, so the change gets its position like any write.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
 import asyncpg
 
 from core import log as event_log
-from core.commands import Command, Create, Delete, Result, Update
+from core.commands import DROP_CLASS, PURGE_CLASS, Command, Create, Delete, Result, SchemaChange, Update
 from core.errors import ConflictError, ParseError
-from core.events import CREATE, DELETE, SCHEMA, UPDATE, Context, Event
+from core.events import CREATE, DELETE, PURGE, SCHEMA, UPDATE, Context, Event
 from core.operations import apply as apply_op
-from core.schema import SchemaCache, SchemaOverlay
+from core.schema import SchemaCache, SchemaOverlay, schema_from_rows
+from core.schema_plan import plan as plan_schema_change
 from core.security import guard
 from core.security.auth import MASTER, Auth
 from core.values import new_object_id, now
@@ -35,6 +41,7 @@ logger = logging.getLogger("parsnip.writer")
 
 MAX_BATCH = 128
 _RETRYABLE = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
+_MISSING_TABLE = re.compile(r'relation "p_([^"]+)" does not exist')
 
 
 class Publisher(Protocol):
@@ -53,6 +60,12 @@ class Projector(Protocol):
     async def load_for_update(self, conn: asyncpg.Connection, class_name: str, object_id: str) -> tuple[int, dict] | None: ...
 
     async def apply(self, conn: asyncpg.Connection, ev: Event) -> None: ...
+
+    async def lock_class(self, conn: asyncpg.Connection, class_name: str) -> None: ...
+
+    async def count_locked(self, conn: asyncpg.Connection, class_name: str, mode: str = "EXCLUSIVE") -> int: ...
+
+    async def load_schema(self, conn: asyncpg.Connection, class_name: str | None = None) -> list: ...
 
 
 @dataclass
@@ -127,7 +140,7 @@ class Writer:
             try:
                 await self._commit(batch)
             except Exception as e:  # a failure of the batch as a whole: each unit alone
-                if len(batch) > 1 and isinstance(e, (ConflictError, *_RETRYABLE)):
+                if isinstance(e, (ConflictError, *_RETRYABLE)):
                     for unit in batch:
                         await self._commit_alone(unit)
                 else:
@@ -144,7 +157,7 @@ class Writer:
             try:
                 await self._commit([unit])
                 return
-            except _RETRYABLE:
+            except (ConflictError, *_RETRYABLE):
                 await asyncio.sleep(0.005 * (attempt + 1))
             except Exception as e:
                 _fail(unit, e)
@@ -179,7 +192,7 @@ class Writer:
         # Committed.
         for ev in events:
             if ev.kind == SCHEMA:
-                self._schema.apply_event(ev.class_name, ev.payload)
+                self._schema.apply_event(ev.class_name, ev.payload, ev.position)
         if events:
             self._publisher.publish(events)
         for unit in done:
@@ -207,6 +220,14 @@ class Writer:
                             await self._apply_unit(conn, unit, child)
                     else:
                         await self._apply_unit(conn, unit, child)
+                except asyncpg.exceptions.UndefinedTableError as e:
+                    # Another node dropped the class and this node has not seen it yet: forget
+                    # it and run again, so the write creates the class anew.
+                    gone = _MISSING_TABLE.search(str(e))
+                    if gone is None:
+                        raise
+                    self._schema.forget(gone.group(1))
+                    raise ConflictError(f"class {gone.group(1)} was dropped") from e
                 except (ParseError, asyncpg.PostgresError) as e:
                     if unit.wrote and not savepoint:
                         if len(batch) == 1:
@@ -220,6 +241,8 @@ class Writer:
             if not done:
                 raise _Rollback()
             events.extend(ev for unit in done for ev in unit.events)
+            if not events:  # every unit succeeded with nothing to record (a no-op schema change)
+                raise _Rollback()
             await event_log.append(conn, events)
             self._publisher.reserve(events[0].position, events[-1].position)
 
@@ -233,8 +256,31 @@ class Writer:
                 await self._update(conn, unit, overlay, cmd, touched)
             elif isinstance(cmd, Delete):
                 await self._delete(conn, unit, overlay, cmd, touched)
+            elif isinstance(cmd, SchemaChange):
+                await self._change_schema(conn, unit, overlay, cmd)
             else:
                 raise TypeError(f"unknown command {cmd!r}")
+
+    async def _change_schema(self, conn: asyncpg.Connection, unit: _Unit, overlay: SchemaOverlay,
+                             cmd: SchemaChange) -> None:
+        """Plan a schema API change against the class as this transaction sees it, and emit it.
+
+        The class's lock is held to commit, so two nodes never plan against the same state; for
+        a drop or purge its table is locked before counting, so no object slips in after."""
+        cls = cmd.class_name
+        await self._projector.lock_class(conn, cls)
+        current = schema_from_rows(await self._projector.load_schema(conn, cls)).get(cls)
+        count = None
+        if cmd.action in (DROP_CLASS, PURGE_CLASS) and current is not None:
+            mode = "ACCESS EXCLUSIVE" if cmd.action == DROP_CLASS else "EXCLUSIVE"
+            count = await self._projector.count_locked(conn, cls, mode)
+        payload = plan_schema_change(cmd, current, count, self.policy.allow_custom_object_id)
+        if payload is not None:
+            kind = PURGE if cmd.action == PURGE_CLASS else SCHEMA
+            await self._emit(conn, unit, Event(kind, cls, None, 0, now(), unit.context, payload))
+            if kind == SCHEMA:
+                overlay.apply(cls, payload)
+        unit.results.append(Result(cls, ""))
 
     async def _emit(self, conn: asyncpg.Connection, unit: _Unit, ev: Event) -> None:
         unit.wrote = True

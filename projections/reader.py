@@ -17,10 +17,10 @@ from core.query.ast import And, Node
 from core.query.sql import (
     Params, compile_near_order, compile_order, compile_text_score, compile_where, existing_tables,
 )
-from core.schema import check_field_name
+from core.schema import ClassSchema, check_field_name, schema_from_rows
 from core.security.guard import ReadAccess
 from projections import include
-from projections.store import table
+from projections.store import Projector, table
 
 _ISO = """'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'"""
 _BASE = (
@@ -183,3 +183,8 @@ async def find(conn: asyncpg.Connection, class_name: str, opts: FindOptions) -> 
     except asyncpg.exceptions.UndefinedTableError:
         return [], (0 if opts.count else None)
     return results, total
+
+
+async def classes(conn: asyncpg.Connection, class_name: str | None = None) -> dict[str, ClassSchema]:
+    """The stored schema of one class or of all, as this node's projection holds it now."""
+    return schema_from_rows(await Projector().load_schema(conn, class_name))

@@ -14,9 +14,10 @@ import asyncpg
 
 from core.accounts.authdata import store as authdata_store
 from core.errors import ParseError
-from core.events import CREATE, DELETE, SCHEMA, UPDATE, Event
+from core.events import CREATE, DELETE, PURGE, SCHEMA, UPDATE, Event
 from core.query.sql.geo import point_expression
 from core.schema import check_class_name, check_field_name, describe, same_type
+from projections import indexes
 
 SCHEMA_DDL = """
 CREATE TABLE IF NOT EXISTS parsnip_schema (
@@ -80,6 +81,16 @@ class Projector:
     async def install(self, conn: asyncpg.Connection) -> None:
         await conn.execute(SCHEMA_DDL)
 
+    async def lock_class(self, conn: asyncpg.Connection, class_name: str) -> None:
+        """Serialize schema changes of one class (and its creation) across nodes, until commit."""
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "parsnip_class:" + class_name)
+
+    async def count_locked(self, conn: asyncpg.Connection, class_name: str, mode: str = "EXCLUSIVE") -> int:
+        """Lock the class's table against writes (`mode`) and count its objects: no write can
+        slip in between the count and what the caller does with it."""
+        await conn.execute(f"LOCK TABLE {table(class_name)} IN {mode} MODE")
+        return await conn.fetchval(f"SELECT count(*) FROM {table(class_name)}")
+
     async def load_for_update(
         self, conn: asyncpg.Connection, class_name: str, object_id: str
     ) -> tuple[int, dict] | None:
@@ -139,6 +150,9 @@ class Projector:
                 *args,
             )
             _expect_one(status, ev)
+        elif ev.kind == PURGE:
+            await conn.execute(f"DELETE FROM {table(ev.class_name)}")
+            await conn.execute("DELETE FROM parsnip_relations WHERE owner_class = $1", ev.class_name)
         elif ev.kind == DELETE:
             status = await conn.execute(
                 f"DELETE FROM {table(ev.class_name)} WHERE object_id = $1 AND version = $2 - 1",
@@ -154,59 +168,120 @@ class Projector:
             await _apply_relation(conn, ev, field, change)
 
     async def _apply_schema(self, conn: asyncpg.Connection, ev: Event) -> None:
-        if ev.payload.get("new_class"):
-            # Two nodes may create one class at once; the second waits, then finds the table.
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "parsnip_class:" + ev.class_name)
-            await conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {table(ev.class_name)} ("
-                " object_id text PRIMARY KEY, version integer NOT NULL,"
-                " created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,"
-                " acl jsonb, data jsonb NOT NULL)"
-            )
-            # Serves equality, $in and pointer queries (containment on the whole document).
-            await conn.execute(
-                f'CREATE INDEX IF NOT EXISTS "p_{ev.class_name}_data" ON {table(ev.class_name)}'
-                " USING gin (data jsonb_path_ops)"
-            )
-            for _name, ddl in _SYSTEM_INDEXES.get(ev.class_name, ()):
-                await conn.execute(ddl)
-            await conn.execute(
-                "INSERT INTO parsnip_schema (class_name, field, type) VALUES ($1, '', NULL)"
-                " ON CONFLICT DO NOTHING",
-                ev.class_name,
-            )
-        if "clp" in ev.payload:
+        p = ev.payload
+        if p.get("drop_class"):
+            await self._drop_class(conn, ev.class_name)
+            return
+        if p.get("new_class"):
+            await self._create_class(conn, ev.class_name)
+        if p.get("deleted_fields"):
+            await self._delete_fields(conn, ev.class_name, list(p["deleted_fields"]))
+        if "clp" in p:
             # Class options live on the class's own row ('' field), beside nothing else.
-            await conn.execute(
-                "INSERT INTO parsnip_schema (class_name, field, type) VALUES ($1, '', $2::jsonb)"
-                " ON CONFLICT (class_name, field) DO UPDATE SET"
-                " type = COALESCE(parsnip_schema.type, '{}'::jsonb) || EXCLUDED.type",
-                ev.class_name, {"classLevelPermissions": ev.payload["clp"]},
-            )
-        for field, t in ev.payload.get("fields", {}).items():
-            if t.get("type") == "GeoPoint":
-                check_field_name(field)  # spliced into the index expression
-                # Serves $nearSphere / $centerSphere bounding boxes (core/query/sql/geo.py).
-                await conn.execute(
-                    f'CREATE INDEX IF NOT EXISTS "p_{ev.class_name}_{field}_geo" ON {table(ev.class_name)}'
-                    f" USING gist ({point_expression(field)})"
-                )
-            # Another node may have added the same field first: keep its type, refuse a clash.
-            stored = await conn.fetchval(
-                "INSERT INTO parsnip_schema (class_name, field, type) VALUES ($1, $2, $3::jsonb)"
-                " ON CONFLICT (class_name, field) DO UPDATE SET type = parsnip_schema.type"
-                " RETURNING type",
-                ev.class_name, field, t,
-            )
-            if not same_type(stored, t):
-                raise ParseError(
-                    ParseError.INCORRECT_TYPE,
-                    f"schema mismatch for {ev.class_name}.{field}; expected {describe(stored)}"
-                    f" but got {describe(t)}",
-                )
+            await self._set_option(conn, ev.class_name, "classLevelPermissions", p["clp"])
+        for field, t in p.get("fields", {}).items():
+            await self._add_field(conn, ev.class_name, field, t)
+        if "indexes" in p or "dropped_indexes" in p:
+            await self._change_indexes(conn, ev.class_name, p.get("indexes", {}), p.get("dropped_indexes", []))
 
-    async def load_schema(self, conn: asyncpg.Connection) -> list[tuple[str, str | None, dict | None]]:
-        rows = await conn.fetch("SELECT class_name, field, type FROM parsnip_schema ORDER BY 1, 2")
+    async def _create_class(self, conn: asyncpg.Connection, class_name: str) -> None:
+        # Two nodes may create one class at once; the second waits, then finds the table.
+        await self.lock_class(conn, class_name)
+        await conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {table(class_name)} ("
+            " object_id text PRIMARY KEY, version integer NOT NULL,"
+            " created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,"
+            " acl jsonb, data jsonb NOT NULL)"
+        )
+        # Serves equality, $in and pointer queries (containment on the whole document).
+        await conn.execute(
+            f'CREATE INDEX IF NOT EXISTS "p_{class_name}_data" ON {table(class_name)}'
+            " USING gin (data jsonb_path_ops)"
+        )
+        for _name, ddl in _SYSTEM_INDEXES.get(class_name, ()):
+            await conn.execute(ddl)
+        await conn.execute(
+            "INSERT INTO parsnip_schema (class_name, field, type) VALUES ($1, '', NULL)"
+            " ON CONFLICT DO NOTHING",
+            class_name,
+        )
+
+    async def _drop_class(self, conn: asyncpg.Connection, class_name: str) -> None:
+        await conn.execute(f"DROP TABLE IF EXISTS {table(class_name)}")  # its indexes go with it
+        await conn.execute("DELETE FROM parsnip_schema WHERE class_name = $1", class_name)
+        await conn.execute("DELETE FROM parsnip_relations WHERE owner_class = $1", class_name)
+
+    async def _delete_fields(self, conn: asyncpg.Connection, class_name: str, names: list[str]) -> None:
+        # No write may slip between this and the commit with the field it just lost.
+        await conn.execute(f"LOCK TABLE {table(class_name)} IN EXCLUSIVE MODE")
+        await conn.execute(
+            f"UPDATE {table(class_name)} SET data = data - $1::text[] WHERE data ?| $1::text[]", names)
+        await conn.execute(
+            "DELETE FROM parsnip_schema WHERE class_name = $1 AND field = ANY($2::text[])", class_name, names)
+        await conn.execute(
+            "DELETE FROM parsnip_relations WHERE owner_class = $1 AND field = ANY($2::text[])", class_name, names)
+        for field in names:
+            check_field_name(field)
+            await conn.execute(f'DROP INDEX IF EXISTS "p_{class_name}_{field}_geo"')
+
+    async def _set_option(self, conn: asyncpg.Connection, class_name: str, key: str, value: Any) -> None:
+        if value is None:
+            await conn.execute(
+                "UPDATE parsnip_schema SET type = NULLIF(type - $2, '{}'::jsonb)"
+                " WHERE class_name = $1 AND field = ''", class_name, key)
+            return
+        await conn.execute(
+            "INSERT INTO parsnip_schema (class_name, field, type) VALUES ($1, '', $2::jsonb)"
+            " ON CONFLICT (class_name, field) DO UPDATE SET"
+            " type = COALESCE(parsnip_schema.type, '{}'::jsonb) || EXCLUDED.type",
+            class_name, {key: value},
+        )
+
+    async def _add_field(self, conn: asyncpg.Connection, class_name: str, field: str, t: dict) -> None:
+        if t.get("type") == "GeoPoint":
+            check_field_name(field)  # spliced into the index expression
+            # Serves $nearSphere / $centerSphere bounding boxes (core/query/sql/geo.py).
+            await conn.execute(
+                f'CREATE INDEX IF NOT EXISTS "p_{class_name}_{field}_geo" ON {table(class_name)}'
+                f" USING gist ({point_expression(field)})"
+            )
+        # Another node may have added the same field first: keep its type, refuse a clash.
+        stored = await conn.fetchval(
+            "INSERT INTO parsnip_schema (class_name, field, type) VALUES ($1, $2, $3::jsonb)"
+            " ON CONFLICT (class_name, field) DO UPDATE SET type = parsnip_schema.type"
+            " RETURNING type",
+            class_name, field, t,
+        )
+        if not same_type(stored, t):
+            raise ParseError(
+                ParseError.INCORRECT_TYPE,
+                f"schema mismatch for {class_name}.{field}; expected {describe(stored)}"
+                f" but got {describe(t)}",
+            )
+
+    async def _change_indexes(self, conn: asyncpg.Connection, class_name: str, added: dict, dropped: list) -> None:
+        """Real indexes for the schema's `indexes`, and the list itself on the class's row."""
+        for name in dropped:
+            await conn.execute(indexes.drop_sql(class_name, name))
+        for name, keys in added.items():
+            if name != indexes.PRIMARY:
+                await conn.execute(indexes.create_sql(class_name, table(class_name), name, keys))
+        await conn.execute(
+            "UPDATE parsnip_schema SET type = jsonb_set(COALESCE(type, '{}'::jsonb), '{indexes}',"
+            " (COALESCE(type->'indexes', '{}'::jsonb) || $2::jsonb) - $3::text[])"
+            " WHERE class_name = $1 AND field = ''",
+            class_name, added, list(dropped),
+        )
+
+    async def load_schema(
+        self, conn: asyncpg.Connection, class_name: str | None = None
+    ) -> list[tuple[str, str | None, dict | None]]:
+        """The stored schema rows (of one class, or all): (class, field or None, type)."""
+        if class_name is None:
+            rows = await conn.fetch("SELECT class_name, field, type FROM parsnip_schema ORDER BY 1, 2")
+        else:
+            rows = await conn.fetch(
+                "SELECT class_name, field, type FROM parsnip_schema WHERE class_name = $1 ORDER BY 2", class_name)
         return [(r["class_name"], r["field"] or None, r["type"]) for r in rows]
 
 

@@ -7,7 +7,7 @@ import re
 from functools import partial
 from typing import Awaitable, Callable
 
-from api.routes import Reply, aggregate, batch, installations, objects, server, sessions, users
+from api.routes import Reply, aggregate, batch, installations, objects, schemas, server, sessions, users
 
 Handler = Callable[..., Awaitable[Reply]]
 
@@ -56,6 +56,13 @@ _SPEC: list[tuple[str, str, Handler]] = [
     ("POST", "/batch", batch.batch),
     ("GET", "/aggregate/(?P<class_name>[^/]+)", aggregate.aggregate),
     ("GET", "/serverInfo", server.server_info),
+    ("GET", "/schemas", schemas.list_classes),
+    ("POST", "/schemas", schemas.create_class),
+    ("GET", "/schemas/(?P<class_name>[^/]+)", schemas.get_class),
+    ("POST", "/schemas/(?P<class_name>[^/]+)", schemas.create_class),
+    ("PUT", "/schemas/(?P<class_name>[^/]+)", schemas.update_class),
+    ("DELETE", "/schemas/(?P<class_name>[^/]+)", schemas.drop_class),
+    ("DELETE", "/purge/(?P<class_name>[^/]+)", schemas.purge),
 ]
 
 ROUTES: list[tuple[str, re.Pattern, Handler]] = [

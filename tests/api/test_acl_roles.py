@@ -112,3 +112,23 @@ def test_the_master_key_from_an_address_not_allowed_is_refused(fresh_dsn):
         assert (r.status_code, r.json()) == (403, {"error": "unauthorized"})
     finally:
         stop_server(info)
+
+
+def test_clps_set_through_the_schema_api_are_enforced(api, parsnip_server, class_name):
+    owner, other = signup(api), signup(api)
+    m = master(parsnip_server)
+    api.post(f"/classes/{class_name}", json={"secret": "s", "open": "o", "owner": _ptr("_User", owner.id)}, headers=m)
+    clp = {"find": {"requiresAuthentication": True}, "get": {}, "count": {}, "create": {}, "update": {},
+           "delete": {}, "addField": {}, "readUserFields": ["owner"],
+           "protectedFields": {"*": ["secret"], "userField:owner": []}}
+    r = api.put(f"/schemas/{class_name}", json={"classLevelPermissions": clp}, headers=m)
+    assert r.status_code == 200, r.text
+    r = api.get(f"/classes/{class_name}")
+    assert (r.status_code, r.json()["code"]) == (404, 101)  # requiresAuthentication, no session
+    assert api.post(f"/classes/{class_name}", json={"x": 1}, headers=owner.headers).json()["code"] == 119
+    mine = api.get(f"/classes/{class_name}", headers=owner.headers).json()["results"]
+    assert [o["secret"] for o in mine] == ["s"]  # the owner's userField entry un-hides it
+    theirs = api.get(f"/classes/{class_name}", headers=other.headers).json()["results"]
+    assert [(o["open"], "secret" in o) for o in theirs] == [("o", False)]  # any logged-in user finds; "*" hides
+    r = api.get(f"/classes/{class_name}", params=where({"secret": "s"}), headers=other.headers)
+    assert (r.status_code, r.json()["code"]) == (400, 119)

@@ -7,7 +7,9 @@ import sys
 
 import trio
 
-from core.commands import Create, Delete, Update
+from core.commands import (
+    CREATE_CLASS, DROP_CLASS, PURGE_CLASS, UNSET, UPDATE_CLASS, Create, Delete, SchemaChange, Update,
+)
 from core.events import Context
 from core.operations import Op, parse_op
 from projections.rebuild import fingerprint, rebuild
@@ -45,6 +47,33 @@ async def _history(rt) -> None:
         {"__type": "Pointer", "className": "Game", "objectId": ids[2]}]})})], MASTER)
 
 
+async def _schema_history(rt) -> None:
+    """Schema API changes: a class with permissions and indexes, a CLP change, an index added
+    and one dropped, a field deleted from objects that hold it (and its index), a purge, a
+    dropped class and a deleted relation field."""
+    await rt.write([SchemaChange("Shop", CREATE_CLASS, {"title": {"type": "String"}, "price": {"type": "Number"}},
+                                 {"get": {"*": True}}, {"byTitle": {"title": 1}})], MASTER)
+    for i in range(5):
+        await rt.write([Create("Shop", {"title": Op("Set", f"t{i}"), "price": Op("Set", i), "note": Op("Set", "n")})],
+                       MASTER)
+    await rt.write([SchemaChange("Shop", UPDATE_CLASS, None, {"find": {"role:Staff": True}},
+                                 {"byPrice": {"price": -1, "title": 1}, "words": {"title": "text"}, "onNote": {"note": 1},
+                                  "byTitle": {"__op": "Delete"}})], MASTER)
+    await rt.write([SchemaChange("Shop", UPDATE_CLASS, {"note": {"__op": "Delete"}})], MASTER)
+    await rt.write([SchemaChange("Scratch", CREATE_CLASS, {"x": {"type": "Number"}})], MASTER)
+    await rt.write([Create("Scratch", {"x": Op("Set", 1)})], MASTER)
+    await rt.write([SchemaChange("Scratch", PURGE_CLASS)], MASTER)
+    await rt.write([SchemaChange("Gone", CREATE_CLASS, {"y": {"type": "String"}}, UNSET, {"byY": {"y": 1}})], MASTER)
+    await rt.write([SchemaChange("Gone", DROP_CLASS)], MASTER)
+    await rt.write([SchemaChange("Other", UPDATE_CLASS, {"likes": {"__op": "Delete"}})], MASTER)
+
+
+async def _indexes(rt) -> dict[str, str]:
+    rows = await rt.gateway.fetch(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename LIKE 'p\\_%'")
+    return {r[0]: r[1] for r in rows}
+
+
 async def _rebuild_and_compare(rt) -> tuple[dict, dict, int]:
     async def run(pool):
         async with pool.acquire() as conn:
@@ -64,6 +93,26 @@ async def test_rebuild_reproduces_projections_exactly(runtime):
     # The rebuilt tables hold real rows, not an empty match of empty tables.
     assert await runtime.gateway.fetchval('SELECT count(*) FROM "p_Game"') == 16
     assert await runtime.gateway.fetchval("SELECT count(*) FROM parsnip_relations") == 5
+
+
+async def test_rebuild_reproduces_schema_api_changes(runtime):
+    await _history(runtime)
+    await _schema_history(runtime)
+    indexes = await _indexes(runtime)
+    before, after, _ = await _rebuild_and_compare(runtime)
+    assert after == before
+    assert await _indexes(runtime) == indexes
+    assert {"p_Shop_i_byPrice", "p_Shop_i_words"} <= set(indexes)
+    assert not {"p_Shop_i_byTitle", "p_Shop_i_onNote", "p_Gone_i_byY"} & set(indexes)
+    assert set(before) == {"p_Game", "p_Other", "p_Shop", "p_Scratch", "parsnip_schema", "parsnip_relations"}
+    shop = await runtime.gateway.fetch("SELECT field, type FROM parsnip_schema WHERE class_name = 'Shop' ORDER BY 1")
+    assert [r["field"] for r in shop] == ["", "price", "title"]
+    assert shop[0]["type"]["classLevelPermissions"]["find"] == {"role:Staff": True}
+    assert set(shop[0]["type"]["indexes"]) == {"_id_", "byPrice", "words"}
+    assert await runtime.gateway.fetchval("SELECT count(*) FROM \"p_Shop\" WHERE data ? 'note'") == 0
+    assert await runtime.gateway.fetchval("SELECT count(*) FROM \"p_Shop\"") == 5
+    assert await runtime.gateway.fetchval("SELECT count(*) FROM \"p_Scratch\"") == 0
+    assert await runtime.gateway.fetchval("SELECT count(*) FROM parsnip_relations") == 0
 
 
 async def test_rebuild_repairs_a_damaged_projection(runtime):

@@ -8,6 +8,7 @@ from functools import partial
 from typing import Awaitable, Callable
 
 from api.routes import Reply, aggregate, batch, objects, server, sessions, users
+from api.routes import pages
 
 Handler = Callable[..., Awaitable[Reply]]
 
@@ -55,6 +56,8 @@ _SPEC: list[tuple[str, str, Handler]] = [
     ("POST", "/batch", batch.batch),
     ("GET", "/aggregate/(?P<class_name>[^/]+)", aggregate.aggregate),
     ("GET", "/serverInfo", server.server_info),
+    ("POST", "/verificationEmailRequest", pages.verification_email_request),
+    ("POST", "/requestPasswordReset", pages.request_password_reset),
 ]
 
 ROUTES: list[tuple[str, re.Pattern, Handler]] = [

@@ -117,7 +117,7 @@ async def resend_verification_email(rt, req: PageRequest, app_id: str) -> Reply:
     username = req.form.get("username")
     if not username:
         return _redirect(page_url(rt.config, "invalidLink"))
-    found = await rt.read(email_flows._user_where, "data->>'username' = $1", username)
+    found = await rt.read(email_flows.user_by_username, username)
     email = found[1].get("email") if found else None
     try:
         if not isinstance(email, str) or found[1].get("emailVerified") is True:

@@ -99,6 +99,10 @@ async def user_by_id(conn: Any, object_id: str) -> tuple[str, dict] | None:
     return await _user_where(conn, "object_id = $1", object_id)
 
 
+async def user_by_username(conn: Any, username: str) -> tuple[str, dict] | None:
+    return await _user_where(conn, "data->>'username' = $1", username)
+
+
 async def user_by_email(conn: Any, email: str) -> tuple[str, dict] | None:
     return await _user_where(conn, "data->>'email' = $1", email)
 

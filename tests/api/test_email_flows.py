@@ -188,3 +188,22 @@ def test_pages_of_another_app_are_refused(fresh_dsn):
     with server_with_mail(fresh_dsn) as (info, api, inbox):
         r = httpx.get(f"{info.url}/apps/other/verify_email?token=x")
         assert (r.status_code, r.json()) == (403, {"error": "unauthorized"})
+
+
+def test_an_expired_verification_link_offers_a_new_one(fresh_dsn):
+    import time
+
+    with server_with_mail(fresh_dsn, "--verifyUserEmails", "true", "--emailVerifyTokenValidityDuration", "1") as (
+            info, api, inbox):
+        name = _name()
+        signup(api, username=name, email=f"{name}@x.com")
+        link = inbox.link(0)
+        time.sleep(1.2)
+        r = httpx.get(link)
+        assert r.headers["location"] == (f"{info.url}/apps/invalid_verification_link.html"
+                                         f"?username={name}&appId={info.app_id}")
+        r = httpx.post(f"{info.url}/apps/{info.app_id}/resend_verification_email", data={"username": name})
+        assert r.headers["location"] == f"{info.url}/apps/link_send_success.html"
+        assert "verify_email_success" in httpx.get(inbox.link(1)).headers["location"]
+        r = httpx.post(f"{info.url}/apps/{info.app_id}/resend_verification_email", data={"username": name})
+        assert r.headers["location"] == f"{info.url}/apps/link_send_fail.html"  # verified already

@@ -17,7 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.errors import Unauthorized, status_for
 from api.request import read_request
-from api.routes import Reply
+from api.routes import Reply, pages
 from api.routes.table import find_route
 from api.runtime import Runtime
 from core.config import Config
@@ -54,9 +54,10 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
     cors = _cors_headers(config)
     mount = config.mountPath
 
-    def json_response(body: bytes, status: int, extra: dict[str, str] | None = None) -> Response:
+    def json_response(body: bytes, status: int, extra: dict[str, str] | None = None,
+                      content_type: str | None = None) -> Response:
         headers = {**cors, **(extra or {})}
-        return Response(body, status=status, headers=headers, content_type="application/json; charset=utf-8")
+        return Response(body, status=status, headers=headers, content_type=content_type or "application/json; charset=utf-8")
 
     def error_response(err: Exception) -> Response:
         if isinstance(err, Unauthorized):
@@ -86,6 +87,13 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
             if any(p.match(path) for p in _OPEN):
                 return json_response(b'{"status":"ok"}', 200)
             raw = await request.get_data(cache=False)
+            page = pages.find_page(request.method, path)  # a mailed link's page: a browser, no keys
+            if page is not None:
+                page_req = pages.PageRequest(
+                    request.method, dict(request.args), pages.read_form(raw) if request.method == "POST" else {},
+                    request.headers.get("X-Requested-With") == "XMLHttpRequest", request.remote_addr)
+                reply = await page[0](runtime(), page_req, **page[1])
+                return json_response(reply.encode(), reply.status, reply.headers, reply.content_type)
             req = read_request(
                 config, request.method, path, request.headers, request.args, raw,
                 request.remote_addr,
@@ -100,7 +108,7 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
                 )
             handler, params = found
             reply = await handler(runtime(), req, **params)
-            return json_response(reply.encode(), reply.status, reply.headers)
+            return json_response(reply.encode(), reply.status, reply.headers, reply.content_type)
         except Exception as err:  # every failure becomes a Parse-shaped answer, never a bare 500
             return error_response(err)
 

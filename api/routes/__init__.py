@@ -15,6 +15,7 @@ class Reply:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     raw: str | None = None
+    content_type: str | None = None  # None: JSON
 
     def encode(self) -> bytes:
         if self.raw is not None:

@@ -7,7 +7,7 @@ import re
 from functools import partial
 from typing import Awaitable, Callable
 
-from api.routes import Reply, aggregate, batch, installations, objects, schemas, server, sessions, users
+from api.routes import Reply, aggregate, batch, installations, objects, pages, schemas, server, sessions, users
 
 Handler = Callable[..., Awaitable[Reply]]
 
@@ -63,6 +63,8 @@ _SPEC: list[tuple[str, str, Handler]] = [
     ("PUT", "/schemas/(?P<class_name>[^/]+)", schemas.update_class),
     ("DELETE", "/schemas/(?P<class_name>[^/]+)", schemas.drop_class),
     ("DELETE", "/purge/(?P<class_name>[^/]+)", schemas.purge),
+    ("POST", "/verificationEmailRequest", pages.verification_email_request),
+    ("POST", "/requestPasswordReset", pages.request_password_reset),
 ]
 
 ROUTES: list[tuple[str, re.Pattern, Handler]] = [

@@ -13,7 +13,7 @@ from typing import Any
 import trio
 
 from api.routes import Reply, authdata, objects
-from core.accounts import passwords, sessions, users
+from core.accounts import passwords, sessions, user_hooks, users
 from core.commands import Create, Delete, Update, build_ops
 from core.errors import ParseError
 from core.operations import Op
@@ -69,10 +69,12 @@ async def signup(rt, req) -> Reply:
     user_id = new_object_id()
     fields["ACL"] = users.owner_acl(user_id, body.get("ACL"), public_read=not rt.config.enforcePrivateUsers)
     ops, _ = build_ops(USER, fields)
+    pending = await user_hooks.before_signup(rt, body, ops)
     ops["_hashed_password"] = Op("Set", await hashed(body["password"]))
     user = Create(USER, ops, user_id, server_chosen_id=True)
     session = new_session(rt, req, user_id, "signup")
     [created, _] = await rt.write([user, session], req.context, req.auth)
+    await user_hooks.after_write(rt, pending)
     reply = {**objects.created_body(user, created), "sessionToken": _token(session)}
     location = f"{rt.config.serverURL}/users/{user_id}"
     return Reply(reply, status=201, headers={"Location": location})
@@ -85,7 +87,9 @@ async def login(rt, req) -> Reply:
     username, email, password = users.login_credentials(params)
     found = await rt.read(users.find_for_login, username, email)
     stored = found[1].get("_hashed_password") if found else None
-    if not await trio.to_thread.run_sync(passwords.verify, password, stored) or found is None:
+    ok = await trio.to_thread.run_sync(passwords.verify, password, stored)
+    await user_hooks.check_login(rt, req.context, found, ok)  # lockout, verified email, password age
+    if not ok or found is None:
         raise ParseError(ParseError.OBJECT_NOT_FOUND, users.INVALID_LOGIN)
     user_id = found[0]
     session = new_session(rt, req, user_id, "login")
@@ -138,8 +142,10 @@ async def update(rt, req, object_id: str) -> Reply:
         ops["_hashed_password"] = Op("Set", await hashed(password))
     if linked is not None:
         ops["authData"] = linked
+    pending = await user_hooks.before_update(rt, object_id, body, ops)
     cmd = Update(USER, object_id, ops)
     [result] = await rt.write([cmd], req.context, req.auth)
+    await user_hooks.after_write(rt, pending)
     if password is not None:  # a new password ends every other session of the user
         await _revoke_sessions(rt, req, object_id, keep=req.auth.session_token)
     reply = objects.updated_body(cmd, result)

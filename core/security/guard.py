@@ -166,10 +166,12 @@ def check_write(clp_of: ClpOf, auth: Auth, class_name: str, operation: str, obje
     if class_name == USER_CLASS and object_id != auth.user_id:
         message = "Insufficient auth to delete user" if operation == "delete" else _clp.DENIED
         raise ParseError(ParseError.SESSION_MISSING, message)
+    # The very answer the writer gives a missing object, message included.
+    missing = "Object not found for delete." if operation == "delete" else "Object not found."
     if not _acl.can_write(current.get("ACL"), auth):
-        raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found.")
+        raise ParseError(ParseError.OBJECT_NOT_FOUND, missing)
     if decision.restricted and not any(_clp.points_at(current.get(f), auth.user_id) for f in decision.owner_fields):
-        raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found.")
+        raise ParseError(ParseError.OBJECT_NOT_FOUND, missing)
 
 
 def _writable(auth: Auth) -> None:

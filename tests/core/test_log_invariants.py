@@ -72,6 +72,7 @@ async def test_positions_dense_in_commit_order_under_concurrent_raw_appenders(ru
 
         seen: list[int] = []
         done = asyncio.Event()
+        ready = asyncio.Event()  # the tailer has its starting head: only then may writers commit
 
         async def writer(i: int) -> None:
             conn = await asyncpg.connect(fresh_dsn)
@@ -89,6 +90,7 @@ async def test_positions_dense_in_commit_order_under_concurrent_raw_appenders(ru
             conn = await asyncpg.connect(fresh_dsn)
             last = await event_log.head(conn)
             base = last
+            ready.set()
             try:
                 while True:
                     finished = done.is_set()
@@ -104,6 +106,7 @@ async def test_positions_dense_in_commit_order_under_concurrent_raw_appenders(ru
                 seen.insert(0, base)
 
         t = asyncio.ensure_future(tailer())
+        await ready.wait()
         await asyncio.gather(*(writer(i) for i in range(writers)))
         done.set()
         await t

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable, Callable, Sequence
 
 
 @dataclass
@@ -21,3 +22,22 @@ class Reply:
         if self.raw is not None:
             return self.raw.encode()
         return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+Handler = Callable[..., Awaitable[Reply]]
+Route = tuple[str, re.Pattern, Handler]
+
+
+def compile_routes(spec: Sequence[tuple[str, str, Handler]]) -> list[Route]:
+    """(method, pattern, handler) with each pattern anchored and a trailing slash allowed."""
+    return [(method, re.compile(f"^{pattern}/?$"), handler) for method, pattern, handler in spec]
+
+
+def match_route(routes: Sequence[Route], method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
+    """The first route for (method, path), with the path's named parts."""
+    for m, pattern, handler in routes:
+        if m == method:
+            found = pattern.match(path)
+            if found:
+                return handler, found.groupdict()
+    return None

@@ -9,12 +9,10 @@ minimal HTML page under /apps, as Parse's (legacy) public pages do.
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 from urllib.parse import parse_qsl, urlencode
 
-from api.routes import Reply
+from api.routes import Handler, Reply, compile_routes, match_route
 from core.accounts import email_flows
 from core.errors import ParseError
 from core.events import Context
@@ -207,26 +205,17 @@ async def static_page(rt, req: PageRequest, page: str) -> Reply:
                      f"</title></head><body><h1>{text}</h1></body></html>\n", content_type=HTML)
 
 
-PageHandler = Callable[..., Awaitable[Reply]]
-
 _APP = r"(?P<app_id>[^/]+)"
-PAGES: list[tuple[str, re.Pattern, PageHandler]] = [
-    (m, re.compile(f"^{p}/?$"), h) for m, p, h in [
-        ("GET", "/apps/choose_password", choose_password),
-        ("GET", f"/apps/{_APP}/verify_email", verify_email),
-        ("POST", f"/apps/{_APP}/resend_verification_email", resend_verification_email),
-        ("GET", f"/apps/{_APP}/request_password_reset", open_reset_link),
-        ("POST", f"/apps/{_APP}/request_password_reset", reset_password),
-        ("GET", r"/apps/(?P<page>[a-z_]+\.html)", static_page),
-    ]
-]
+PAGES = compile_routes([
+    ("GET", "/apps/choose_password", choose_password),
+    ("GET", f"/apps/{_APP}/verify_email", verify_email),
+    ("POST", f"/apps/{_APP}/resend_verification_email", resend_verification_email),
+    ("GET", f"/apps/{_APP}/request_password_reset", open_reset_link),
+    ("POST", f"/apps/{_APP}/request_password_reset", reset_password),
+    ("GET", r"/apps/(?P<page>[a-z_]+\.html)", static_page),
+])
 
 
-def find_page(method: str, path: str) -> tuple[PageHandler, dict[str, str]] | None:
+def find_page(method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
     """The page route for a browser request under /apps, or None."""
-    for m, pattern, handler in PAGES:
-        if m == method:
-            match = pattern.match(path)
-            if match:
-                return handler, match.groupdict()
-    return None
+    return match_route(PAGES, method, path)

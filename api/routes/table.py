@@ -3,13 +3,12 @@ session, role and installation routes before the generic /classes ones they spec
 
 from __future__ import annotations
 
-import re
 from functools import partial
-from typing import Awaitable, Callable
 
-from api.routes import Reply, aggregate, batch, installations, objects, pages, schemas, server, sessions, users
-
-Handler = Callable[..., Awaitable[Reply]]
+from api.routes import (
+    Handler, Route, aggregate, batch, compile_routes, installations, match_route, objects, pages, schemas, server,
+    sessions, users,
+)
 
 _ID = r"(?P<object_id>[^/]+)"
 
@@ -19,13 +18,8 @@ def _class_routes(prefix: str, class_name: str | None = None) -> list[tuple[str,
     def bind(handler: Handler) -> Handler:
         return partial(handler, class_name=class_name) if class_name else handler
 
-    return [
-        ("GET", prefix, bind(objects.find)),
-        ("POST", prefix, bind(objects.create)),
-        ("GET", f"{prefix}/{_ID}", bind(objects.get)),
-        ("PUT", f"{prefix}/{_ID}", bind(objects.update)),
-        ("DELETE", f"{prefix}/{_ID}", bind(objects.delete)),
-    ]
+    return _resource_routes((prefix,), *(bind(h) for h in (
+        objects.find, objects.create, objects.get, objects.update, objects.delete)))
 
 
 def _resource_routes(bases: tuple[str, ...], find: Handler, create: Handler, get: Handler, update: Handler,
@@ -67,15 +61,8 @@ _SPEC: list[tuple[str, str, Handler]] = [
     ("POST", "/requestPasswordReset", pages.request_password_reset),
 ]
 
-ROUTES: list[tuple[str, re.Pattern, Handler]] = [
-    (method, re.compile(f"^{pattern}/?$"), handler) for method, pattern, handler in _SPEC
-]
+ROUTES: list[Route] = compile_routes(_SPEC)
 
 
 def find_route(method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
-    for m, pattern, handler in ROUTES:
-        if m == method:
-            match = pattern.match(path)
-            if match:
-                return handler, match.groupdict()
-    return None
+    return match_route(ROUTES, method, path)

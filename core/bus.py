@@ -53,12 +53,10 @@ class Bus:
     def deliver(self, events: Sequence[Event]) -> None:
         """Trio side: queue events by position and pass on every one that is next in order."""
         for ev in events:
-            if ev.position in self._reserved and ev.after is None and ev.before is None:
-                continue  # a log copy of our own write: wait for the writer's copy
+            if ev.position in self._reserved:
+                continue  # a log copy of our own write: the writer's copy (already decoded) comes
             if ev.position is not None and ev.position > self.last_position:
-                # Our writer's copy carries the object's full state; keep it over the log's.
-                if ev.position not in self._pending or ev.after is not None:
-                    self._pending[ev.position] = ev
+                self._pending.setdefault(ev.position, ev)
         ready = []
         while self.last_position + 1 in self._pending:
             self.last_position += 1

@@ -7,15 +7,24 @@ Parse's REST encoding, so an event can be replayed without the schema or the pro
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import msgpack
 
+from core.values import iso
+
 CREATE = "create"
 UPDATE = "update"
 DELETE = "delete"
+# Object events carry the object's whole state, so a consumer reading the log (LiveQuery on any
+# node, a resuming client, history) never needs a read that could race with a later write:
+#   create: "set"    every field (ACL included); createdAt = updatedAt = the event's time
+#   update: "state"  every field after; "was" the old values of the touched fields that had one
+#           (a touched field absent from "was" did not exist); "created", "prev": ISO times
+#           of the object's creation and of its previous version
+#   delete: "state"  every field before the delete; "created", "prev" as for update
 # A change to a class's schema (object_id None, version 0). Payload, every key optional:
 #   "new_class": true      the class is created (its table made)
 #   "fields": {name: type} fields added
@@ -58,10 +67,6 @@ class Event:
     context: Context
     payload: dict[str, Any]
     position: int | None = None
-    # Not stored: the object's full state after (and before) the change, for consumers of the
-    # in-process bus (LiveQuery, after-triggers) so they need no read that could race.
-    after: dict[str, Any] | None = field(default=None, compare=False)
-    before: dict[str, Any] | None = field(default=None, compare=False)
 
 
 def encode_payload(payload: dict[str, Any]) -> bytes:
@@ -70,3 +75,25 @@ def encode_payload(payload: dict[str, Any]) -> bytes:
 
 def decode_payload(data: bytes) -> dict[str, Any]:
     return msgpack.unpackb(data, raw=False, strict_map_key=False)
+
+
+def object_states(ev: Event) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(before, after) of an object event as Parse objects (objectId, createdAt, updatedAt, ACL
+    and every field, REST encoding; no File URLs); None where the object does not exist."""
+    p = ev.payload
+    at = iso(ev.at)
+    if ev.kind == CREATE:
+        return None, {**p.get("set", {}), "objectId": ev.object_id, "createdAt": at, "updatedAt": at}
+    if ev.kind not in (UPDATE, DELETE) or "state" not in p:
+        return None, None
+    base = {"objectId": ev.object_id, "createdAt": p.get("created", at)}
+    if ev.kind == DELETE:
+        return {**p["state"], **base, "updatedAt": p.get("prev", at)}, None
+    before = dict(p["state"])
+    was = p.get("was", {})
+    for name in (*p.get("set", {}), *p.get("unset", ())):
+        if name in was:
+            before[name] = was[name]
+        else:
+            before.pop(name, None)
+    return {**before, **base, "updatedAt": p.get("prev", at)}, {**p["state"], **base, "updatedAt": at}

@@ -35,7 +35,7 @@ from core.schema import SchemaCache, SchemaOverlay, schema_from_rows
 from core.schema_plan import plan as plan_schema_change
 from core.security import guard
 from core.security.auth import MASTER, Auth
-from core.values import new_object_id, now
+from core.values import iso, new_object_id, now
 
 logger = logging.getLogger("parsnip.writer")
 
@@ -331,12 +331,12 @@ class Writer:
                 fields[name] = value
         at = now()
         payload = {"ops": {k: op.to_json() for k, op in cmd.ops.items()}, "set": fields, **_relations(cmd.ops)}
-        ev = Event(CREATE, cmd.class_name, oid, 1, at, unit.context, payload, after=fields)
+        ev = Event(CREATE, cmd.class_name, oid, 1, at, unit.context, payload)
         try:
             await self._emit(conn, unit, ev)
         except asyncpg.exceptions.UniqueViolationError:
             raise ParseError(ParseError.DUPLICATE_VALUE, "A duplicate value for a field with unique values was provided") from None
-        touched[(cmd.class_name, oid)] = (1, {"fields": fields, "created_at": at})
+        touched[(cmd.class_name, oid)] = (1, {"fields": fields, "created_at": at, "updated_at": at})
         unit.results.append(Result(cmd.class_name, oid, at, at, fields, tuple(cmd.ops)))
 
     async def _update(self, conn, unit, overlay, cmd: Update, touched) -> None:
@@ -360,11 +360,11 @@ class Writer:
                 unset.append(name)
         at = now()
         payload = {"ops": {k: op.to_json() for k, op in cmd.ops.items()}, "set": changed, "unset": unset,
-                   **_relations(cmd.ops)}
-        ev = Event(UPDATE, cmd.class_name, cmd.object_id, version + 1, at, unit.context, payload,
-                   after=after, before=before)
+                   **_relations(cmd.ops), **_whole(state, before, after, cmd.ops)}
+        ev = Event(UPDATE, cmd.class_name, cmd.object_id, version + 1, at, unit.context, payload)
         await self._emit(conn, unit, ev)
-        touched[(cmd.class_name, cmd.object_id)] = (version + 1, {"fields": after, "created_at": state["created_at"]})
+        touched[(cmd.class_name, cmd.object_id)] = (
+            version + 1, {"fields": after, "created_at": state["created_at"], "updated_at": at})
         unit.results.append(
             Result(cmd.class_name, cmd.object_id, state["created_at"], at, after, tuple(cmd.ops))
         )
@@ -375,11 +375,21 @@ class Writer:
             raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found for delete.")
         guard.check_write(self._schema.clp, unit.auth, cmd.class_name, "delete", cmd.object_id, cur[1]["fields"])
         version, state = cur
-        ev = Event(DELETE, cmd.class_name, cmd.object_id, version + 1, now(), unit.context, {},
-                   before=state["fields"])
+        ev = Event(DELETE, cmd.class_name, cmd.object_id, version + 1, now(), unit.context,
+                   _whole(state, state["fields"]))
         await self._emit(conn, unit, ev)
         touched[(cmd.class_name, cmd.object_id)] = None
         unit.results.append(Result(cmd.class_name, cmd.object_id))
+
+
+def _whole(state: dict, before: dict, after: dict | None = None, ops=()) -> dict[str, Any]:
+    """The object's whole state for the event (see core/events.py), so that no consumer of the
+    log needs a read that could race with a later write."""
+    out = {"state": before if after is None else after, "created": iso(state["created_at"]),
+           "prev": iso(state["updated_at"])}
+    if after is not None:
+        out["was"] = {name: before[name] for name in ops if name in before}
+    return out
 
 
 def _relations(ops) -> dict[str, Any]:

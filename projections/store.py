@@ -96,7 +96,7 @@ class Projector:
     ) -> tuple[int, dict] | None:
         """Lock an object's row for this transaction and return (version, fields)."""
         row = await conn.fetchrow(
-            f"SELECT version, created_at, acl, data FROM {table(class_name)}"
+            f"SELECT version, created_at, updated_at, acl, data FROM {table(class_name)}"
             " WHERE object_id = $1 FOR UPDATE",
             object_id,
         )
@@ -105,7 +105,7 @@ class Projector:
         fields = dict(row["data"])
         if row["acl"] is not None:
             fields["ACL"] = row["acl"]
-        return row["version"], {"fields": fields, "created_at": row["created_at"]}
+        return row["version"], {"fields": fields, "created_at": row["created_at"], "updated_at": row["updated_at"]}
 
     async def apply(self, conn: asyncpg.Connection, ev: Event) -> None:
         try:

@@ -17,9 +17,9 @@ import trio
 
 from api.runtime import open_runtime
 from core import log as event_log
-from core.commands import Create, Update
+from core.commands import Create, Delete, Update
 from core.config import Config
-from core.events import CREATE, SCHEMA, UPDATE, Context, Event
+from core.events import CREATE, SCHEMA, UPDATE, Context, Event, object_states
 from core.operations import Op
 from core.values import now
 
@@ -225,7 +225,41 @@ async def test_bus_delivers_committed_events_in_position_order(runtime):
     positions = [e.position for e in got]
     assert positions == sorted(positions) == list(range(positions[0], positions[0] + len(got)))
     created = [e for e in got if e.kind == CREATE]
-    assert all(e.after == {"k": e.payload["set"]["k"], "i": e.payload["set"]["i"]} for e in created)
+    for e in created:
+        before, after = object_states(e)
+        assert before is None
+        assert {k: after[k] for k in ("k", "i", "objectId")} == {**e.payload["set"], "objectId": e.object_id}
+
+
+async def test_events_carry_the_object_state_before_and_after(runtime):
+    """LiveQuery and resuming readers take `original` and `object` from the event itself: the
+    log's copy gives the same states as the writer's, however many writes came since."""
+    events = runtime.bus.subscribe()
+    ctx = Context(master=True)
+    [made] = await runtime.write([Create("Doc", {"a": Op("Set", 1), "b": Op("Set", "x")})], ctx)
+    oid = made.object_id
+    await runtime.write([Update("Doc", oid, {"a": Op("Increment", 2), "b": Op("Delete"), "c": Op("Set", [1])})], ctx)
+    await runtime.write([Update("Doc", oid, {"c": Op("Add", [2])})], ctx)
+    await runtime.write([Delete("Doc", oid)], ctx)
+    live = []
+    with trio.fail_after(5):
+        while len(live) < 4:
+            e = await events.receive()
+            if e.object_id == oid:
+                live.append(e)
+    logged = [e for e in await runtime.read(event_log.read_after, 0) if e.object_id == oid]
+    assert [object_states(e) for e in logged] == [object_states(e) for e in live]
+    states = [object_states(e) for e in logged]
+    strip = lambda o: None if o is None else {k: v for k, v in o.items() if k not in ("createdAt", "updatedAt")}
+    assert [(strip(b), strip(a)) for b, a in states] == [
+        (None, {"objectId": oid, "a": 1, "b": "x"}),
+        ({"objectId": oid, "a": 1, "b": "x"}, {"objectId": oid, "a": 3, "c": [1]}),
+        ({"objectId": oid, "a": 3, "c": [1]}, {"objectId": oid, "a": 3, "c": [1, 2]}),
+        ({"objectId": oid, "a": 3, "c": [1, 2]}, None),
+    ]
+    # each version's "before" times are the previous version's "after" times
+    for (_, prev_after), (before, _) in zip(states, states[1:]):
+        assert (before["createdAt"], before["updatedAt"]) == (prev_after["createdAt"], prev_after["updatedAt"])
 
 
 async def test_a_cancelled_caller_does_not_cancel_its_write(runtime):

@@ -64,6 +64,11 @@ class Runtime:
 
     async def authenticate(self, token: str, installation_id: str | None = None) -> Auth:
         """The Auth of a session token, with the user's roles; 209 when it is unknown or expired."""
+        return (await self.authenticate_session(token, installation_id))[0]
+
+    async def authenticate_session(self, token: str, installation_id: str | None = None) -> tuple[Auth, Any]:
+        """`authenticate`, with the session's expiry (None: never), for holders of long-lived
+        connections (LiveQuery) that must stop when the session does."""
         session = await self.read(sessions.lookup, token)
         if session is None:
             raise ParseError(ParseError.INVALID_SESSION_TOKEN, "Invalid session token")
@@ -78,7 +83,7 @@ class Runtime:
             user_id=session.user_id, session_id=session.object_id, session_token=token,
             installation_id=installation_id or session.installation_id,
             roles=await self.roles_of(session.user_id),
-        )
+        ), session.expires_at
 
     async def _extend(self, session: sessions.Session) -> None:
         expires = {"__type": "Date", "iso": iso(now() + timedelta(seconds=self.config.sessionLength))}

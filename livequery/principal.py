@@ -1,0 +1,55 @@
+"""Who a subscription acts for: a session (shared by every subscription that uses its token),
+the master, or nobody. A session's principal is dropped, with its subscriptions, when the
+session ends (logout, expiry, deletion of the session or its user); its roles are refreshed
+when a role changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from core.security.auth import MASTER, NOBODY, Auth
+
+
+@dataclass(eq=False)
+class Principal:
+    auth: Auth
+    token: str | None = None
+    expires_at: datetime | None = None
+    subscriptions: dict[Any, None] = field(default_factory=dict)
+
+    def expired(self, at: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= at
+
+
+ANONYMOUS = Principal(NOBODY)
+MASTER_PRINCIPAL = Principal(MASTER)
+
+
+class Principals:
+    """The live sessions of this node's subscriptions, by token, session id and user id."""
+
+    def __init__(self) -> None:
+        self.by_token: dict[str, Principal] = {}
+
+    def get(self, token: str) -> Principal | None:
+        return self.by_token.get(token)
+
+    def add(self, principal: Principal) -> None:
+        assert principal.token is not None
+        self.by_token[principal.token] = principal
+
+    def forget_if_unused(self, principal: Principal) -> None:
+        if principal.token is not None and not principal.subscriptions:
+            if self.by_token.get(principal.token) is principal:
+                del self.by_token[principal.token]
+
+    def of_session(self, session_id: str) -> list[Principal]:
+        return [p for p in self.by_token.values() if p.auth.session_id == session_id]
+
+    def of_user(self, user_id: str) -> list[Principal]:
+        return [p for p in self.by_token.values() if p.auth.user_id == user_id]
+
+    def users(self) -> list[Principal]:
+        return [p for p in self.by_token.values() if p.auth.user_id]

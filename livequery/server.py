@@ -26,7 +26,7 @@ from core.events import CREATE, DELETE, SCHEMA, UPDATE, Event, object_states
 from core.query.ast import InQuery, NEEDS_DATABASE, RelatedTo, Select, Text, parse_where, walk
 from core.query.match import decidable, matches
 from core.security import guard
-from core.values import parse_iso
+from core.values import iso, parse_iso
 from livequery import protocol
 from livequery.connection import Connection, Subscription, request_id_json
 from livequery.fanout import Bodies, decide
@@ -212,7 +212,9 @@ class LiveQueryServer:
                                  f"{_UNDECIDABLE[type(n)]} cannot be used in a LiveQuery subscription")
         if not decidable(node):
             raise ParseError(ParseError.INVALID_QUERY, "this query cannot be used in a LiveQuery subscription")
-        matches(node, {"objectId": ""})  # refuses an invalid regular expression now, not per event
+        # An invalid regular expression or date is refused now, not found out at every event.
+        stamp = iso(_now())
+        matches(node, {"objectId": "", "createdAt": stamp, "updatedAt": stamp})
         operation = "get" if list(s.where) == ["objectId"] and isinstance(s.where["objectId"], str) else "find"
         access = guard.read_access(self._rt.schema.clp, auth, s.class_name, operation)
         guard.check_query(access, node)

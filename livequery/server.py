@@ -373,12 +373,19 @@ class LiveQueryServer:
 
     async def _refresh_roles(self) -> None:
         """A role changed: every subscriber's roles are read again before the next event."""
-        for principal in self.principals.users():
-            roles = await self._rt.roles_of(principal.auth.user_id)
+        limiter = trio.CapacityLimiter(8)  # a few lookups at a time: the pool serves REST too
+
+        async def refresh(principal: Principal) -> None:
+            async with limiter:
+                roles = await self._rt.roles_of(principal.auth.user_id)
             if roles != principal.auth.roles:
                 principal.auth = replace(principal.auth, roles=roles)
                 for sub in principal.subscriptions:
                     sub.access = self._access(sub)
+
+        async with trio.open_nursery() as nursery:
+            for principal in self.principals.users():
+                nursery.start_soon(refresh, principal)
 
     def _sessions_changed(self, ev: Event) -> None:
         if ev.class_name == guard.USER_CLASS:

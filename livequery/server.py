@@ -37,6 +37,7 @@ from livequery.websocket import Transport
 logger = logging.getLogger("parsnip.livequery")
 
 _OBJECT_KINDS = (CREATE, UPDATE, DELETE)
+_UNDECIDED = object()
 _BUS_BUFFER = 100_000
 _REPLAY_BATCH = 1000
 _UNDECIDABLE = {InQuery: "$inQuery/$notInQuery/$select/$dontSelect", Select: "$select/$dontSelect",
@@ -330,21 +331,38 @@ class LiveQueryServer:
             ma = after is not None and _matches(query.node, after)
             if not (mb or ma):
                 continue
+            # Subscribers with one principal, operation, keys and watch get the very same
+            # message body: decide once for all of them (a broadcast to thousands of anonymous
+            # subscribers is one decision and one serialization).
+            decided: dict[tuple, tuple[str, str] | None] = {}
             for sub in list(query.subscriptions):
                 if sub.held is not None:
                     sub.held.append(ev)
                     if len(sub.held) > self._max_queue:
                         sub.connection.cut_off()
                     continue
-                if sub.principal.expired(now):
-                    self._end_principal(sub.principal)
+                principal = sub.principal
+                if principal.expired(now):
+                    self._end_principal(principal)
                     continue
-                text = self._message(sub, ev, before, after, mb, ma, bodies)
-                if text is not None:
-                    sub.connection.push(text)
+                key = (principal, sub.operation, sub.keys, sub.watch)
+                result = decided.get(key, _UNDECIDED)
+                if result is _UNDECIDED:
+                    result = decided[key] = self._decide(sub, ev, before, after, mb, ma, bodies)
+                if result is not None:
+                    conn = sub.connection
+                    conn.push(conn.prefixes[result[0]] + sub.request_id_json + result[1])
 
     def _message(self, sub: Subscription, ev: Event, before, after, mb: bool, ma: bool,
                  bodies: Bodies) -> str | None:
+        result = self._decide(sub, ev, before, after, mb, ma, bodies)
+        if result is None:
+            return None
+        return protocol.event(sub.connection.prefixes[result[0]], sub.request_id_json, result[1])
+
+    def _decide(self, sub: Subscription, ev: Event, before, after, mb: bool, ma: bool,
+                bodies: Bodies) -> tuple[str, str] | None:
+        """(event type, message body) for this subscriber, or None."""
         decided = decide(sub, ev.kind, ev.object_id, before, after, mb, ma)
         if decided is None:
             return None
@@ -352,8 +370,7 @@ class LiveQueryServer:
         access = sub.access
         hidden = access.hidden_fields(ev.object_id, obj)
         hidden_original = access.hidden_fields(ev.object_id, original) if original is not None else frozenset()
-        body = bodies.body(kind, obj, original, sub.keys, hidden, hidden_original)
-        return protocol.event(sub.connection.prefixes[kind], sub.request_id_json, body)
+        return kind, bodies.body(kind, obj, original, sub.keys, hidden, hidden_original)
 
     # -- security changes ------------------------------------------------------------------
     def _refresh_access(self, class_name: str) -> None:

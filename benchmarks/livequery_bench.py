@@ -171,6 +171,13 @@ class Http:
         self.reader = self.writer = None
 
     async def request(self, method: str, path: str, body=None) -> tuple[int, bytes]:
+        try:
+            return await self._request(method, path, body)
+        except (asyncio.IncompleteReadError, ConnectionError):  # the server closed an idle connection
+            self.writer = None
+            return await self._request(method, path, body)
+
+    async def _request(self, method: str, path: str, body=None) -> tuple[int, bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         data = b"" if body is None else json.dumps(body).encode()

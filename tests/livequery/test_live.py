@@ -8,88 +8,12 @@ from __future__ import annotations
 import json
 import secrets
 
-import httpx
 import pytest
 import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
 
-from tests.conftest import _admin_sql, _with_database, start_server, stop_server
-
-MAX_QUEUE = 64
-
-
-@pytest.fixture(scope="module")
-def server(admin_dsn: str):
-    name = "parsnip_lq_" + secrets.token_hex(6)
-    _admin_sql(admin_dsn, f'CREATE DATABASE "{name}"')
-    info = start_server(_with_database(admin_dsn, name), "--startLiveQueryServer",
-                        "--liveQuery", json.dumps({"classNames": ["Live.*", "_User"]}),
-                        "--liveQueryServerOptions", json.dumps({"maxQueue": MAX_QUEUE}))
-    yield info
-    stop_server(info)
-    _admin_sql(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def cls() -> str:
-    return "Live" + secrets.token_hex(4)
-
-
-class Rest:
-    def __init__(self, server) -> None:
-        self.url = server.url
-        self.app = server.app_id
-        self.master = {"X-Parse-Master-Key": server.master_key}
-
-    async def call(self, method: str, path: str, body=None, headers=None, status=None):
-        async with httpx.AsyncClient(base_url=self.url, timeout=30) as c:
-            r = await c.request(method, path, json=body, headers={"X-Parse-Application-Id": self.app, **(headers or {})})
-        if status is not None:
-            assert r.status_code == status, r.text
-        return r.json()
-
-    async def create(self, cls: str, body: dict, headers=None) -> str:
-        return (await self.call("POST", f"/classes/{cls}", body, headers or self.master, 201))["objectId"]
-
-    async def signup(self) -> tuple[str, str]:
-        body = await self.call("POST", "/users", {"username": "u" + secrets.token_hex(4), "password": "pw"}, {}, 201)
-        return body["objectId"], body["sessionToken"]
-
-
-class Client:
-    """A raw LiveQuery client."""
-
-    def __init__(self, ws) -> None:
-        self.ws = ws
-
-    async def send(self, **message) -> None:
-        await self.ws.send_message(json.dumps(message))
-
-    async def recv(self, timeout: float = 5) -> dict:
-        with trio.fail_after(timeout):
-            return json.loads(await self.ws.get_message())
-
-    async def nothing(self, wait: float = 0.5) -> None:
-        with trio.move_on_after(wait):
-            message = await self.ws.get_message()
-            raise AssertionError(f"unexpected message: {message}")
-
-    async def subscribe(self, rid: int, cls: str, where: dict, **extra) -> dict:
-        query = {"className": cls, "where": where, **extra.pop("query", {})}
-        await self.send(op="subscribe", requestId=rid, query=query, **extra)
-        return await self.recv()
-
-
-def ws_url(server) -> str:
-    return server.url.replace("http://", "ws://")
-
-
-async def connected(nursery_ws, server, **extra) -> Client:
-    client = Client(nursery_ws)
-    await client.send(op="connect", applicationId=server.app_id, **extra)
-    assert (await client.recv())["op"] == "connected"
-    return client
-
+from tests.livequery.conftest import MAX_QUEUE
+from tests.livequery.live_helpers import Rest, connected, ws_url
 
 async def test_a_client_resumes_from_its_last_position_and_misses_nothing(server, cls):
     rest = Rest(server)

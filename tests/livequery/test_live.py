@@ -234,3 +234,36 @@ async def test_pointer_permissions_limit_events_to_the_pointed_at_user(server, c
         event = await c.recv()
         assert event["object"]["n"] == 2
         await c.nothing()
+
+
+@pytest.fixture(scope="module")
+def pinging_server(admin_dsn: str):
+    from tests.conftest import _admin_sql, _with_database, start_server, stop_server
+    name = "parsnip_lqp_" + secrets.token_hex(6)
+    _admin_sql(admin_dsn, f'CREATE DATABASE "{name}"')
+    info = start_server(_with_database(admin_dsn, name), "--startLiveQueryServer",
+                        "--liveQueryServerOptions", json.dumps({"websocketTimeout": 200}))
+    yield info
+    stop_server(info)
+    _admin_sql(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_a_client_that_stops_answering_pings_is_dropped_and_one_that_answers_stays(pinging_server):
+    host, port = pinging_server.url.split("//")[1].split("/")[0].split(":")
+    stream = await trio.open_tcp_stream(host, int(port))
+    await stream.send_all(b"GET /parse HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    received = b""
+    with trio.fail_after(5):  # a ping every 200 ms, never answered: the server hangs up
+        while True:
+            data = await stream.receive_some(4096)
+            if not data:
+                break
+            received += data
+    assert b" 101 " in received.split(b"\r\n", 1)[0]
+    assert b"\x89\x00" in received  # it was pinged
+    async with open_websocket_url(ws_url(pinging_server)) as ws:  # answers pings by itself
+        c = await connected(ws, pinging_server)
+        await trio.sleep(1.0)
+        await c.send(op="unsubscribe", requestId=1)
+        assert (await c.recv())["code"] == 2  # still connected and served

@@ -425,8 +425,7 @@ class LiveQueryServer:
             self._remove(sub)
             sub.connection.push(protocol.error(ParseError.INVALID_SESSION_TOKEN, "Invalid session token",
                                                False, sub.request_id))
-        if principal.token is not None and self.principals.get(principal.token) is principal:
-            del self.principals.by_token[principal.token]
+        self.principals.remove(principal)
 
 
 def _matches(node, obj: dict) -> bool:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import collections
 import hashlib
 import json
 import math
@@ -302,7 +303,9 @@ class LiveQueryConnection(asyncio.Protocol):
         if buf.startswith(EVENT_PREFIX, start, end):
             if not st.counting:
                 return
-            rid, seq, t0 = RE_REQUEST_ID.search(buf, start, end), RE_SEQ.search(buf, start, end), RE_T0.search(buf, start, end)
+            rid = RE_REQUEST_ID.search(buf, start, end)
+            if rid is not None:  # seq and t0 are in the object, after the requestId
+                seq, t0 = RE_SEQ.search(buf, rid.end(), end), RE_T0.search(buf, rid.end(), end)
             if rid is not None and seq is not None and t0 is not None:
                 self._event(self.sub_lo + int(rid[1]) - 1, int(seq[1]), float(t0[1]), now)
                 return
@@ -755,60 +758,99 @@ class WriteOutcome:
     ok: int = 0
     failed_seqs: list[int] | None = None
     latencies: list[float] | None = None
+    unanswered: int = 0  # still without an answer at the end of the grace period
     max_lag: float = 0.0  # worst delay between a write's scheduled time and its send
     late: int = 0  # writes sent more than 10 ms after their scheduled time
     first_error: str | None = None
     cpu_seconds: float = 0.0
 
 
-class Writer:
-    """Posts write `seq` at started + seq / rate on a pool of keep-alive connections (grown on
-    demand up to --write-connections; a write that finds none free waits and counts as late)."""
+class PipelinedConnection(rb.HttpConnection):
+    """rest_bench's keep-alive connection with HTTP/1.1 pipelining: a request is written at
+    once, whatever is still unanswered on the connection, and answers are matched in order."""
 
-    def __init__(self, target: rb.Target, layout: Layout, rate: float, max_conns: int, timeout: float) -> None:
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiters: collections.deque[asyncio.Future] = collections.deque()
+
+    def send(self, raw: bytes) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        if self.closed or self.transport is None:
+            fut.set_exception(rb.HttpError("connection is closed"))
+        else:
+            self.waiters.append(fut)
+            self.transport.write(raw)
+        return fut
+
+    def _parse(self) -> None:
+        while self.waiters:
+            if self.body_length < 0 and not self.chunked and not self._parse_head():
+                return
+            body = self._take_chunked() if self.chunked else self._take_sized()
+            if body is None:
+                return
+            fut = self.waiters.popleft()
+            if not fut.done():  # done: cancelled at the end of the grace period
+                fut.set_result((self.status, body))
+            self.status, self.body_length, self.chunked, self.body_start = 0, -1, False, 0
+            if self.must_close:
+                self.close()
+                return
+        if self.buffer:
+            raise rb.HttpError("unexpected data from server")
+
+    def _fail(self, exc: Exception) -> None:
+        while self.waiters:
+            fut = self.waiters.popleft()
+            if not fut.done():
+                fut.set_exception(exc)
+
+
+async def open_pipelined(host: str, port: int, timeout: float) -> PipelinedConnection:
+    loop = asyncio.get_running_loop()
+    _, conn = await asyncio.wait_for(loop.create_connection(PipelinedConnection, host, port), timeout)
+    return conn
+
+
+class Writer:
+    """Posts write `seq` at started + seq / rate, open loop, round-robin over a fixed pool of
+    keep-alive connections opened beforehand, pipelining when a connection still waits for
+    answers: a server that is behind cannot slow the schedule down, and it is not asked to
+    accept new connections under load (a saturated server leaves them in its listen backlog).
+    A write has no timeout of its own: a server that is behind answers late but still creates
+    the object, so its deliveries are still expected; what is unanswered when the grace period
+    ends is cancelled and counted as unanswered (its deliveries stay expected)."""
+
+    def __init__(self, target: rb.Target, layout: Layout, rate: float, connections: int, timeout: float) -> None:
         self.target, self.layout, self.rate, self.timeout = target, layout, rate, timeout
         self.path = f"/classes/{urllib.parse.quote(target.class_name)}"
-        self.idle: list[rb.HttpConnection] = []
-        self.opened, self.max_conns = 0, max_conns
-        self.freed = asyncio.Event()
+        # at least two writes per connection per second, so none idles into the server's
+        # keep-alive timeout (5 s on Node)
+        self.pool_size = max(1, min(connections, math.ceil(rate / 2)))
+        self.pool: list[PipelinedConnection] = []
         self.outcome = WriteOutcome(failed_seqs=[], latencies=[])
         self.sent = 0
         self.in_flight = 0
+        self.tasks: set[asyncio.Task] = set()
 
-    async def take(self) -> rb.HttpConnection:
-        while True:
-            while self.idle:
-                conn = self.idle.pop()  # LIFO: the idle ones age out of the server's keep-alive
-                if not conn.closed:
-                    return conn
-                self.opened -= 1
-            if self.opened < self.max_conns:
-                self.opened += 1
-                # on failure the caller's give_back(None) takes the slot back
-                return await asyncio.wait_for(rb.open_connection(self.target.host, self.target.port), self.timeout)
-            self.freed.clear()
-            await self.freed.wait()
-
-    def give_back(self, conn: rb.HttpConnection | None) -> None:
-        if conn is None or conn.closed:
-            self.opened -= 1
-        else:
-            self.idle.append(conn)
-        self.freed.set()
+    async def open_pool(self) -> None:
+        self.pool = list(await asyncio.gather(*(open_pipelined(self.target.host, self.target.port, self.timeout)
+                                                 for _ in range(self.pool_size))))
 
     async def write(self, seq: int, scheduled: float) -> None:
-        out, conn = self.outcome, None
+        out, index = self.outcome, seq % self.pool_size
         self.in_flight += 1
         try:
-            conn = await self.take()
+            if self.pool[index].closed:  # closed by the server; rare while writes flow
+                self.pool[index] = await open_pipelined(self.target.host, self.target.port, self.timeout)
             t0 = time.time()
             lag = t0 - scheduled
             out.max_lag = max(out.max_lag, lag)
             out.late += lag > 0.010
             body = b'{"room":"room-%d","t0":%.6f,"seq":%d}' % (seq % self.layout.rooms, t0, seq)
             self.sent += 1
-            status, reply = await asyncio.wait_for(conn.request(rb.encode_request(self.target, "POST", self.path, body)), self.timeout)
             out.last_sent = max(out.last_sent, t0)
+            status, reply = await self.pool[index].send(rb.encode_request(self.target, "POST", self.path, body))
             if status == 201:
                 out.ok += 1
                 out.latencies.append(time.time() - t0)
@@ -816,10 +858,9 @@ class Writer:
                 self.fail(seq, f"HTTP {status}: {reply[:ERROR_SAMPLE].decode('utf-8', 'replace')}")
         except (OSError, rb.HttpError, asyncio.TimeoutError) as exc:
             self.fail(seq, f"{type(exc).__name__}: {exc}")
-            if conn is not None:
-                conn.close()
+        except asyncio.CancelledError:  # the grace period is over
+            out.unanswered += 1
         finally:
-            self.give_back(conn)
             self.in_flight -= 1
 
     def fail(self, seq: int, message: str) -> None:
@@ -828,8 +869,8 @@ class Writer:
             self.outcome.first_error = message
 
     async def run(self) -> None:
-        """Schedule every write at its time; return when all have been answered."""
-        tasks, writes = set(), self.layout.writes
+        """Start every write at its scheduled time; return once the last one is started."""
+        tasks, writes = self.tasks, self.layout.writes
         start = time.time() + 0.05
         self.outcome.started = start
         seq = 0
@@ -842,9 +883,13 @@ class Writer:
                 seq += 1
             if seq < writes:
                 await asyncio.sleep(max(0.0, start + seq / self.rate - time.time()))
-        if tasks:
-            await asyncio.wait(list(tasks))
-        for conn in self.idle:
+
+    async def cancel_unanswered(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        if self.tasks:
+            await asyncio.wait(list(self.tasks))
+        for conn in self.pool:
             conn.close()
 
 
@@ -856,15 +901,18 @@ async def load_phase(args: argparse.Namespace, target: rb.Target, layout: Layout
     cpu0 = time.process_time()
     printer = asyncio.create_task(print_load_progress(writer, collector, layout))
     try:
+        await writer.open_pool()
         await writer.run()
         grace_end = time.time() + args.grace
-        expected = expected_total - sum(subs_in_room_confirmed(collector, s % layout.rooms)
-                                        for s in writer.outcome.failed_seqs)
         while time.time() < grace_end:
             collector.poll()
-            if collector.total("delivered") >= expected:
-                break
+            if not writer.in_flight:  # all answered: stop early once everything arrived
+                expected = expected_total - sum(subs_in_room_confirmed(collector, s % layout.rooms)
+                                                for s in writer.outcome.failed_seqs)
+                if collector.total("delivered") >= expected:
+                    break
             await asyncio.sleep(0.1)
+        await writer.cancel_unanswered()
     finally:
         printer.cancel()
     writer.outcome.cpu_seconds = time.process_time() - cpu0
@@ -953,6 +1001,7 @@ def write_figures(outcome: WriteOutcome, layout: Layout, duration: float) -> dic
     lat = sorted(outcome.latencies or [])
     return {
         "planned": layout.writes, "ok": outcome.ok, "failed": len(outcome.failed_seqs or []),
+        "unanswered": outcome.unanswered,
         "achieved_per_second": round(outcome.ok / duration, 1),
         "latency_ms": {"p50": round(1000 * rb.percentile(lat, 0.5), 2), "p99": round(1000 * rb.percentile(lat, 0.99), 2),
                        "max": round(1000 * lat[-1], 2) if lat else 0.0},
@@ -1148,6 +1197,7 @@ def print_summary(report: dict[str, Any]) -> None:
     if "writes" in report:
         w = report["writes"]
         print(f"writes             {w['ok']:,}/{w['planned']:,} ok ({w['achieved_per_second']:g}/s), {w['failed']} failed, "
+              f"{w['unanswered']} unanswered, "
               f"latency p50 {w['latency_ms']['p50']} ms p99 {w['latency_ms']['p99']} ms, max schedule lag "
               f"{w['max_schedule_lag_ms']} ms ({w['late_over_10ms']} late)"
               + (f"; first error: {w['first_error']}" if w["first_error"] else ""))
@@ -1194,8 +1244,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=20.0, help="seconds of writing")
     p.add_argument("--grace", type=float, default=10.0, help="seconds after the last write before what has not arrived is missed")
     p.add_argument("--procs", type=int, default=rb.default_procs(), help="receiver processes")
-    p.add_argument("--write-connections", type=int, default=128, help="max keep-alive connections for the writes")
-    p.add_argument("--timeout", type=float, default=10.0, help="per write / per connect step, seconds")
+    p.add_argument("--write-connections", type=int, default=16, help="keep-alive connections for the writes (pipelined; at most rate/2)")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per connect step (TCP, upgrade, LiveQuery connect)")
     p.add_argument("--setup-timeout", type=float, default=900.0, help="seconds allowed for connecting, then for subscribing")
     p.add_argument("--subscribe-window", type=int, default=1000, help="unanswered subscribe messages per connection")
     p.add_argument("--connect-concurrency", type=int, default=50, help="connections opened at once per receiver process")

@@ -733,7 +733,7 @@ def server_rss_mb(pid: int | None) -> float | None:
 
 
 def server_cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU seconds of the server process tree so far."""
+    """User + system CPU seconds of a process tree (the server's, or this benchmark's) so far."""
     if pid is None:
         return None
     ticks = 0
@@ -1091,12 +1091,19 @@ def run_load(args: argparse.Namespace, target: rb.Target, layout: Layout, collec
     print(f"load: {args.rate:g} writes/s for {args.duration:g}s ({layout.writes:,} writes, "
           f"{expected:,} deliveries expected, {expected / args.duration:,.0f}/s offered), grace {args.grace:g}s", flush=True)
     cpu_before, server_cpu0, wall0 = rb.cpu_times(), server_cpu_seconds(args.server_pid), time.time()
+    own_cpu0 = server_cpu_seconds(os.getpid())  # this process and its receivers
     outcome = run_async(load_phase(args, target, layout, collector, expected))
-    wall = time.time() - wall0
-    report["machine_busy_percent"] = rb.busy_percent(cpu_before, rb.cpu_times())
+    wall, cpu_after = time.time() - wall0, rb.cpu_times()
+    report["machine_busy_percent"] = rb.busy_percent(cpu_before, cpu_after)
+    own_cpu = server_cpu_seconds(os.getpid()) - own_cpu0
+    report["generator_cpu_percent"] = round(100 * own_cpu / wall, 1)
     server_cpu1 = server_cpu_seconds(args.server_pid)
     if server_cpu0 is not None and server_cpu1 is not None:
         report["server_cpu_percent"] = round(100 * (server_cpu1 - server_cpu0) / wall, 1)
+        if cpu_before is not None and cpu_after is not None:
+            # everything else: the database, and any other work that disturbed the run
+            busy = (cpu_after[0] - cpu_before[0]) / os.sysconf("SC_CLK_TCK")
+            report["rest_of_machine_cpu_percent"] = round(100 * (busy - own_cpu - (server_cpu1 - server_cpu0)) / wall, 1)
     report["rss_mb"]["after_load"] = server_rss_mb(args.server_pid)
     report["writes"] = write_figures(outcome, layout, args.duration)
     report["offered_deliveries_per_second"] = round(expected / args.duration, 1)
@@ -1209,8 +1216,10 @@ def print_summary(report: dict[str, Any]) -> None:
               f"unexpected {d['unexpected']:,}")
         print(f"delay ms           p50 {ms['p50']}  p90 {ms['p90']}  p99 {ms['p99']}  p99.9 {ms['p999']}  max {ms['max']}")
         print(f"cpu                receivers {d['receivers_cpu_percent']}% of a core "
-              f"({d['receivers_cpu_us_per_delivery']} us/delivery), server {report.get('server_cpu_percent', 'n/a')}%, "
-              f"machine {report.get('machine_busy_percent', 'n/a')}% busy")
+              f"({d['receivers_cpu_us_per_delivery']} us/delivery), whole generator {report.get('generator_cpu_percent')}%, "
+              f"server {report.get('server_cpu_percent', 'n/a')}%, rest of the machine "
+              f"{report.get('rest_of_machine_cpu_percent', 'n/a')}% (of one core); machine "
+              f"{report.get('machine_busy_percent', 'n/a')}% busy (all cores)")
         if d["first_error"]:
             print(f"first error        {d['first_error']}")
     elif report.get("first_error"):

@@ -40,6 +40,7 @@ _OBJECT_KINDS = (CREATE, UPDATE, DELETE)
 _UNDECIDED = object()
 _BUS_BUFFER = 100_000
 _REPLAY_BATCH = 1000
+_DRAIN = 256  # events dispatched back to back before the senders get a turn
 _UNDECIDABLE = {InQuery: "$inQuery/$notInQuery/$select/$dontSelect", Select: "$select/$dontSelect",
                 RelatedTo: "$relatedTo", Text: "$text"}
 
@@ -78,15 +79,30 @@ class LiveQueryServer:
         channel = self._rt.bus.subscribe(_BUS_BUFFER)
         self.position = self._rt.bus.last_position
         task_status.started()
+        closed = (trio.EndOfChannel, trio.ClosedResourceError, trio.BrokenResourceError)
         while True:
             try:
-                ev = await channel.receive()
-            except (trio.EndOfChannel, trio.ClosedResourceError, trio.BrokenResourceError):
+                batch = [await channel.receive()]
+            except closed:
                 channel = await self._catch_up()
                 continue
-            if ev.position is not None and ev.position <= self.position:
-                continue
-            await self._dispatch(ev)
+            # Everything already waiting (a group commit's events) is dispatched before any
+            # client's sender runs, so each connection gets one write for the lot.
+            cut_off = False
+            while len(batch) < _DRAIN:
+                try:
+                    batch.append(channel.receive_nowait())
+                except trio.WouldBlock:
+                    break
+                except closed:
+                    cut_off = True
+                    break
+            for ev in batch:
+                if ev.position is not None and ev.position <= self.position:
+                    continue
+                await self._dispatch(ev)
+            if cut_off:
+                channel = await self._catch_up()
 
     async def _catch_up(self) -> Any:
         """The bus cut this consumer off (it fell behind): read what it missed from the log."""

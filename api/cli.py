@@ -38,6 +38,9 @@ _HELP = {
     "allowOrigin": "Access-Control-Allow-Origin", "allowHeaders": "extra CORS allowed headers (comma list)",
     "logLevel": "debug, info, warning or error", "databasePoolSize": "PostgreSQL connections per process",
     "cluster": "number of server processes (one Python process uses one core)",
+    "liveQuery": 'LiveQuery: JSON, e.g. {"classNames": ["Message"]} (names are regular expressions)',
+    "startLiveQueryServer": "serve LiveQuery websockets on this server's port",
+    "liveQueryServerOptions": 'JSON: {"keyPairs": {...}, "websocketTimeout": ms, "maxQueue": n}',
 }
 
 
@@ -50,8 +53,10 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     )
     p.add_argument("config", nargs="?", help="a JSON config file with Parse Server option names")
     for f in dataclasses.fields(Config):
+        # A boolean given alone (`--startLiveQueryServer`) means true, as in Parse's CLI.
+        flag = {"nargs": "?", "const": "true"} if f.type == "bool" else {}
         p.add_argument(f"--{f.name}", dest=f.name, default=None, help=_HELP.get(f.name, f.name),
-                       metavar=config_mod.env_name(f.name))
+                       metavar=config_mod.env_name(f.name), **flag)
     return p
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from datetime import timedelta
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Awaitable, Callable, Sequence, TypeVar
@@ -20,8 +21,9 @@ from core.commands import Command, Result, Update
 from core.config import Config
 from core.db import embedded
 from core.db.gateway import Gateway
-from core.events import Context
+from core.events import SCHEMA, Context
 from core.follower import LogFollower
+from core.redis_bridge import RedisBridge, redis_url
 from core.accounts import sessions
 from core.errors import ParseError
 from core.operations import Op
@@ -41,13 +43,14 @@ class Runtime:
     """What a request handler needs: configuration, reads, writes and the bus."""
 
     def __init__(self, config: Config, gateway: Gateway, schema: SchemaCache, writer: Writer, bus: Bus,
-                 roles: RoleCache | None = None) -> None:
+                 roles: RoleCache | None = None, bridge: RedisBridge | None = None) -> None:
         self.config = config
         self.gateway = gateway
         self.schema = schema
         self.writer = writer
         self.bus = bus
         self.roles = roles or RoleCache()
+        self.bridge = bridge
         self._btree: dict[str, tuple[float, frozenset[str]]] = {}
 
     async def write(self, commands: Sequence[Command], context: Context, auth: Auth | None = None) -> list[Result]:
@@ -64,6 +67,11 @@ class Runtime:
 
     async def authenticate(self, token: str, installation_id: str | None = None) -> Auth:
         """The Auth of a session token, with the user's roles; 209 when it is unknown or expired."""
+        return (await self.authenticate_session(token, installation_id))[0]
+
+    async def authenticate_session(self, token: str, installation_id: str | None = None) -> tuple[Auth, Any]:
+        """`authenticate`, with the session's expiry (None: never), for holders of long-lived
+        connections (LiveQuery) that must stop when the session does."""
         session = await self.read(sessions.lookup, token)
         if session is None:
             raise ParseError(ParseError.INVALID_SESSION_TOKEN, "Invalid session token")
@@ -78,7 +86,7 @@ class Runtime:
             user_id=session.user_id, session_id=session.object_id, session_token=token,
             installation_id=installation_id or session.installation_id,
             roles=await self.roles_of(session.user_id),
-        )
+        ), session.expires_at
 
     async def _extend(self, session: sessions.Session) -> None:
         expires = {"__type": "Date", "iso": iso(now() + timedelta(seconds=self.config.sessionLength))}
@@ -176,25 +184,43 @@ async def open_runtime(config: Config, dsn: str | None = None) -> AsyncIterator[
         )
         roles = RoleCache()
         bus.watch(roles.watch)  # other nodes' role changes
-        writer = Writer(gateway.pool, projector, schema, _Watched(bus, roles.watch), policy)
+        url = redis_url(config)
+        token = trio.lowlevel.current_trio_token()
+
+        def from_redis(events: list) -> None:  # on the gateway's loop
+            token.run_sync_soon(_deliver_followed, bus, schema, events)
+
+        bridge = RedisBridge(url, f"parsnip:{config.appId}:events", uuid.uuid4().hex, from_redis) if url else None
+        writer = Writer(gateway.pool, projector, schema, _Watched(bus, roles.watch, bridge), policy)
         follower = LogFollower(gateway, bus, schema)
         async with trio.open_nursery() as nursery:
             await nursery.start(follower.run)
+            if bridge is not None:
+                nursery.start_soon(gateway.call, bridge.run)
             await gateway.call(_start_writer, writer)
             try:
-                yield Runtime(config, gateway, schema, writer, bus, roles)
+                yield Runtime(config, gateway, schema, writer, bus, roles, bridge)
             finally:
                 with trio.CancelScope(shield=True):
                     await gateway.call(writer.drain_and_stop)
                 nursery.cancel_scope.cancel()
 
 
+def _deliver_followed(bus: Bus, schema: SchemaCache, events: list) -> None:
+    """Another node's events, from Redis: schema changes reach the cache as the follower's do."""
+    for ev in events:
+        if ev.kind == SCHEMA:
+            schema.apply_event(ev.class_name, ev.payload, ev.position)
+    bus.deliver(events)
+
+
 class _Watched:
     """The bus as the writer's publisher, with a synchronous look at each commit first, so a
-    role change reaches the role cache before the writer answers its caller."""
+    role change reaches the role cache before the writer answers its caller; then Redis, for
+    the other nodes."""
 
-    def __init__(self, bus: Publisher, watch: Callable[[list], None]) -> None:
-        self._bus, self._watch = bus, watch
+    def __init__(self, bus: Publisher, watch: Callable[[list], None], bridge: RedisBridge | None = None) -> None:
+        self._bus, self._watch, self._bridge = bus, watch, bridge
 
     def reserve(self, first: int, last: int) -> None:
         self._bus.reserve(first, last)
@@ -205,6 +231,8 @@ class _Watched:
     def publish(self, events: list) -> None:
         self._watch(events)
         self._bus.publish(events)
+        if self._bridge is not None:
+            self._bridge.offer(events)
 
 
 async def _load_schema(gateway: Gateway, projector: Projector):

@@ -12,22 +12,32 @@ import multiprocessing
 import os
 import signal
 import socket
+from typing import Any
 
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 from quart_trio import QuartTrio
 
+from api import listener
 from api.app import create_app
 from api.runtime import Runtime, open_runtime
 from core.config import Config
+from livequery.server import LiveQueryServer
+from livequery.websocket import AsgiTransport, RawTransport, handshake_response
 
 logger = logging.getLogger("parsnip")
 
 
+def livequery_enabled(config: Config) -> bool:
+    return bool(config.startLiveQueryServer or config.liveQueryServerOptions)
+
+
 def asgi_app(config: Config, dsn: str | None = None) -> QuartTrio:
-    """The Parsnip ASGI app; its runtime lives in the app's own nursery while it serves."""
-    holder: dict[str, Runtime] = {}
+    """The Parsnip ASGI app; its runtime (and LiveQuery server, when enabled) live in the
+    app's own nursery while it serves. Websockets reaching the app through its ASGI host are
+    LiveQuery connections; `serve` gives them the socket itself instead (api/listener.py)."""
+    holder: dict[str, Any] = {}
     stop = trio.Event()
     stopped = trio.Event()
 
@@ -35,13 +45,37 @@ def asgi_app(config: Config, dsn: str | None = None) -> QuartTrio:
         return holder["rt"]
 
     app = create_app(config, runtime)
+    http_app = app.asgi_app
+
+    async def asgi(scope, receive, send) -> None:
+        if scope["type"] != "websocket":
+            await http_app(scope, receive, send)
+            return
+        await receive()  # websocket.connect
+        lq = holder.get("lq")
+        if lq is None:
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await send({"type": "websocket.accept"})
+        client = (scope.get("client") or (None,))[0]
+        await lq.serve(AsgiTransport(receive, send), client)
+
+    app.asgi_app = asgi  # type: ignore[method-assign]
 
     async def run_runtime(task_status=trio.TASK_STATUS_IGNORED) -> None:
         try:
             async with open_runtime(config, dsn) as rt:
                 holder["rt"] = rt
-                task_status.started()
-                await stop.wait()
+                async with trio.open_nursery() as nursery:
+                    if livequery_enabled(config):
+                        lq = LiveQueryServer(rt)
+                        await nursery.start(lq.run)
+                        holder["lq"] = lq
+                    task_status.started()
+                    await stop.wait()
+                    if "lq" in holder:
+                        holder.pop("lq").stop()
+                    nursery.cancel_scope.cancel()
         finally:
             stopped.set()
 
@@ -54,7 +88,24 @@ def asgi_app(config: Config, dsn: str | None = None) -> QuartTrio:
         stop.set()
         await stopped.wait()
 
+    app.livequery = lambda: holder.get("lq")  # type: ignore[attr-defined]
     return app
+
+
+async def _websocket(app: QuartTrio, stream: trio.abc.Stream, headers: dict[str, str], rest: bytes,
+                     client: str | None) -> None:
+    """A websocket upgrade on the server's port: answer the handshake, then serve LiveQuery."""
+    lq = app.livequery()  # type: ignore[attr-defined]
+    try:
+        if lq is None or headers.get("sec-websocket-version") != "13":
+            await stream.send_all(b"HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\n"
+                                  b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+            await stream.aclose()
+            return
+        await stream.send_all(handshake_response(headers["sec-websocket-key"]))
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        return
+    await lq.serve(RawTransport(stream, rest), client)
 
 
 async def _until_signal() -> None:
@@ -67,13 +118,22 @@ async def _until_signal() -> None:
 async def serve(config: Config, dsn: str | None = None, fd: int | None = None) -> None:
     """Serve until SIGINT/SIGTERM; in-flight requests finish and accepted writes commit."""
     app = asgi_app(config, dsn)
+    if livequery_enabled(config):
+        listener.install(lambda *args: _websocket(app, *args))
     hc = HypercornConfig()
     hc.bind = [f"fd://{fd}"] if fd is not None else [f"{config.host}:{config.port}"]
     hc.graceful_timeout = 10
     hc.accesslog = None
     hc.errorlog = "-"
     hc.keep_alive_timeout = 75
-    await hypercorn_serve(app, hc, shutdown_trigger=_until_signal)
+
+    async def shutdown() -> None:
+        await _until_signal()
+        lq = app.livequery()  # type: ignore[attr-defined]
+        if lq is not None:  # websockets would otherwise hold the shutdown for graceful_timeout
+            lq.stop()
+
+    await hypercorn_serve(app, hc, shutdown_trigger=shutdown)
 
 
 def serve_cluster(config: Config, workers: int) -> None:

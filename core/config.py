@@ -55,6 +55,12 @@ class Config:
     customPages: dict = field(default_factory=dict)
     emailAdapter: dict | None = None
     auth: dict | None = None  # authData providers: {"<provider>": {...options}}
+    # LiveQuery (Parse's names): which classes publish events, {"classNames": [...], "redisURL": ...};
+    # whether this process serves the websocket (on the REST port); its options (keyPairs,
+    # websocketTimeout in ms, and Parsnip's maxQueue: messages a slow client may have pending).
+    liveQuery: dict | None = None
+    startLiveQueryServer: bool = False
+    liveQueryServerOptions: dict | None = None
 
     def __post_init__(self) -> None:
         if not self.mountPath.startswith("/"):

@@ -21,6 +21,7 @@ from core.schema import SchemaCache
 logger = logging.getLogger("parsnip.follower")
 
 POLL_SECONDS = 1.0
+GAP_SECONDS = 0.05  # events wait in the bus for an earlier position: read the log this soon
 _BATCH = 1000
 
 
@@ -38,14 +39,25 @@ class LogFollower:
         await self._gateway.call(self._listen, token)
         task_status.started()
         try:
-            while True:
-                with trio.move_on_after(POLL_SECONDS):
-                    await self._wake.wait()
-                self._wake = trio.Event()
-                await self.catch_up()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._watch_gaps)
+                while True:
+                    with trio.move_on_after(POLL_SECONDS):
+                        await self._wake.wait()
+                    self._wake = trio.Event()
+                    await self.catch_up()
         finally:
             with trio.CancelScope(shield=True):
                 await self._gateway.call(self._unlisten)
+
+    async def _watch_gaps(self) -> None:
+        """Events that came early (Redis) wait for an earlier one: if it has not come by
+        GAP_SECONDS (its message lost, Redis down), read it from the log."""
+        while True:
+            await self._bus.gap.wait()
+            await trio.sleep(GAP_SECONDS)
+            if self._bus.gap.is_set():
+                self._wake.set()
 
     async def catch_up(self) -> None:
         """Read and deliver everything after what the bus has delivered."""

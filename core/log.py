@@ -124,6 +124,17 @@ async def read_after(conn: asyncpg.Connection, position: int, limit: int = 1000)
     return [_event(r) for r in rows]
 
 
+async def read_class_range(conn: asyncpg.Connection, class_name: str, after: int, upto: int,
+                           limit: int = 1000) -> list[Event]:
+    """A class's events with positions in (after, upto], in order (at most `limit`)."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM parsnip_events WHERE position > $1 AND position <= $2"
+        " AND class_name = $3 ORDER BY position LIMIT $4",
+        after, upto, class_name, limit,
+    )
+    return [_event(r) for r in rows]
+
+
 async def head(conn: asyncpg.Connection) -> int:
     """The last committed position."""
     return await conn.fetchval("SELECT position FROM parsnip_log_head")

@@ -58,3 +58,42 @@ async def test_parsnip_mounted_beside_another_app(fresh_dsn):
             assert got.json()["n"] == 1
             assert (await client.get("/elsewhere")).text == "host app"
         shutdown.set()
+
+
+async def test_livequery_works_through_the_host_asgi_server(fresh_dsn):
+    """Mounted, Parsnip has no socket of its own: LiveQuery runs over ASGI websocket messages."""
+    import json
+
+    from trio_websocket import open_websocket_url
+
+    port = _port()
+    parsnip = asgi_app(Config(appId="APP", masterKey="MASTER", databaseURI=fresh_dsn, mountPath="/parse",
+                              port=port, host="127.0.0.1", startLiveQueryServer=True,
+                              liveQuery={"classNames": ["Chat"]}))
+    app = TrioDispatcherMiddleware({"/parse": parsnip, "/": other_app})
+    hc = HypercornConfig()
+    hc.bind = [f"127.0.0.1:{port}"]
+    shutdown = trio.Event()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(lambda: serve(app, hc, shutdown_trigger=shutdown.wait))
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
+                                     headers={"X-Parse-Application-Id": "APP"}) as client:
+            with trio.fail_after(20):
+                while True:
+                    try:
+                        if (await client.get("/parse/health")).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    await trio.sleep(0.05)
+            async with open_websocket_url(f"ws://127.0.0.1:{port}/parse") as ws:
+                await ws.send_message(json.dumps({"op": "connect", "applicationId": "APP"}))
+                assert json.loads(await ws.get_message())["op"] == "connected"
+                await ws.send_message(json.dumps({"op": "subscribe", "requestId": 1,
+                                                  "query": {"className": "Chat", "where": {"room": "r"}}}))
+                assert json.loads(await ws.get_message())["op"] == "subscribed"
+                assert (await client.post("/parse/classes/Chat", json={"room": "r", "text": "hi"})).status_code == 201
+                with trio.fail_after(5):
+                    event = json.loads(await ws.get_message())
+                assert (event["op"], event["object"]["text"]) == ("create", "hi")
+        shutdown.set()

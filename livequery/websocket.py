@@ -1,0 +1,254 @@
+"""WebSocket transports for LiveQuery connections.
+
+`RawTransport` speaks RFC 6455 itself on the server's own socket: every message waiting for a
+client goes out in one write (a broadcast to a connection's hundred subscriptions is one
+syscall, not a hundred trips through an ASGI server, which measured about 50 us per message).
+`AsgiTransport` is the same interface over ASGI's websocket messages, for Parsnip mounted
+inside another ASGI application. Both are used by `livequery/connection.py` alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import struct
+from typing import Any, Awaitable, Callable, Protocol, Sequence
+
+import trio
+
+_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
+MAX_MESSAGE = 1 << 20  # a client message larger than this closes the connection (1009)
+
+
+class Transport(Protocol):
+    async def receive(self) -> str | None:
+        """The next text message, or None once the client has gone."""
+
+    async def send_many(self, texts: Sequence[str]) -> None:
+        """Send messages in order (raises trio.BrokenResourceError once the client has gone)."""
+
+    async def ping(self) -> None: ...
+
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+    alive: bool  # a pong (or any message) arrived since the last ping
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+def accept_key(key: str) -> str:
+    """The Sec-WebSocket-Accept answer to a client's Sec-WebSocket-Key."""
+    return base64.b64encode(hashlib.sha1(key.strip().encode("ascii") + _GUID).digest()).decode("ascii")
+
+
+def handshake_response(key: str) -> bytes:
+    return (
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Accept: {accept_key(key)}\r\n\r\n"
+    ).encode("ascii")
+
+
+def frame(payload: bytes, opcode: int = TEXT) -> bytes:
+    """One unmasked, final frame (servers never mask)."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x80 | opcode, n)) + payload
+    if n < 65536:
+        return struct.pack("!BBH", 0x80 | opcode, 126, n) + payload
+    return struct.pack("!BBQ", 0x80 | opcode, 127, n) + payload
+
+
+class FrameReader:
+    """Client frames in, whole messages out: unmasks, joins fragments, checks the rules."""
+
+    def __init__(self, max_message: int = MAX_MESSAGE) -> None:
+        self._buf = bytearray()
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._opcode: int | None = None
+        self._max = max_message
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        self._buf += data
+        out: list[tuple[int, bytes]] = []
+        buf = self._buf
+        while len(buf) >= 2:
+            b0, b1 = buf[0], buf[1]
+            if b0 & 0x70:
+                raise ProtocolError(1002, "reserved bits set")
+            if not b1 & 0x80:
+                raise ProtocolError(1002, "client frames must be masked")
+            fin, opcode, n, pos = b0 & 0x80, b0 & 0x0F, b1 & 0x7F, 2
+            if n == 126:
+                if len(buf) < 4:
+                    break
+                n, pos = struct.unpack_from("!H", buf, 2)[0], 4
+            elif n == 127:
+                if len(buf) < 10:
+                    break
+                n, pos = struct.unpack_from("!Q", buf, 2)[0], 10
+            if n > self._max or self._size + n > self._max:
+                raise ProtocolError(1009, "message too big")
+            if len(buf) < pos + 4 + n:
+                break
+            mask = bytes(buf[pos:pos + 4])
+            payload = _unmask(bytes(buf[pos + 4:pos + 4 + n]), mask)
+            del buf[:pos + 4 + n]
+            if opcode >= 0x8:
+                if not fin or n > 125:
+                    raise ProtocolError(1002, "bad control frame")
+                out.append((opcode, payload))
+                continue
+            if opcode == 0:
+                if self._opcode is None:
+                    raise ProtocolError(1002, "continuation without a message")
+            elif self._opcode is not None:
+                raise ProtocolError(1002, "new message inside a fragmented one")
+            else:
+                self._opcode = opcode
+            self._parts.append(payload)
+            self._size += n
+            if fin:
+                out.append((self._opcode, b"".join(self._parts)))
+                self._parts, self._size, self._opcode = [], 0, None
+        return out
+
+
+def _unmask(data: bytes, mask: bytes) -> bytes:
+    n = len(data)
+    if not n:
+        return data
+    key = (mask * (n // 4 + 1))[:n]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
+
+
+class RawTransport:
+    """A websocket on a trio stream whose handshake has been answered."""
+
+    def __init__(self, stream: trio.abc.Stream, leftover: bytes = b"") -> None:
+        self._stream = stream
+        self._reader = FrameReader()
+        self._ready: list[tuple[int, bytes]] = []
+        self._leftover = leftover
+        self._lock = trio.Lock()
+        self._closed = False
+        self.alive = True
+
+    async def receive(self) -> str | None:
+        while True:
+            while self._ready:
+                opcode, payload = self._ready.pop(0)
+                self.alive = True
+                if opcode == TEXT or opcode == BINARY:
+                    try:
+                        return payload.decode("utf-8")
+                    except UnicodeDecodeError:
+                        await self.close(1007, "invalid UTF-8")
+                        return None
+                if opcode == PING:
+                    await self._send_raw(frame(payload, PONG))
+                elif opcode == CLOSE:
+                    await self.close(1000)
+                    return None
+            if self._closed:
+                return None
+            if self._leftover:
+                data, self._leftover = self._leftover, b""
+            else:
+                try:
+                    data = await self._stream.receive_some(65536)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    data = b""
+            if not data:
+                self._closed = True
+                return None
+            try:
+                self._ready.extend(self._reader.feed(data))
+            except ProtocolError as e:
+                await self.close(e.code, str(e))
+                return None
+
+    async def send_many(self, texts: Sequence[str]) -> None:
+        await self._send_raw(b"".join(frame(t.encode("utf-8")) for t in texts))
+
+    async def ping(self) -> None:
+        self.alive = False
+        await self._send_raw(frame(b"", PING))
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        if not self._closed:
+            self._closed = True
+            try:
+                await self._send_raw(frame(struct.pack("!H", code) + reason.encode()[:120], CLOSE))
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
+        with trio.move_on_after(1) as scope:
+            scope.shield = True
+            try:
+                await self._stream.aclose()
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
+
+    async def _send_raw(self, data: bytes) -> None:
+        async with self._lock:
+            try:
+                await self._stream.send_all(data)
+            except trio.ClosedResourceError:
+                raise trio.BrokenResourceError from None
+
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class AsgiTransport:
+    """The same over an ASGI server's websocket (accepted already); pings are the host's job."""
+
+    def __init__(self, receive: Receive, send: Send) -> None:
+        self._receive, self._send = receive, send
+        self._closed = False
+        self.alive = True
+
+    async def receive(self) -> str | None:
+        while not self._closed:
+            message = await self._receive()
+            if message["type"] == "websocket.disconnect":
+                self._closed = True
+                return None
+            if message["type"] == "websocket.receive":
+                text = message.get("text")
+                if text is None and message.get("bytes") is not None:
+                    try:
+                        text = message["bytes"].decode("utf-8")
+                    except UnicodeDecodeError:
+                        await self.close(1007)
+                        return None
+                if text is not None:
+                    return text
+        return None
+
+    async def send_many(self, texts: Sequence[str]) -> None:
+        if self._closed:
+            raise trio.BrokenResourceError
+        for text in texts:
+            try:
+                await self._send({"type": "websocket.send", "text": text})
+            except Exception:  # the host raises its own errors once the client has gone
+                self._closed = True
+                raise trio.BrokenResourceError from None
+
+    async def ping(self) -> None:
+        self.alive = True
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        if not self._closed:
+            self._closed = True
+            try:
+                await self._send({"type": "websocket.close", "code": code, "reason": reason})
+            except Exception:
+                pass

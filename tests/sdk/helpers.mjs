@@ -8,6 +8,8 @@
 //   PARSE_APP_ID       application id                      (required)
 //   PARSE_MASTER_KEY   master key                          (required)
 //   PARSE_JS_KEY       javascript key                      (optional)
+//   PARSE_LIVEQUERY_URL  e.g. ws://127.0.0.1:1337/parse   (optional; defaults to
+//                      PARSE_SERVER_URL with http(s) -> ws(s))
 //   PARSE_SDK_DROP_CLASSES=1  after each test also delete its (emptied) classes
 //                      through the schema API, best effort; handy when
 //                      running repeatedly against a long-lived Parse Server
@@ -30,10 +32,14 @@ export const config = Object.freeze({
   appId: requireEnv('PARSE_APP_ID'),
   masterKey: requireEnv('PARSE_MASTER_KEY'),
   jsKey: process.env.PARSE_JS_KEY || undefined,
+  liveQueryURL: (
+    process.env.PARSE_LIVEQUERY_URL || requireEnv('PARSE_SERVER_URL').replace(/^http/, 'ws')
+  ).replace(/\/+$/, ''),
 });
 
 Parse.initialize(config.appId, config.jsKey, config.masterKey);
 Parse.serverURL = config.serverURL;
+Parse.liveQueryServerURL = config.liveQueryURL;
 
 export { Parse };
 

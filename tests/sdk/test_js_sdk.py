@@ -9,6 +9,10 @@ set PARSE_SDK_TEST_URL (plus PARSE_SDK_TEST_APP_ID / PARSE_SDK_TEST_MASTER_KEY,
 defaulting to APP / MASTER); the fixture is then not requested at all:
 
     PARSE_SDK_TEST_URL=http://127.0.0.1:1337/parse pytest tests/sdk
+
+The LiveQuery tests connect to PARSE_LIVEQUERY_URL, which is the server URL with
+http(s) replaced by ws(s) (LiveQuery shares the REST port and mount path, as Parse
+Server's `startLiveQueryServer` does), unless PARSE_SDK_TEST_LIVEQUERY_URL says otherwise.
 """
 
 from __future__ import annotations
@@ -68,17 +72,31 @@ def _ensure_node_modules(npm: str) -> None:
         )
 
 
+def _livequery_url(server_url: str) -> str:
+    """The websocket URL of the LiveQuery server that shares `server_url`'s port and path."""
+    override = os.environ.get("PARSE_SDK_TEST_LIVEQUERY_URL")
+    if override:
+        return override
+    if server_url.startswith("https://"):
+        return "wss://" + server_url[len("https://"):]
+    if server_url.startswith("http://"):
+        return "ws://" + server_url[len("http://"):]
+    raise ValueError(f"cannot derive a LiveQuery URL from {server_url!r}")
+
+
 def _server_settings(request: pytest.FixtureRequest) -> dict[str, str]:
     override_url = os.environ.get("PARSE_SDK_TEST_URL")
     if override_url:
         return {
             "PARSE_SERVER_URL": override_url,
+            "PARSE_LIVEQUERY_URL": _livequery_url(override_url),
             "PARSE_APP_ID": os.environ.get("PARSE_SDK_TEST_APP_ID", "APP"),
             "PARSE_MASTER_KEY": os.environ.get("PARSE_SDK_TEST_MASTER_KEY", "MASTER"),
         }
     server = request.getfixturevalue("parsnip_server")
     settings = {
         "PARSE_SERVER_URL": server.url,
+        "PARSE_LIVEQUERY_URL": _livequery_url(server.url),
         "PARSE_APP_ID": server.app_id,
         "PARSE_MASTER_KEY": server.master_key,
     }
@@ -98,6 +116,7 @@ def test_parse_js_sdk(request: pytest.FixtureRequest) -> None:
     env = dict(os.environ)
     # Never let a stray key from the caller's environment leak into the run.
     env.pop("PARSE_JS_KEY", None)
+    env.pop("PARSE_LIVEQUERY_URL", None)
     env.update(_server_settings(request))
 
     result = subprocess.run(

@@ -23,7 +23,7 @@ logger = logging.getLogger("parsnip.listener")
 WebsocketHandler = Callable[[trio.abc.Stream, dict[str, str], bytes, str | None], Awaitable[None]]
 
 _MAX_HEAD = 65536
-_HEAD_TIMEOUT = 75.0  # as hypercorn's keep-alive timeout: an idle new connection waits this long
+_HEAD_TIMEOUT = 5.0  # as the keep-alive timeout (api/server.py): an idle new connection waits this long
 _handler: WebsocketHandler | None = None
 
 

@@ -125,7 +125,7 @@ async def serve(config: Config, dsn: str | None = None, fd: int | None = None) -
     hc.graceful_timeout = 10
     hc.accesslog = None
     hc.errorlog = "-"
-    hc.keep_alive_timeout = 75
+    hc.keep_alive_timeout = 5  # as Node (Parse Server): clients do not sit on idle connections
 
     async def shutdown() -> None:
         await _until_signal()

@@ -222,7 +222,14 @@ class LiveQueryServer:
             if auth.user_id is None:
                 raise ParseError(ParseError.INVALID_SESSION_TOKEN, "Invalid session token")
             where = {**where, "user": {"__type": "Pointer", "className": "_User", "objectId": auth.user_id}}
-        node = parse_where(where)
+        _check_like_parse(where)
+        try:
+            node = parse_where(where)
+        except ParseError as e:
+            if e.message.startswith("bad $regex value"):  # Parse's words for it
+                raise ParseError(ParseError.INVALID_QUERY,
+                                 "Invalid regular expression: " + e.message.split(": ", 1)[-1]) from None
+            raise
         for n in walk(node):
             if isinstance(n, NEEDS_DATABASE):
                 raise ParseError(ParseError.INVALID_QUERY,
@@ -442,6 +449,24 @@ class LiveQueryServer:
             sub.connection.push(protocol.error(ParseError.INVALID_SESSION_TOKEN, "Invalid session token",
                                                False, sub.request_id))
         self.principals.remove(principal)
+
+
+def _check_like_parse(where: Any) -> None:
+    """The checks Parse Server's LiveQuery makes before anything else, with its messages."""
+    if not isinstance(where, dict):
+        return
+    for op in ("$or", "$and", "$nor"):
+        if op in where:
+            if not isinstance(where[op], list):
+                raise ParseError(ParseError.INVALID_QUERY, f"{op} must be an array")
+            for sub in where[op]:
+                _check_like_parse(sub)
+    for constraint in where.values():
+        if isinstance(constraint, dict) and "$regex" in constraint:
+            pattern = constraint["$regex"]
+            if not isinstance(pattern, str):
+                raise ParseError(ParseError.INVALID_QUERY,
+                                 "Invalid regular expression: $regex must be a string or RegExp")
 
 
 def _matches(node, obj: dict) -> bool:

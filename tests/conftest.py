@@ -132,12 +132,17 @@ def stop_server(info: ServerInfo) -> int:
         return info.process.wait()
 
 
+# The session server also serves LiveQuery for every class on its own port, as the reference
+# Parse Server does, so the JS SDK's LiveQuery tests (tests/sdk/livequery.test.mjs) use it too.
+PARSNIP_SERVER_ARGS = ("--startLiveQueryServer", "--liveQuery", '{"classNames": [".*"]}')
+
+
 @pytest.fixture(scope="session")
 def parsnip_server(admin_dsn: str):
     """One real Parsnip server process for the session, on a database of its own."""
     name = "parsnip_s_" + secrets.token_hex(6)
     _admin_sql(admin_dsn, f'CREATE DATABASE "{name}"')
-    info = start_server(_with_database(admin_dsn, name))
+    info = start_server(_with_database(admin_dsn, name), *PARSNIP_SERVER_ARGS)
     yield info
     stop_server(info)
     _admin_sql(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -125,6 +125,10 @@ def test_parse_js_sdk(request: pytest.FixtureRequest) -> None:
             "--test",
             "--test-reporter=spec",
             f"--test-timeout={PER_TEST_TIMEOUT_MS}",
+            # Exit when the tests are done even if a connection is still open: the LiveQuery
+            # file leaves two websockets of the SDK's open against Parsnip (not yet explained;
+            # see ARCHITECTURE.md, known gaps); every assertion still runs and counts.
+            "--test-force-exit",
             *test_files,
         ],
         cwd=SDK_DIR,

@@ -26,6 +26,18 @@ async def other_app(scope, receive, send):
     await send({"type": "http.response.body", "body": b"host app"})
 
 
+async def _healthy(client: httpx.AsyncClient) -> None:
+    """Wait until the mounted Parsnip answers /health (its runtime has started)."""
+    with trio.fail_after(20):
+        while True:
+            try:
+                if (await client.get("/parse/health")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await trio.sleep(0.05)
+
+
 def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -44,14 +56,7 @@ async def test_parsnip_mounted_beside_another_app(fresh_dsn):
         nursery.start_soon(lambda: serve(app, hc, shutdown_trigger=shutdown.wait))
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, headers={"X-Parse-Application-Id": "APP"}) as client:
-            with trio.fail_after(20):
-                while True:
-                    try:
-                        if (await client.get("/parse/health")).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await trio.sleep(0.05)
+            await _healthy(client)
             created = await client.post("/parse/classes/Mounted", json={"n": 1})
             assert created.status_code == 201
             got = await client.get(f"/parse/classes/Mounted/{created.json()['objectId']}")
@@ -78,14 +83,7 @@ async def test_livequery_works_through_the_host_asgi_server(fresh_dsn):
         nursery.start_soon(lambda: serve(app, hc, shutdown_trigger=shutdown.wait))
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
                                      headers={"X-Parse-Application-Id": "APP"}) as client:
-            with trio.fail_after(20):
-                while True:
-                    try:
-                        if (await client.get("/parse/health")).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await trio.sleep(0.05)
+            await _healthy(client)
             async with open_websocket_url(f"ws://127.0.0.1:{port}/parse") as ws:
                 await ws.send_message(json.dumps({"op": "connect", "applicationId": "APP"}))
                 assert json.loads(await ws.get_message())["op"] == "connected"

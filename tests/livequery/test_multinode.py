@@ -32,6 +32,14 @@ def nodes(admin_dsn: str, redis_server):  # noqa: F811
         _admin_sql(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+async def _create_class(node, cls: str) -> None:
+    """The class exists before anyone subscribes."""
+    async with httpx.AsyncClient() as c:
+        r = await c.post(f"{node.url}/classes/{cls}", json={"w": -1, "seq": -1, "n": 0},
+                         headers={"X-Parse-Application-Id": node.app_id, "X-Parse-Master-Key": node.master_key})
+        assert r.status_code == 201
+
+
 async def _subscriber(node, cls: str, ready: trio.Event, got: list, expect: int) -> None:
     async with open_websocket_url(node.url.replace("http://", "ws://")) as ws:
         await ws.send_message(json.dumps({"op": "connect", "applicationId": node.app_id}))
@@ -75,10 +83,7 @@ def _check(got: list[dict], writers: int, count: int) -> None:
 async def test_a_subscriber_on_one_node_sees_the_others_writes_in_commit_order(nodes):
     cls = "Multi" + secrets.token_hex(3)
     count = 15
-    async with httpx.AsyncClient() as c:  # the class exists before anyone subscribes
-        r = await c.post(f"{nodes[0].url}/classes/{cls}", json={"w": -1, "seq": -1, "n": 0},
-                         headers={"X-Parse-Application-Id": nodes[0].app_id, "X-Parse-Master-Key": nodes[0].master_key})
-        assert r.status_code == 201
+    await _create_class(nodes[0], cls)
     got: list[dict] = []
     ready = trio.Event()
     async with trio.open_nursery() as nursery:
@@ -100,10 +105,7 @@ async def test_nothing_is_missed_while_redis_is_down_or_restarting(nodes, redis_
         if seq == 12:
             redis_server.start()
 
-    async with httpx.AsyncClient() as c:
-        r = await c.post(f"{nodes[0].url}/classes/{cls}", json={"w": -1, "seq": -1, "n": 0},
-                         headers={"X-Parse-Application-Id": nodes[0].app_id, "X-Parse-Master-Key": nodes[0].master_key})
-        assert r.status_code == 201
+    await _create_class(nodes[0], cls)
     got: list[dict] = []
     ready = trio.Event()
     async with trio.open_nursery() as nursery:

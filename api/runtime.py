@@ -187,7 +187,7 @@ class RuntimeFailed(Exception):
 def exit_process(error: BaseException) -> None:
     """End the process at once (after the runtime has committed what it accepted): a server
     whose runtime is gone must not go on answering."""
-    logger.critical("parsnip cannot go on (%s); exiting with status 70 so that a supervisor restarts it", error)
+    logger.critical("cannot go on (%s); exiting with status 70 so that a supervisor restarts it", error)
     logging.shutdown()
     os._exit(70)
 
@@ -199,13 +199,18 @@ async def open_runtime(config: Config, dsn: str | None = None, *,
 
     The writer's loop, the log follower and the Redis bridge run in nurseries owned by this
     context: they live exactly as long as the runtime. If one fails (not an outage: those they
-    ride out), the context ends with `RuntimeFailed`, and `on_failure(error)` is called first.
+    ride out), the context ends with `RuntimeFailed`, and `on_failure(error)` is called first;
+    so it is if the runtime cannot start (the database unreachable at start, say).
     """
+    started = False
     try:
         async with _open_runtime(config, dsn) as rt:
+            started = True
             yield rt
     except BaseException as e:
         failure = _failure_in(e)
+        if failure is None and not started and isinstance(e, Exception):  # not a cancellation
+            failure = RuntimeFailed(f"could not start: {type(e).__name__}: {e}")
         if failure is not None and on_failure is not None:
             on_failure(failure)
         raise
@@ -235,7 +240,8 @@ async def _open_runtime(config: Config, dsn: str | None) -> AsyncIterator[Runtim
             token.run_sync_soon(_deliver_followed, bus, schema, events)
 
         bridge = RedisBridge(url, f"parsnip:{config.appId}:events", uuid.uuid4().hex, from_redis) if url else None
-        writer = Writer(gateway.pool, projector, schema, _Watched(bus, roles.watch, bridge), policy)
+        writer = Writer(gateway.pool, projector, schema, _Watched(bus, roles.watch, bridge), policy,
+                        available=lambda: gateway.up)
         follower = LogFollower(gateway, bus, schema)
         # The writer outlives the other tasks: whatever stops them, accepted writes commit first.
         async with trio.open_nursery() as writing:

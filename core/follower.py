@@ -72,7 +72,9 @@ class LogFollower:
                 if not faults.unavailable(e):
                     raise
                 if failures == 0:
-                    logger.warning("log follower lost the database (%s); retrying until it is back", e)
+                    cause = e.__cause__ or e
+                    logger.warning("log follower lost the database (%s: %s); retrying until it is back",
+                                   type(cause).__name__, cause)
                 # The LISTEN connection may look open yet be dead (a silent network): LISTEN
                 # again on a new one once the database answers.
                 await self._gateway.call_steady(self._unlisten)

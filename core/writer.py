@@ -108,6 +108,7 @@ class Writer:
         publisher: Publisher,
         policy: Policy | None = None,
         outcome_wait: float = OUTCOME_WAIT,
+        available: Callable[[], bool] = lambda: True,
     ) -> None:
         self._pool = pool
         self._projector = projector
@@ -115,6 +116,7 @@ class Writer:
         self._publisher = publisher
         self.policy = policy or Policy()
         self.outcome_wait = outcome_wait
+        self._available = available  # whether the database is known reachable (the gateway's monitor)
         self._queue: asyncio.Queue[_Unit] = asyncio.Queue()
         self._stopped = False
         # Lost COMMITs: outcomes learned from the database, and those answered "unknown".
@@ -181,14 +183,16 @@ class Writer:
                 if not faults.unavailable(e):
                     raise
                 # Nothing committed. Once more on a new connection (a single dropped connection);
-                # then the database is away: answer these and everything queued behind them.
-                if attempt == 2:
+                # then, or at once if it is known down, the database is away: answer these and
+                # everything queued behind them.
+                if attempt == 2 or not self._available():
                     logger.warning("database unreachable: %d queued writes answered 503 (%s)",
                                    len(_pending(batch)) + self._queue.qsize(), e)
                     refusal = DatabaseUnavailable()
                     for unit in batch:
                         _fail(unit, refusal)
                     self._refuse_queued(refusal)
+                    return
 
     def _refuse_queued(self, error: ParseError) -> None:
         while not self._queue.empty():

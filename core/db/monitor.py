@@ -20,7 +20,7 @@ logger = logging.getLogger("parsnip.db")
 
 CONNECT_TIMEOUT = 3.0  # seconds to establish a connection, here and in the pool
 PING_INTERVAL = 0.5
-PING_TIMEOUT = 2.0
+PING_TIMEOUT = 1.5
 RETRY_INTERVAL = 0.2  # while down: how often to try again
 
 

@@ -210,7 +210,7 @@ async def open_runtime(config: Config, dsn: str | None = None, *,
     except BaseException as e:
         failure = _failure_in(e)
         if failure is None and not started and isinstance(e, Exception):  # not a cancellation
-            failure = RuntimeFailed(f"could not start: {type(e).__name__}: {e}")
+            failure = RuntimeFailed(f"could not start: {_describe(e)}")
         if failure is not None and on_failure is not None:
             on_failure(failure)
         raise
@@ -248,7 +248,7 @@ async def _open_runtime(config: Config, dsn: str | None) -> AsyncIterator[Runtim
             writing.start_soon(_essential, "the writer", gateway.call_steady, writer.run)
             try:
                 async with trio.open_nursery() as nursery:
-                    await nursery.start(_essential_started, "the log follower", follower.run)
+                    await nursery.start(_essential, "the log follower", follower.run)
                     if bridge is not None:
                         nursery.start_soon(_essential, "the Redis bridge", gateway.call_steady, bridge.run)
                     try:
@@ -261,27 +261,27 @@ async def _open_runtime(config: Config, dsn: str | None) -> AsyncIterator[Runtim
                 writing.cancel_scope.cancel()
 
 
-async def _essential(name: str, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
-    """Run a task the runtime cannot do without; its end, other than by cancellation, is fatal."""
+async def _essential(name: str, fn: Callable[..., Awaitable[Any]], *args: Any,
+                     task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """Run a task the runtime cannot do without; its end, other than by cancellation, is fatal.
+    With `nursery.start`, `fn` gets the task status and reports when it is ready."""
     try:
-        await fn(*args)
+        if task_status is trio.TASK_STATUS_IGNORED:
+            await fn(*args)
+        else:
+            await fn(*args, task_status=task_status)
     except Exception as e:
         logger.critical("%s failed", name, exc_info=e)
-        raise RuntimeFailed(f"{name} failed: {type(e).__name__}: {e}") from e
+        raise RuntimeFailed(f"{name} failed: {_describe(e)}") from e
     logger.critical("%s stopped", name)
     raise RuntimeFailed(f"{name} stopped")
 
 
-async def _essential_started(name: str, fn: Callable[..., Awaitable[Any]],
-                             task_status=trio.TASK_STATUS_IGNORED) -> None:
-    """`_essential` for a task started with `nursery.start` (it reports when it is ready)."""
-    try:
-        await fn(task_status=task_status)
-    except Exception as e:
-        logger.critical("%s failed", name, exc_info=e)
-        raise RuntimeFailed(f"{name} failed: {type(e).__name__}: {e}") from e
-    logger.critical("%s stopped", name)
-    raise RuntimeFailed(f"{name} stopped")
+def _describe(e: BaseException) -> str:
+    """The error itself, out of the exception groups trio wraps it in."""
+    while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
+        e = e.exceptions[0]
+    return f"{type(e).__name__}: {e}"
 
 
 def _failure_in(e: BaseException) -> RuntimeFailed | None:

@@ -33,6 +33,10 @@ BACKOFF = (0.1, 0.2, 0.4, 0.8, 1.6, 2.0)  # seconds between attempts while the d
 _BATCH = 1000
 
 
+class LogRewound(Exception):
+    """The database came back with fewer events than this node has already delivered."""
+
+
 class LogFollower:
     def __init__(self, gateway: Gateway, bus: Bus, schema: SchemaCache) -> None:
         self._gateway = gateway
@@ -67,6 +71,8 @@ class LogFollower:
             try:
                 if not self.listening:
                     await self._gateway.call(self._listen, token)
+                    if failures:
+                        await self._check_history()
                 await self.catch_up()
             except Exception as e:
                 if not faults.unavailable(e):
@@ -93,6 +99,21 @@ class LogFollower:
             with trio.move_on_after(POLL_SECONDS):
                 await self._wake.wait()
             self._wake = trio.Event()
+
+    async def _check_history(self) -> None:
+        """After an outage: the database must still have every position this node delivered.
+        A failover to a replica that lagged would reuse them, and this node would skip the
+        new events silently; it must stop instead (it is restarted with the database's view)."""
+        head = await self._gateway.call(self._head)
+        if head < self._bus.last_position:
+            raise LogRewound(
+                f"the database's log ends at position {head}, but this node has delivered up to "
+                f"{self._bus.last_position}: committed events were lost (a failover to a lagging replica, "
+                "or a restore from backup?)")
+
+    async def _head(self) -> int:
+        async with self._gateway.pool.acquire() as conn:
+            return await event_log.head(conn)
 
     def _notify(self) -> None:
         """On the trio thread: wake the follower (the event current now, not a replaced one)."""

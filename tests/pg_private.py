@@ -58,6 +58,15 @@ class PrivatePostgres:
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
 
+    def snapshot(self) -> None:
+        """Copy the stopped server's files, to `restore()` later (a replica that lags behind)."""
+        subprocess.run(["cp", "-a", str(self.data), str(self.root / "snapshot")], check=True)
+
+    def restore(self) -> None:
+        """Put the stopped server's files back as they were at `snapshot()`."""
+        shutil.rmtree(self.data)
+        subprocess.run(["cp", "-a", str(self.root / "snapshot"), str(self.data)], check=True)
+
     def running(self) -> bool:
         try:
             socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()

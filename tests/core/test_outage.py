@@ -297,3 +297,30 @@ async def test_a_background_task_that_fails_ends_the_runtime_and_says_so(pg, dsn
     assert [type(f) for f in failures] == [RuntimeFailed]
     assert "log follower" in str(failures[0])
     assert isinstance(info.value, (RuntimeFailed, BaseExceptionGroup))
+
+
+async def test_a_database_that_comes_back_without_events_this_node_delivered_stops_it():
+    """A failover to a replica that lagged: the positions this node delivered would be reused
+    and the new events skipped. The node must stop and say why, not go on silently."""
+    pg = PrivatePostgres()
+    try:
+        pg.start()
+        failures: list[BaseException] = []
+        with pytest.raises(BaseException):
+            async with open_runtime(CONFIG, pg.dsn(), on_failure=failures.append) as rt:
+                await rt.write(_create("kept"), MASTER)
+                await trio.to_thread.run_sync(pg.stop)
+                await trio.to_thread.run_sync(pg.snapshot)
+                await trio.to_thread.run_sync(pg.start)
+                await _until(lambda: rt.follower.recoveries == 1, 10)
+                await rt.write(_create("lost"), MASTER)
+                await rt.write(_create("lost too"), MASTER)
+                await trio.to_thread.run_sync(pg.stop)
+                await trio.to_thread.run_sync(pg.restore)
+                await trio.to_thread.run_sync(pg.start)
+                await trio.sleep(10)  # cancelled when the follower finds the log shorter
+                pytest.fail("the node went on with a log that lost events it had delivered")
+        assert [type(f) for f in failures] == [RuntimeFailed]
+        assert "LogRewound" in str(failures[0]) and "delivered up to 4" in str(failures[0])
+    finally:
+        pg.destroy()

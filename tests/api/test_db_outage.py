@@ -162,7 +162,8 @@ def _report(record: Record, stop_at: float, back_at: float, recovered_at: float)
     }
 
 
-async def test_a_postgresql_restart_under_load_is_ridden_out(server):
+@pytest.mark.parametrize("mode", ["fast", "immediate"])  # a clean restart; a crash (recovery at start)
+async def test_a_postgresql_restart_under_load_is_ridden_out(server, mode):
     pg: PrivatePostgres = server.pg
     headers = {"X-Parse-Application-Id": server.app_id, "X-Parse-Master-Key": server.master_key}
     record = Record()
@@ -182,7 +183,7 @@ async def test_a_postgresql_restart_under_load_is_ridden_out(server):
             await trio.sleep(1.0)
 
             stop_at = time.monotonic() - started
-            await trio.to_thread.run_sync(pg.stop)
+            await trio.to_thread.run_sync(pg.stop, mode)
             await trio.sleep(OUTAGE_SECONDS)
             await trio.to_thread.run_sync(pg.start)
             back_at = time.monotonic() - started
@@ -204,7 +205,7 @@ async def test_a_postgresql_restart_under_load_is_ridden_out(server):
             done.set()
 
     report = _report(record, stop_at, back_at, recovered_at)
-    print("\nPostgreSQL restart under load:", json.dumps(report, indent=1))
+    print(f"\nPostgreSQL stopped ({mode}) under load:", json.dumps(report, indent=1))
     assert stop_server(server) == 0
     log, rows, before, after = await _stored(pg.dsn("parsnip"))
 

@@ -343,7 +343,7 @@ def health(get_runtime: Callable[[], Runtime]) -> tuple[int, dict[str, str], dic
     `Retry-After: 1` (Parse Server's states and its hint)."""
     try:
         rt = get_runtime()
-    except (KeyError, LookupError, AttributeError):
+    except (LookupError, AttributeError):  # not started yet
         return 503, {"status": "starting"}, {"Retry-After": "1"}
     if not rt.database_up:
         return 503, {"status": "error"}, {"Retry-After": "1"}

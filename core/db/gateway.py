@@ -243,7 +243,7 @@ class Gateway:
         loop.call_soon_threadsafe(start)
         result = await trio.lowlevel.wait_task_rescheduled(abort)
         if cancel_requested and isinstance(result, outcome.Error) and isinstance(
-            result.error, asyncio.CancelledError
+            result.error, (asyncio.CancelledError, DatabaseUnavailable)  # an outage cut it meanwhile
         ):
             await trio.lowlevel.checkpoint()  # the scope is cancelled: raises trio.Cancelled
         return result.unwrap()

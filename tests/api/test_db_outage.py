@@ -258,3 +258,43 @@ def test_a_server_that_cannot_reach_its_database_at_start_exits_saying_why(tmp_p
     assert proc.returncode == 70, text
     assert "cannot go on (could not start: ConnectionRefusedError" in text
     assert "Traceback" not in text
+
+
+def test_the_js_sdk_rides_out_a_short_outage(server):
+    """What an app sees: the official JS SDK retries a 503 with backoff (up to 5 attempts over
+    about 2 s), and a 503 is only given when nothing was written, so saves made across a 1 s
+    outage succeed once, or fail with code 100; never twice, never another error."""
+    import os
+    import subprocess
+
+    from tests.sdk.test_js_sdk import SDK_DIR, _ensure_node_modules, _require_tools
+
+    node, npm = _require_tools()
+    _ensure_node_modules(npm)
+    pg: PrivatePostgres = server.pg
+    env = {**os.environ, "PARSE_SERVER_URL": server.url, "PARSE_APP_ID": server.app_id,
+           "PARSE_MASTER_KEY": server.master_key, "DURATION_MS": "4000", "WRITERS": "4"}
+    proc = subprocess.Popen([node, "outage_saves.mjs"], cwd=SDK_DIR, env=env, stdout=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    pg.stop()
+    time.sleep(1.0)
+    pg.start()
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    results = json.loads(out.strip().splitlines()[-1])
+    saved = {r["tag"] for r in results if r["ok"]}
+    failed = [r for r in results if not r["ok"]]
+    print(f"\nJS SDK across a 1 s outage: {len(saved)} saved, failures {Counter(r['code'] for r in failed)}, "
+          f"slowest save {max(r['ms'] for r in results)} ms")
+    assert all(r["code"] == 100 for r in failed), failed
+    assert any(r["ok"] and r["ms"] > 300 for r in results)  # a save that was retried across the outage
+
+    async def stored() -> list[str]:
+        conn = await asyncpg.connect(pg.dsn("parsnip"))
+        try:
+            return [r[0] for r in await conn.fetch("SELECT data->>'tag' FROM \"p_SdkOutage\"")]
+        finally:
+            await conn.close()
+
+    rows = asyncio.run(stored())
+    assert sorted(rows) == sorted(saved)  # each saved once; nothing answered 100 was written

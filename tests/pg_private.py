@@ -7,6 +7,7 @@ the server runs as pgserver's own system user (PostgreSQL refuses to run as root
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -28,19 +29,25 @@ class PrivatePostgres:
     """initdb once; then `start()`, `stop()` (fast: sessions are ended, as in a restart) at will."""
 
     def __init__(self) -> None:
-        import pgserver
-
-        self.bin = Path(pgserver.__file__).parent / "pginstall" / "bin"
+        # Located, not imported: importing pgserver warns about XDG_RUNTIME_DIR on some machines.
+        spec = importlib.util.find_spec("pgserver")
+        assert spec is not None and spec.submodule_search_locations, "the pgserver package is needed"
+        self.bin = Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
         self.root = Path(tempfile.mkdtemp(prefix="parsnip-private-pg-"))
         self.data = self.root / "data"
         self.port = _free_port()
         self.user: str | None = None
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
+        if hasattr(os, "geteuid") and os.geteuid() == 0:  # as pgserver does: its own system user
+            import pwd
 
             self.user = "pgserver"
-            entry = ensure_user_exists(self.user)
-            ensure_prefix_permissions(self.root)
+            try:
+                entry = pwd.getpwnam(self.user)
+            except KeyError:
+                subprocess.run(["useradd", "-s", "/bin/bash", self.user], check=True, capture_output=True)
+                entry = pwd.getpwnam(self.user)
+            for parent in self.root.parents:  # others may traverse to the folder
+                parent.chmod(parent.stat().st_mode | 0o055)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
         self._run("initdb", "-D", str(self.data), "--auth=trust", "--encoding=utf8", "-U", "postgres")
 

@@ -56,6 +56,8 @@ def decode(text: str) -> dict[str, Any]:
         message = json.loads(text)
     except ValueError:
         raise ProtocolError(INVALID_MESSAGE, "Message is not in JSON format") from None
+    except RecursionError:
+        raise ProtocolError(INVALID_MESSAGE, "Message is nested too deeply") from None
     if not isinstance(message, dict):
         raise ProtocolError(INVALID_MESSAGE, f"Invalid type: {_type(message)} (expected object)")
     if "op" not in message:
@@ -113,6 +115,12 @@ def request_id_of(message: dict) -> int | float:
     if isinstance(rid, bool) or not isinstance(rid, (int, float)):
         raise ProtocolError(INVALID_MESSAGE, f"Invalid type: {_type(rid)} (expected number)")
     return rid
+
+
+def known_request_id(message: dict) -> int | float | None:
+    """The message's requestId when it has a valid one (for the error that answers it)."""
+    rid = message.get("requestId")
+    return rid if isinstance(rid, (int, float)) and not isinstance(rid, bool) else None
 
 
 def _names(query: dict, key: str) -> tuple[str, ...] | None:

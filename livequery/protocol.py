@@ -53,7 +53,7 @@ class Subscribe:
 def decode(text: str) -> dict[str, Any]:
     """A client message as a dict with a known `op`, or ProtocolError(1)."""
     try:
-        message = json.loads(text)
+        message = json.loads(text, parse_constant=_not_json)
     except ValueError:
         raise ProtocolError(INVALID_MESSAGE, "Message is not in JSON format") from None
     except RecursionError:
@@ -70,6 +70,10 @@ def decode(text: str) -> dict[str, Any]:
     allowed = {"connect": _CONNECT, "unsubscribe": _UNSUBSCRIBE}.get(op, _SUBSCRIBE)
     _only(message, allowed)
     return message
+
+
+def _not_json(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")  # Python reads NaN and Infinity; JSON (and Parse) do not
 
 
 def connect_fields(message: dict) -> dict[str, str]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 import weakref
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -60,16 +61,25 @@ def time_budget(seconds: float) -> Iterator[None]:
 class Compiled:
     """One compiled $regex: `search(text)` says whether it matches anywhere in `text`."""
 
-    __slots__ = ("pattern", "linear", "_rx", "_tree", "_flags", "_fallback", "__weakref__")
+    __slots__ = ("pattern", "linear", "_exact", "_needle", "_folded", "_rx", "_tree", "_flags", "_fallback",
+                 "__weakref__")
 
     def __init__(self, pattern: str, tree, flags: int, rx) -> None:
         self.pattern = pattern
         self.linear = rx is not None
+        self._exact, self._needle = _literal_shortcuts(tree, flags)
+        self._folded = bool(flags & _IGNORECASE)
         self._rx = rx
         self._tree, self._flags = tree, flags
         self._fallback = None if rx is not None else _bounded(tree, flags)
 
     def search(self, text: str) -> bool:
+        exact = self._exact
+        if exact is not None:  # the SDKs' contains/startsWith/endsWith: a quoted literal
+            return exact(text)
+        needle = self._needle
+        if needle and needle not in (text.casefold() if self._folded else text):
+            return False  # text every match holds: most texts are out at once
         rx = self._rx
         if rx is not None:
             try:
@@ -93,6 +103,49 @@ class Compiled:
 
 
 _UNANCHORED = _re2.RE2.Anchor.UNANCHORED
+
+
+def _literal_shortcuts(tree, flags: int):
+    """(exact, needle): `exact(text)` answers for a pattern that is a literal, maybe anchored
+    at the start or end of the text; else `needle` is the longest run of literal characters
+    every match holds (checked with `in` before the engine runs), or "" when there is none.
+    Under IGNORECASE the needle is casefolded and checked in the casefolded text, and only made
+    of ASCII characters whose every case partner is their casefold (not i, k, s: re also
+    matches them with dotless i, the Kelvin sign, long s)."""
+    if flags & _IGNORECASE:
+        return None, _needle(tree, lambda c: c < 0x80 and chr(c) not in "iIkKsS").casefold()
+    items = list(tree)
+    start = bool(items) and items[0] == (_c.AT, _c.AT_BEGINNING_STRING) or (
+        bool(items) and items[0] == (_c.AT, _c.AT_BEGINNING) and not flags & _MULTILINE)
+    if start:
+        items = items[1:]
+    end = bool(items) and items[-1] == (_c.AT, _c.AT_END_STRING) or (
+        bool(items) and items[-1] == (_c.AT, _c.AT_END) and not flags & _MULTILINE)
+    if end:
+        items = items[:-1]
+    if items and all(op is _c.LITERAL for op, _ in items):
+        text = "".join(chr(av) for _, av in items)
+        if start and end:
+            return (lambda t: t == text), ""
+        if start:
+            return (lambda t: t.startswith(text)), ""
+        if end:
+            return (lambda t: t.endswith(text)), ""
+        return (lambda t: text in t), ""
+    return None, _needle(tree, lambda c: True)
+
+
+def _needle(tree, usable) -> str:
+    """The longest run of top-level literal characters (each `usable`) in the pattern."""
+    best, run = "", []
+    for op, av in tree:
+        if op is _c.LITERAL and usable(av):
+            run.append(chr(av))
+            continue
+        if len(run) > len(best):
+            best = "".join(run)
+        run = []
+    return "".join(run) if len(run) > len(best) else best
 _live: weakref.WeakValueDictionary[tuple[str, str], Compiled] = weakref.WeakValueDictionary()
 
 
@@ -113,7 +166,9 @@ def _compile(pattern: str, options: str) -> Compiled:
     for option in options:
         flags |= _OPTION_FLAGS[option]
     try:
-        tree = _parser.parse(pattern, flags)
+        with warnings.catch_warnings():  # re's FutureWarnings (a "[[" in a set) are no news to a server
+            warnings.simplefilter("ignore")
+            tree = _parser.parse(pattern, flags)
     except (re.error, RecursionError, OverflowError) as e:
         raise ParseError(ParseError.INVALID_QUERY, f"Invalid regular expression: {e}") from None
     flags = tree.state.flags
@@ -145,9 +200,13 @@ _RE2_OPTIONS = _re2_options()
 def _bounded(tree, flags: int):
     """The pattern for the `regex` module (re's syntax and meaning), `$` anchored as above."""
     text = _PythonWriter(flags).pattern(tree)
-    keep = flags & (re.IGNORECASE | re.MULTILINE | re.DOTALL | re.ASCII)
+    keep = _backtracking.V0
+    for ours, theirs in ((_IGNORECASE, _backtracking.IGNORECASE), (_MULTILINE, _backtracking.MULTILINE),
+                         (_DOTALL, _backtracking.DOTALL), (_ASCII, _backtracking.ASCII)):
+        if flags & ours:
+            keep |= theirs  # the same names, not the same bits
     try:
-        return _backtracking.compile(text, keep | _backtracking.V0)
+        return _backtracking.compile(text, keep)
     except (_backtracking.error, RecursionError, OverflowError) as e:
         raise ParseError(ParseError.INVALID_QUERY, f"Invalid regular expression: {e}") from None
 

@@ -7,8 +7,9 @@ syscall, not a hundred trips through an ASGI server, which measured about 50 us 
 inside another ASGI application. Both are used by `livequery/connection.py` alone.
 
 Every write is bounded in time: a write that makes no progress for `write_timeout` seconds (a
-client that stopped reading, its TCP window full) fails with `Stalled`, and no later frame is
-written on that socket; a close frame gets at most `CLOSE_TIMEOUT`. So no client can hold a task
+client that stopped reading, its TCP window full; progress is counted in pieces of 64 KiB)
+fails with `Stalled`, and no later frame is written on that socket, which is reset when
+closed; a close frame gets at most `CLOSE_TIMEOUT`. So no client can hold a task
 of the server, or its shutdown, for longer than that.
 """
 

@@ -341,17 +341,28 @@ class _PythonWriter(_Writer):
 _DOTLESS = frozenset({0x49, 0x69, 0x131})
 
 
-@lru_cache(maxsize=None)
+_SCANNED = 0x40000  # planes 0-3; the rest of Unicode holds no letter, digit or space (a test checks)
+
+
+def _category_table() -> dict:
+    """(category, ASCII mode) -> the code point ranges `re` gives it (\\d, \\W, ...), read from
+    `re` itself so they are its Unicode version's, not RE2's. Built once, at import (about 50
+    ms): on first use it would stall the loop that serves requests."""
+    table = {}
+    for ascii_mode, size in ((False, _SCANNED), (True, 0x80)):
+        everything = "".join(map(chr, range(size)))
+        for positive, negative, shorthand in ((_c.CATEGORY_DIGIT, _c.CATEGORY_NOT_DIGIT, r"\d+"),
+                                              (_c.CATEGORY_WORD, _c.CATEGORY_NOT_WORD, r"\w+"),
+                                              (_c.CATEGORY_SPACE, _c.CATEGORY_NOT_SPACE, r"\s+")):
+            rx = re.compile(shorthand, re.ASCII if ascii_mode else 0)
+            spans = [(m.start(), m.end() - 1) for m in rx.finditer(everything)]
+            table[positive, ascii_mode] = tuple(spans)
+            table[negative, ascii_mode] = tuple(_complement(spans))
+    return table
+
+
 def _ranges(category, ascii_mode: bool) -> tuple[tuple[int, int], ...]:
-    """The code point ranges `re` gives a category (\\d, \\W, ...), read from `re` itself so
-    they are its Unicode version's, not RE2's."""
-    positive = {_c.CATEGORY_NOT_DIGIT: _c.CATEGORY_DIGIT, _c.CATEGORY_NOT_SPACE: _c.CATEGORY_SPACE,
-                _c.CATEGORY_NOT_WORD: _c.CATEGORY_WORD}.get(category, category)
-    shorthand = {_c.CATEGORY_DIGIT: r"\d+", _c.CATEGORY_WORD: r"\w+", _c.CATEGORY_SPACE: r"\s+"}[positive]
-    everything = "".join(map(chr, range(0x80 if ascii_mode else 0x110000)))
-    rx = re.compile(shorthand, re.ASCII if ascii_mode else 0)
-    spans = [(m.start(), m.end() - 1) for m in rx.finditer(everything)]
-    return tuple(_complement(spans) if positive is not category else spans)
+    return _CATEGORY_RANGES[category, ascii_mode]
 
 
 def _complement(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -363,6 +374,9 @@ def _complement(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     if at <= 0x10FFFF:
         out.append((at, 0x10FFFF))
     return out
+
+
+_CATEGORY_RANGES = _category_table()
 
 
 def _class_text(spans) -> str:

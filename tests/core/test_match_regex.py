@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 from core.errors import ParseError
 from core.query.ast import parse_where
 from core.query.match import matches, prepare
-from core.query.match_regex import TIME_LIMIT, RegexTimeout, _bounded, _parser, compile_regex, time_budget
+from core.query.match_regex import (
+    _SCANNED, TIME_LIMIT, RegexTimeout, _bounded, _parser, compile_regex, time_budget,
+)
 from tests.core.test_evaluators_agree import _insert, _stored
 
 _EXAMPLES = int(os.environ.get("PARSNIP_HYPOTHESIS_EXAMPLES", "1000" if os.environ.get("CI") else "300"))
@@ -107,6 +109,13 @@ def test_a_time_budget_bounds_many_backtracking_matches_together():
 ])
 def test_patterns_mean_what_re_means(pattern, options, text, expected):
     assert compile_regex(pattern, options).search(text) is expected
+
+
+@pytest.mark.parametrize("shorthand", [r"\w", r"\d", r"\s"])
+def test_the_class_tables_cover_every_character_re_puts_in_a_class(shorthand):
+    """The tables are read from re over planes 0-3 only (at import, to keep it short): no
+    letter, digit or space of this Python's Unicode lies beyond."""
+    assert not re.search(shorthand, "".join(map(chr, range(_SCANNED, 0x110000))))
 
 
 def test_a_pattern_invalid_under_its_options_is_refused_at_prepare():

@@ -234,11 +234,11 @@ class LiveQueryServer:
     # -- connect / subscribe / unsubscribe -------------------------------------------------
     async def _connect(self, conn: Connection, message: dict) -> None:
         fields = protocol.connect_fields(message)
-        app_ok = hmac.compare_digest(fields["applicationId"].encode(), self._rt.config.appId.encode())
+        app_ok = hmac.compare_digest(_bytes(fields["applicationId"]), _bytes(self._rt.config.appId))
         if not app_ok or not self._keys_valid(fields):
             raise protocol.ProtocolError(protocol.BAD_KEYS, "Key in request is not valid")
         master = "masterKey" in self._key_pairs and "masterKey" in fields and hmac.compare_digest(
-            fields["masterKey"].encode(), self._key_pairs["masterKey"].encode())
+            _bytes(fields["masterKey"]), _bytes(self._key_pairs["masterKey"]))
         for sub in list(conn.subscriptions.values()):  # a second connect starts the client afresh
             self._remove(sub)
         conn.connected(fields.get("installationId"), master, fields.get("sessionToken"))
@@ -247,7 +247,7 @@ class LiveQueryServer:
     def _keys_valid(self, fields: dict[str, str]) -> bool:
         if not self._key_pairs:
             return True
-        return any(name in fields and hmac.compare_digest(fields[name].encode(), str(secret).encode())
+        return any(name in fields and hmac.compare_digest(_bytes(fields[name]), _bytes(str(secret)))
                    for name, secret in self._key_pairs.items())
 
     async def _subscribe(self, conn: Connection, s: protocol.Subscribe, nursery: trio.Nursery) -> None:
@@ -308,6 +308,8 @@ class LiveQueryServer:
         known = self.principals.get(token)
         if known is not None and not known.expired(_now()):
             return known
+        if not _is_text(token) or (conn.installation_id is not None and not _is_text(conn.installation_id)):
+            raise ParseError(ParseError.INVALID_SESSION_TOKEN, "Invalid session token")  # no such token is stored
         auth, expires_at = await self._rt.authenticate_session(token, conn.installation_id)
         known = self.principals.get(token)  # another subscribe may have looked it up meanwhile
         if known is None:
@@ -555,6 +557,20 @@ def _check_like_parse(where: Any) -> None:
                 if not isinstance(pattern, str):
                     raise ParseError(ParseError.INVALID_QUERY,
                                      "Invalid regular expression: $regex must be a string or RegExp")
+
+
+def _bytes(text: str) -> bytes:
+    """For comparing keys: a lone surrogate (JSON allows "\\ud800") compares, never raises."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _is_text(text: str) -> bool:
+    """Whether `text` is valid Unicode (no lone surrogate), as every stored string is."""
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def _matches(node, obj: dict) -> bool:

@@ -37,6 +37,11 @@ _FATAL_FRAMES = {
     "$or nested 900 deep": _subscribe(_nested_or(900)),
     "a relative time past the calendar": _subscribe({"d": {"$lt": {"$relativeTime": "in 99999999999999999 years"}}}),
 }
+# Lone surrogates (JSON text may escape one): in keys and tokens they failed with encoding errors.
+_SURROGATES = [
+    ('{"op": "connect", "applicationId": "\\ud800"}', 4),
+    ('{"op": "subscribe", "requestId": 3, "sessionToken": "\\udfff", "query": {"className": "Hostile", "where": {}}}', 209),
+]
 
 
 def assert_well_formed_error(message: dict, *request_ids) -> None:
@@ -79,6 +84,15 @@ async def test_a_message_that_ended_the_process_gets_an_error_and_the_connection
             await c.send(op="connect", applicationId=strict_server.app_id)
             assert (await c.recv())["op"] == "connected"
         await assert_node_serves(strict_server, c)  # the same connection still answers
+
+
+@pytest.mark.parametrize("frame, code", _SURROGATES, ids=["applicationId", "sessionToken"])
+async def test_lone_surrogates_in_keys_and_tokens_are_refused_as_unknown(strict_server, frame, code):
+    async with open_websocket_url(ws_url(strict_server)) as ws:
+        c = await connected(ws, strict_server)
+        await ws.send_message(frame)
+        assert (await c.recv())["code"] == code
+        await assert_node_serves(strict_server, c)
 
 
 async def test_an_unexpected_failure_is_logged_once_with_the_client_and_request_id(strict_server):

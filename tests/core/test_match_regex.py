@@ -23,7 +23,7 @@ from core.query.match_regex import (
 )
 from tests.core.test_evaluators_agree import _insert, _stored
 
-_EXAMPLES = int(os.environ.get("PARSNIP_HYPOTHESIS_EXAMPLES", "1000" if os.environ.get("CI") else "300"))
+_EXAMPLES = int(os.environ.get("PARSNIP_HYPOTHESIS_EXAMPLES", "600" if os.environ.get("CI") else "300"))
 
 
 # -- which engine takes which pattern -------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+import warnings
 
 import httpx
 import pytest
@@ -192,3 +193,22 @@ def test_a_scrape_of_any_cluster_worker_sees_the_whole_node(fresh_dsn):
             assert value(samples, "parsnip_log_delivered_position") == 21  # the slower worker's, too
     finally:
         stop_server(info)
+
+
+def test_database_up_falls_to_zero_when_postgresql_stops(tmp_path):
+    """Against a PostgreSQL of the test's own, which it stops: the scrape still answers, at once."""
+    with warnings.catch_warnings():  # platformdirs: XDG_RUNTIME_DIR unset
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    postgres = pgserver.get_server(str(tmp_path / "pg"), cleanup_mode="stop")
+    info = start_server(postgres.get_uri(), "--metricsIps", "127.0.0.1")
+    try:
+        assert value(scrape(info, "/metrics"), "parsnip_database_up") == 1
+        postgres.cleanup()  # pg_ctl stop
+        started = time.monotonic()
+        assert value(scrape(info, "/metrics"), "parsnip_database_up") == 0
+        assert time.monotonic() - started < 5
+    finally:
+        stop_server(info)
+        postgres.cleanup()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from core import metrics
 from livequery import protocol
 from livequery.websocket import Stalled, Transport
 
@@ -83,8 +84,13 @@ class Connection:
     def cut_off(self) -> None:
         """Drop the client: it has fallen further behind than the server will hold for it."""
         self.overflowed = True
+        metrics.LQ_CUT_OFF.inc()
         self._queue.clear()
         self._wake.set()
+
+    def queued(self) -> int:
+        """Messages waiting to be sent (for the metrics)."""
+        return len(self._queue)
 
     async def push_when_room(self, text: str) -> None:
         """Queue a message, first waiting while the queue is more than half full (for replays,

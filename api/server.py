@@ -19,7 +19,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 from quart_trio import QuartTrio
 
-from api import listener
+from api import listener, observe
 from api.app import create_app
 from api.runtime import Runtime, exit_process, open_runtime
 from core.config import Config
@@ -61,6 +61,7 @@ def asgi_app(config: Config, dsn: str | None = None) -> QuartTrio:
         await lq.serve(AsgiTransport(receive, send), client)
 
     app.asgi_app = asgi  # type: ignore[method-assign]
+    observe.instrument(app, config, lambda: holder.get("rt"))  # request ids, metrics, /metrics
 
     async def run_runtime(task_status=trio.TASK_STATUS_IGNORED) -> None:
         try:
@@ -124,7 +125,7 @@ async def serve(config: Config, dsn: str | None = None, fd: int | None = None) -
     hc.bind = [f"fd://{fd}"] if fd is not None else [f"{config.host}:{config.port}"]
     hc.graceful_timeout = 10
     hc.accesslog = None
-    hc.errorlog = "-"
+    hc.errorlog = logging.getLogger("hypercorn.error")  # our handlers (api/logsetup.py), once
     hc.keep_alive_timeout = 5  # as Node (Parse Server): clients do not sit on idle connections
 
     async def shutdown() -> None:

@@ -29,12 +29,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
 import asyncpg
 
-from core import log as event_log
+from core import log as event_log, metrics
 from core.db import faults
 from core.commands import DROP_CLASS, PURGE_CLASS, Command, Create, Delete, Result, SchemaChange, Update
 from core.errors import ConflictError, DatabaseUnavailable, OutcomeUnknown, ParseError
@@ -153,6 +154,7 @@ class Writer:
                 batch = [await self._queue.get()]
                 while len(batch) < MAX_BATCH and not self._queue.empty():
                     batch.append(self._queue.get_nowait())
+                started = time.perf_counter()
                 try:
                     await self._commit_batch(batch)
                 except Exception as e:  # a bug: answer the batch, keep the writer going
@@ -160,6 +162,7 @@ class Writer:
                     for unit in batch:
                         _fail(unit, e)
                 finally:
+                    metrics.observe_batch(len(batch), time.perf_counter() - started)
                     for _ in batch:
                         self._queue.task_done()
                 batch = []

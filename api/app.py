@@ -7,23 +7,21 @@ entry point: read and authenticate the request, then dispatch on (method, path).
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Callable
 
 from quart import Response, request
 from quart_trio import QuartTrio
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from api.errors import Unauthorized, status_for
-from api.request import read_request
+from api.errors import Unauthorized, log_failure, request_id, status_for
+from api.request import BodyTimeout, read_body, read_request
 from api.routes import Reply, pages
 from api.routes.table import find_route
 from api.runtime import Runtime
 from core.config import Config
 from core.errors import ParseError
 
-logger = logging.getLogger("parsnip.api")
 
 # Answered without an application id, as Parse does.
 _OPEN = [re.compile(r"^/health/?$")]
@@ -59,7 +57,8 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
         headers = {**cors, **(extra or {})}
         return Response(body, status=status, headers=headers, content_type=content_type or "application/json; charset=utf-8")
 
-    def error_response(err: Exception) -> Response:
+    def error_response(err: Exception, rid: str) -> Response:
+        """Every failure as Parse shapes it; an unexpected one is logged once, with its route."""
         if isinstance(err, Unauthorized):
             return json_response(Reply({"error": err.message}).encode(), err.status)
         if isinstance(err, ParseError):
@@ -67,8 +66,12 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
         if isinstance(err, RequestEntityTooLarge):
             # The rest of the body is never read, so the connection cannot carry another request.
             return json_response(b'{"error":"request entity too large"}', 413, {"Connection": "close"})
-        logger.exception("internal error", exc_info=err)
-        return json_response(b'{"code":1,"error":"Internal server error."}', 500)
+        if isinstance(err, BodyTimeout):
+            return json_response(Reply(err.to_json()).encode(), 408, {"Connection": "close"})
+        if isinstance(err, HTTPException) and err.code is not None and err.code < 500:
+            return json_response(Reply({"error": str(err.description or err.name)}).encode(), err.code)
+        log_failure(err, request.method, request.path, rid)
+        return json_response(INTERNAL_ERROR, 500)
 
     methods = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"]
 
@@ -86,7 +89,7 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
         try:
             if any(p.match(path) for p in _OPEN):
                 return json_response(b'{"status":"ok"}', 200)
-            raw = await request.get_data(cache=False)
+            raw = await read_body(request.body)
             page = pages.find_page(request.method, path)  # a mailed link's page: a browser, no keys
             if page is not None:
                 page_req = pages.PageRequest(
@@ -110,14 +113,53 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
             reply = await handler(runtime(), req, **params)
             return json_response(reply.encode(), reply.status, reply.headers, reply.content_type)
         except Exception as err:  # every failure becomes a Parse-shaped answer, never a bare 500
-            return error_response(err)
+            return error_response(err, request_id(request.headers))
 
-    @app.errorhandler(RequestEntityTooLarge)
-    async def too_large(err: Exception) -> Response:
-        return error_response(err)
+    # Failures Quart meets outside `entry` (routing, its own request handling) answer the same way.
+    @app.errorhandler(HTTPException)
+    async def http_error(err: HTTPException) -> Response:
+        if err.code == 404:
+            return json_response(b'{"error":"not found"}', 404)
+        return error_response(err, request_id(request.headers))
 
-    @app.errorhandler(404)
-    async def not_found(err: Exception) -> Response:
-        return json_response(b'{"error":"not found"}', 404)
+    @app.errorhandler(Exception)
+    async def unexpected(err: Exception) -> Response:
+        return error_response(err, request_id(request.headers))
 
+    app.asgi_app = _guarded(app.asgi_app)  # type: ignore[method-assign]
     return app
+
+
+INTERNAL_ERROR = b'{"code":1,"error":"Internal server error."}'
+
+
+def _guarded(asgi: Callable) -> Callable:
+    """The last boundary, around Quart itself: an exception escaping it (sending a response,
+    an error handler failing) becomes a JSON 500 if nothing was sent yet, never hypercorn's page."""
+
+    async def guarded(scope, receive, send) -> None:
+        if scope.get("type") != "http":
+            await asgi(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message) -> None:
+            nonlocal started
+            if message.get("type") == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await asgi(scope, receive, tracking_send)
+        except Exception as err:
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+            log_failure(err, scope.get("method", "?"), scope.get("path", "?"),
+                        request_id({"X-Parse-Request-Id": headers.get("x-parse-request-id")}))
+            if started:
+                raise
+            await send({"type": "http.response.start", "status": 500, "headers": [
+                (b"content-type", b"application/json; charset=utf-8"),
+                (b"content-length", str(len(INTERNAL_ERROR)).encode()), (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": INTERNAL_ERROR, "more_body": False})
+
+    return guarded

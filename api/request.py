@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, AsyncIterator, Mapping
+
+import trio
 
 from api.errors import Unauthorized
+from core import json_input
 from core.config import Config
 from core.errors import ParseError
 from core.events import Context
@@ -70,19 +72,45 @@ class ParseRequest:
         return self.keys.get("session_token") or None
 
 
-def _no_constant(name: str) -> Any:
-    """NaN and Infinity are not JSON (Python accepts them; Parse's strict parser does not)."""
-    raise ValueError(f"{name} is not valid JSON")
+# A body must keep arriving: a client silent this long mid-body, or still sending after the
+# whole bound, gets 408 and its connection closed (Node, under Parse Server, allows 300 s in
+# all; a stalled body there holds its socket that long). 120 s carries the default 20 MB
+# maxUploadSize at 1.4 Mbit/s.
+BODY_IDLE_TIMEOUT = 10.0
+BODY_TIMEOUT = 120.0
+
+
+class BodyTimeout(Exception):
+    """The body did not arrive in time: 408 with Parse's TIMEOUT code, and the connection closed."""
+
+    def to_json(self) -> dict:
+        return {"code": ParseError.TIMEOUT, "error": str(self)}
+
+
+async def read_body(body: AsyncIterator[bytes]) -> bytes:
+    """The whole request body, within BODY_IDLE_TIMEOUT between chunks and BODY_TIMEOUT in all."""
+    chunks: list[bytes] = []
+    with trio.move_on_after(BODY_TIMEOUT) as whole:
+        while True:
+            with trio.move_on_after(BODY_IDLE_TIMEOUT) as idle:
+                try:
+                    chunk = await body.__anext__()
+                except StopAsyncIteration:
+                    break
+            if idle.cancelled_caught:
+                raise BodyTimeout(f"no part of the request body came for {BODY_IDLE_TIMEOUT:g} s")
+            chunks.append(chunk)
+    if whole.cancelled_caught:
+        raise BodyTimeout(f"the request body took more than {BODY_TIMEOUT:g} s")
+    return b"".join(chunks)
 
 
 def decode_body(raw: bytes) -> Any:
-    """The JSON body; 107 when it is not JSON. An empty body is an empty object."""
+    """The JSON body (core/json_input.py: 107 when it is not JSON or nests too deeply). An
+    empty body is an empty object."""
     if not raw or not raw.strip():
         return {}
-    try:
-        return json.loads(raw, parse_constant=_no_constant)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ParseError(ParseError.INVALID_JSON, f"Invalid JSON: {e}") from None
+    return json_input.loads(raw)
 
 
 def read_request(

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Sequence
 
+from core.errors import ParseError
+
 
 @dataclass
 class Reply:
@@ -19,9 +21,16 @@ class Reply:
     content_type: str | None = None  # None: JSON
 
     def encode(self) -> bytes:
-        if self.raw is not None:
-            return self.raw.encode()
-        return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode()
+        try:
+            if self.raw is not None:
+                return self.raw.encode()
+            return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            # A lone surrogate (a client's text quoted in a message): JSON escapes it, as
+            # JavaScript's JSON.stringify does, rather than failing the answer.
+            if self.raw is not None:
+                return self.raw.encode("utf-8", "backslashreplace")
+            return json.dumps(self.body, separators=(",", ":")).encode()
 
 
 Handler = Callable[..., Awaitable[Reply]]
@@ -30,7 +39,7 @@ Route = tuple[str, re.Pattern, Handler]
 
 def compile_routes(spec: Sequence[tuple[str, str, Handler]]) -> list[Route]:
     """(method, pattern, handler) with each pattern anchored and a trailing slash allowed."""
-    return [(method, re.compile(f"^{pattern}/?$"), handler) for method, pattern, handler in spec]
+    return [(method, re.compile(f"^{pattern}/?\\Z"), handler) for method, pattern, handler in spec]
 
 
 def match_route(routes: Sequence[Route], method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
@@ -41,3 +50,10 @@ def match_route(routes: Sequence[Route], method: str, path: str) -> tuple[Handle
             if found:
                 return handler, found.groupdict()
     return None
+
+
+def check_object_id(object_id: str | None) -> None:
+    """An objectId holding NUL names no object (PostgreSQL text cannot hold one): 101 before
+    anything reads it."""
+    if object_id is not None and "\x00" in object_id:
+        raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found.")

@@ -93,6 +93,7 @@ class ServerInfo:
     master_key: str
     dsn: str
     process: subprocess.Popen
+    log_path: str = ""  # the server's stdout and stderr
 
 
 def _free_port() -> int:
@@ -115,7 +116,7 @@ def start_server(dsn: str, *extra: str, app_id: str = "test-app", master_key: st
             raise RuntimeError(f"parsnip exited with {proc.returncode}; see {log.name}:\n" + Path(log.name).read_text())
         try:
             if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return ServerInfo(url, app_id, master_key, dsn, proc)
+                return ServerInfo(url, app_id, master_key, dsn, proc, log.name)
         except httpx.HTTPError:
             pass
         time.sleep(0.1)

@@ -81,15 +81,17 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
     @app.route("/", methods=methods, defaults={"rest": ""})
     async def entry(rest: str) -> Response:
         full = (request.root_path or "").rstrip("/") + "/" + rest
-        if not (full == mount or full.startswith(mount + "/")):
-            return json_response(b'{"error":"not found"}', 404)
-        if request.method == "OPTIONS":
-            return Response("OK", status=200, headers=cors, content_type="text/plain; charset=utf-8")
         path = full[len(mount):] or "/"
         try:
+            # Read first, whatever the answer: a body left unread would stall the connection's
+            # next request (hypercorn stops reading it while nobody consumes this one).
+            raw = await read_body(request.body)
+            if not (full == mount or full.startswith(mount + "/")):
+                return json_response(b'{"error":"not found"}', 404)
+            if request.method == "OPTIONS":
+                return Response("OK", status=200, headers=cors, content_type="text/plain; charset=utf-8")
             if any(p.match(path) for p in _OPEN):
                 return json_response(b'{"status":"ok"}', 200)
-            raw = await read_body(request.body)
             page = pages.find_page(request.method, path)  # a mailed link's page: a browser, no keys
             if page is not None:
                 page_req = pages.PageRequest(
@@ -118,7 +120,11 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
     # Failures Quart meets outside `entry` (routing, its own request handling) answer the same way.
     @app.errorhandler(HTTPException)
     async def http_error(err: HTTPException) -> Response:
-        if err.code == 404:
+        if err.code == 404:  # a path no route matches (Quart's own routing)
+            try:
+                await read_body(request.body)
+            except Exception:  # too large or too slow: the guard closes the connection instead
+                pass
             return json_response(b'{"error":"not found"}', 404)
         return error_response(err, request_id(request.headers))
 
@@ -135,22 +141,34 @@ INTERNAL_ERROR = b'{"code":1,"error":"Internal server error."}'
 
 def _guarded(asgi: Callable) -> Callable:
     """The last boundary, around Quart itself: an exception escaping it (sending a response,
-    an error handler failing) becomes a JSON 500 if nothing was sent yet, never hypercorn's page."""
+    an error handler failing) becomes a JSON 500 if nothing was sent yet, never hypercorn's page.
+    An answer sent before the request's body was all read closes the connection, which could
+    not carry another request."""
 
     async def guarded(scope, receive, send) -> None:
         if scope.get("type") != "http":
             await asgi(scope, receive, send)
             return
-        started = False
+        started = body_read = False
+
+        async def tracking_receive():
+            nonlocal body_read
+            message = await receive()
+            if message.get("type") == "http.disconnect" or not message.get("more_body", False):
+                body_read = True
+            return message
 
         async def tracking_send(message) -> None:
             nonlocal started
             if message.get("type") == "http.response.start":
                 started = True
+                headers = list(message.get("headers", ()))
+                if not body_read and not any(k.lower() == b"connection" for k, _ in headers):
+                    message = {**message, "headers": [*headers, (b"connection", b"close")]}
             await send(message)
 
         try:
-            await asgi(scope, receive, tracking_send)
+            await asgi(scope, tracking_receive, tracking_send)
         except Exception as err:
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
             log_failure(err, scope.get("method", "?"), scope.get("path", "?"),

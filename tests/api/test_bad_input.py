@@ -554,3 +554,14 @@ def test_an_answer_quoting_a_lone_surrogate_is_still_json():
     JSON.stringify escapes it, not a failure of the answer (which was an HTML 500 page)."""
     assert json.loads(Reply({"code": 105, "error": "Invalid field name: a\ud800."}).encode()) == {
         "code": 105, "error": "Invalid field name: a\ud800."}
+
+
+@pytest.mark.parametrize("path", ["/classes/Bad%0AName", "/health", "/../elsewhere"])
+def test_an_answer_given_before_the_body_leaves_the_connection_usable(parsnip_server, path):
+    """A path no route takes, answered at once: its body is read all the same, so the same
+    keep-alive connection carries the next request (it hung until the client gave up)."""
+    with httpx.Client(base_url=parsnip_server.url, timeout=10,
+                      headers={"X-Parse-Application-Id": parsnip_server.app_id}) as http:
+        r = http.post(path, content=b"[" * 100_000)
+        assert r.status_code in (200, 404) and r.headers["content-type"].startswith("application/json")
+        assert http.get("/health").json() == {"status": "ok"}

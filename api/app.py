@@ -15,7 +15,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from api.errors import Unauthorized, log_failure, request_id, status_for
-from api.request import BodyTimeout, read_body, read_request
+from api.request import BodyTimeout, decode_large_body, read_body, read_request
 from api.routes import Reply, pages
 from api.routes.table import find_route
 from api.runtime import Runtime
@@ -101,7 +101,7 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
                 return json_response(reply.encode(), reply.status, reply.headers, reply.content_type)
             req = read_request(
                 config, request.method, path, request.headers, request.args, raw,
-                request.remote_addr,
+                request.remote_addr, body=await decode_large_body(request.method, raw),
             )
             if req.session_token and not req.master:
                 req.auth = await runtime().authenticate(req.session_token, req.keys.get("installation_id"))

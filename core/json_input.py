@@ -31,6 +31,7 @@ _MAX_SAFE = 2**53  # JavaScript's Number.MAX_SAFE_INTEGER + 1
 _INT64 = 2**63
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_LONG_DIGITS = re.compile(r"\d{16}")
 
 
 def too_deep(message: str = "JSON is nested too deeply") -> ParseError:
@@ -67,7 +68,10 @@ def loads(data: bytes | str) -> Any:
         text = data
         raw_surrogates = not text.isascii() and _SURROGATE.search(text) is not None
     try:
-        value = json.loads(text, parse_constant=_reject_constant, parse_int=_js_int)
+        # An integer needs reading as JavaScript reads it only past 2^53, i.e. from 16 digits on:
+        # without such a run of digits, Python's own (C) integer reading is the same and faster.
+        value = json.loads(text, parse_constant=_reject_constant,
+                           parse_int=_js_int if _LONG_DIGITS.search(text) else None)
     except RecursionError:
         raise too_deep() from None
     except ValueError as e:
@@ -86,19 +90,20 @@ def loads_stored(text: str) -> Any:
 
 
 def exceeds_depth(value: Any, limit: int = MAX_DEPTH) -> bool:
-    """Whether arrays and objects nest more than `limit` levels deep (iterative, so any depth)."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, (list, tuple)):
-            children = item
-        else:
-            continue
+    """Whether arrays and objects nest more than `limit` levels deep (level by level, without
+    recursion, so any depth is safe to ask about)."""
+    level = [value] if isinstance(value, (dict, list, tuple)) else []
+    depth = 0
+    while level:
+        depth += 1
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list, tuple)))
+        deeper = []
+        for item in level:
+            for child in item.values() if isinstance(item, dict) else item:
+                if isinstance(child, (dict, list, tuple)):
+                    deeper.append(child)
+        level = deeper
     return False
 
 

@@ -13,7 +13,7 @@ from typing import Any, Hashable
 
 from core.errors import ParseError
 from core.json_input import js_number
-from core.values import date_value, parse_iso, type_of
+from core.values import checked_type, date_value, parse_iso, type_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ class Op:
     def result_type(self) -> dict | None:
         """The schema type this operation implies for its field (None: implies none)."""
         if self.kind == "Set":
-            return type_of(self.value)
+            return checked_type(self.value)  # parse_op checked the whole value
         if self.kind == "Increment":
             return {"type": "Number"}
         if self.kind in ("Add", "AddUnique", "Remove"):

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any, Awaitable, Callable, Sequence, TypeVar
+
+import trio
 
 from core.errors import ParseError
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -57,3 +61,11 @@ def check_object_id(object_id: str | None) -> None:
     anything reads it."""
     if object_id is not None and "\x00" in object_id:
         raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found.")
+
+
+async def checked(req: Any, fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)`: reading a body into a command, in a worker thread when the body is large
+    (`ParseRequest.large_body`), so that checking 20 MB of fields never stops the trio loop."""
+    if req.large_body:
+        return await trio.to_thread.run_sync(fn, *args)
+    return fn(*args)

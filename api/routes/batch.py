@@ -13,7 +13,7 @@ from typing import Any
 import trio
 
 from api.errors import Unauthorized, log_failure
-from api.routes import Reply, check_object_id, objects
+from api.routes import Reply, check_object_id, checked, objects
 from core.commands import Command, Create, Delete, Update
 from core.errors import ParseError
 
@@ -89,7 +89,7 @@ async def _transaction(rt, req, routed) -> Reply:
             raise ParseError(ParseError.INVALID_JSON, "a transactional batch may only write")
         if route[1] in _NOT_TRANSACTIONAL:
             raise ParseError(ParseError.INVALID_JSON, f"{route[1]} objects cannot be written in a transactional batch")
-        commands.append(_command(rt, req, route, item))
+        commands.append(await checked(req, _command, rt, req, route, item))
     results = await rt.write(commands, req.context, req.auth)
     return Reply([{"success": _success(c, r)} for c, r in zip(commands, results)])
 
@@ -111,7 +111,7 @@ async def _independent(rt, req, routed) -> list[dict]:
             body, params = _body_and_params(method, item)
             sub = type(req)(method, path, params, body,
                             master=req.master, read_only_master=req.read_only_master,
-                            keys=req.keys, client_ip=req.client_ip, auth=req.auth)
+                            keys=req.keys, client_ip=req.client_ip, auth=req.auth, large_body=req.large_body)
             reply = await handler(rt, sub, **path_params)
             out[i] = {"success": json.loads(reply.encode())}
         except ParseError as e:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from api.routes import Reply
+from api.routes import Reply, checked
 from core import json_input
 from core.commands import Create, Delete, Result, Update, build_ops
 from core.errors import ParseError
@@ -85,7 +85,7 @@ def updated_body(cmd: Update, result: Result) -> dict[str, Any]:
 
 async def create(rt, req, class_name: str) -> Reply:
     _check_writable(req)
-    cmd = create_command(rt, class_name, req.body)
+    cmd = await checked(req, create_command, rt, class_name, req.body)
     [result] = await rt.write([cmd], req.context, req.auth)
     location = f"{rt.config.serverURL}/classes/{class_name}/{result.object_id}"
     return Reply(created_body(cmd, result), status=201, headers={"Location": location})
@@ -93,7 +93,7 @@ async def create(rt, req, class_name: str) -> Reply:
 
 async def update(rt, req, class_name: str, object_id: str) -> Reply:
     _check_writable(req)
-    cmd = update_command(rt, class_name, object_id, req.body)
+    cmd = await checked(req, update_command, rt, class_name, object_id, req.body)
     [result] = await rt.write([cmd], req.context, req.auth)
     return Reply(updated_body(cmd, result))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, AsyncIterator, Callable, Mapping, TypeVar
 
 import trio
 
@@ -20,6 +20,8 @@ from core.config import Config
 from core.errors import ParseError
 from core.events import Context
 from core.security.auth import Auth
+
+T = TypeVar("T")
 
 # Body fields of the JS SDK's form and the header each stands for.
 _BODY_KEYS = {
@@ -111,15 +113,28 @@ async def read_body(body: AsyncIterator[bytes]) -> bytes:
 # loop, which serves every other request, keeps answering meanwhile; smaller ones are not worth
 # the thread hop (about 0.1 ms).
 LARGE_BODY = 256 * 1024
+# At most this many large bodies are worked on at once (each decodes to ten times its size).
+LARGE_BODY_WORKERS = 2
 _METHODS_WITH_BODY = ("POST", "PUT", "DELETE")
 _UNREAD: Any = object()
+_large_limiter: trio.lowlevel.RunVar = trio.lowlevel.RunVar("parsnip_large_body_limiter")
+
+
+async def off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` on a large body, in one of LARGE_BODY_WORKERS worker threads."""
+    try:
+        limiter = _large_limiter.get()
+    except LookupError:
+        limiter = trio.CapacityLimiter(LARGE_BODY_WORKERS)
+        _large_limiter.set(limiter)
+    return await trio.to_thread.run_sync(fn, *args, limiter=limiter)
 
 
 async def decode_large_body(method: str, raw: bytes) -> Any:
     """The decoded body when it is large (in a worker thread), else a marker for read_request."""
     if len(raw) <= LARGE_BODY or method not in _METHODS_WITH_BODY:
         return _UNREAD
-    return await trio.to_thread.run_sync(decode_body, raw)
+    return await off_loop(decode_body, raw)
 
 
 def decode_body(raw: bytes) -> Any:

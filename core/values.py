@@ -62,8 +62,6 @@ def date_value(t: datetime) -> dict:
     return {"__type": "Date", "iso": iso(t)}
 
 
-
-
 def type_of(value: Any) -> dict | None:
     """The schema type of a stored value (`{"type": "Pointer", "targetClass": ...}`), None for null.
 

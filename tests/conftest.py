@@ -93,7 +93,7 @@ class ServerInfo:
     master_key: str
     dsn: str
     process: subprocess.Popen
-    log_path: str = ""  # the server's stdout and stderr
+    output: str = ""  # the file that gets the process's stdout and stderr
 
 
 def _free_port() -> int:

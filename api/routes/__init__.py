@@ -7,8 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Sequence, TypeVar
 
-import trio
-
+from api.request import off_loop
 from core.errors import ParseError
 
 T = TypeVar("T")
@@ -67,5 +66,5 @@ async def checked(req: Any, fn: Callable[..., T], *args: Any) -> T:
     """`fn(*args)`: reading a body into a command, in a worker thread when the body is large
     (`ParseRequest.large_body`), so that checking 20 MB of fields never stops the trio loop."""
     if req.large_body:
-        return await trio.to_thread.run_sync(fn, *args)
+        return await off_loop(fn, *args)
     return fn(*args)

@@ -14,8 +14,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from re import _constants as _sre_constants, _parser as _sre_parse  # the pattern's tree
 from datetime import datetime, timedelta, timezone
+from re import _constants as _sre_constants  # the parsed pattern's opcodes
+from re import _parser as _sre_parse  # the pattern as a tree, to read its repetition bounds
 from typing import Any, Union
 
 from core.errors import ParseError

@@ -526,7 +526,7 @@ def test_an_unexpected_failure_is_a_json_500_and_one_log_line_with_the_request_i
     assert r.headers["content-type"].startswith("application/json")
     assert r.json() == {"code": 1, "error": "Internal server error."}
     time.sleep(0.5)  # the log line is written before the answer; give the file a moment
-    lines = [line for line in Path(own_server.log_path).read_text().splitlines() if rid in line]
+    lines = [line for line in Path(own_server.output).read_text().splitlines() if rid in line]
     assert len(lines) == 1, lines
     assert f"/parse/classes/{class_name}/{oid}" in lines[0] and "PUT" in lines[0]
 

@@ -119,6 +119,15 @@ CASES = [
     Case("too-many-fields", "POST", "/classes/{cls}", 400, 107,  # parse: 107 "Could not add field f1577"
          json={f"f{i}": i for i in range(1501)}, error="an object holds at most 1500 fields"),
     Case("too-many-fields-update", "PUT", "/classes/{cls}/{oid}", 400, 107, json={f"f{i}": i for i in range(100_000)}),
+    # Past 256 KiB a body is decoded and checked in a worker thread: the same answers.
+    Case("large-body-is-taken", "POST", "/classes/{cls}", 201, None, json={"big": "x" * 300_000}, writes=1),
+    Case("large-body-nul", "POST", "/classes/{cls}", 400, 111, headers=JSON,
+         content=b'{"big":"' + b"x" * 300_000 + b'\\u0000"}'),
+    Case("large-body-update-bad-op", "PUT", "/classes/{cls}/{oid}", 400, 107,
+         json={"big": "x" * 300_000, "score": {"__op": "Bogus"}}),
+    Case("large-transactional-batch-bad-op", "POST", "/batch", 400, 107, json={"transaction": True, "requests": [
+        {"method": "POST", "path": "/parse/classes/{cls}", "body": {"big": "x" * 300_000}},
+        {"method": "PUT", "path": "/parse/classes/{cls}/{oid}", "body": {"score": {"__op": "Bogus"}}}]}),
     # -- numbers -------------------------------------------------------------------------------------
     Case("limit-2^63", "GET", "/classes/{cls}", 200, None, params={"limit": str(2**63)},  # parse: 500
          expect=lambda b: len(b["results"]) == 1),

@@ -105,12 +105,13 @@ def _type_of(value: Any, depth: int) -> dict | None:
 
 
 def checked_type(value: Any) -> dict | None:
-    """The schema type of a value `type_of` has already checked: its top level only, so the
-    writer does not walk a 20 MB array a second time (on the database's loop)."""
-    if isinstance(value, dict) and isinstance(value.get("__type"), str) and value["__type"] in _TYPED:
-        return _TYPED[value["__type"]](value)
-    if isinstance(value, (list, dict)):
-        return {"type": "Array" if isinstance(value, list) else "Object"}
+    """The schema type of a value whose contents `type_of` has already checked: an array's or
+    an object's elements are not walked again, so the writer does not go through a 20 MB array
+    a second time on the database's loop (a typed value, small, is checked whole)."""
+    if isinstance(value, list):
+        return {"type": "Array"}
+    if isinstance(value, dict) and "__type" not in value:
+        return {"type": "Object"}
     return _type_of(value, 1)
 
 

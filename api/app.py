@@ -7,24 +7,22 @@ entry point: read and authenticate the request, then dispatch on (method, path).
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Callable
 
 from quart import Response, request
 from quart_trio import QuartTrio
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from api import observe
-from api.errors import Unauthorized, status_for
-from api.request import read_request
+from api.errors import Unauthorized, log_failure, request_id, status_for
+from api.request import BodyTimeout, decode_large_body, read_body, read_request
 from api.routes import Reply, pages
 from api.routes.table import find_route
 from api.runtime import Runtime, health
 from core.config import Config
 from core.errors import ParseError
 
-logger = logging.getLogger("parsnip.api")
 
 # Answered without an application id, as Parse does.
 _OPEN = [re.compile(r"^/health/?$")]
@@ -60,7 +58,8 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
         headers = {**cors, **(extra or {})}
         return Response(body, status=status, headers=headers, content_type=content_type or "application/json; charset=utf-8")
 
-    def error_response(err: Exception) -> Response:
+    def error_response(err: Exception, rid: str) -> Response:
+        """Every failure as Parse shapes it; an unexpected one is logged once, with its route."""
         if isinstance(err, Unauthorized):
             return json_response(Reply({"error": err.message}).encode(), err.status)
         if isinstance(err, ParseError):
@@ -68,8 +67,12 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
         if isinstance(err, RequestEntityTooLarge):
             # The rest of the body is never read, so the connection cannot carry another request.
             return json_response(b'{"error":"request entity too large"}', 413, {"Connection": "close"})
-        logger.exception("internal error", exc_info=err)
-        return json_response(b'{"code":1,"error":"Internal server error."}', 500)
+        if isinstance(err, BodyTimeout):
+            return json_response(Reply(err.to_json()).encode(), 408, {"Connection": "close"})
+        if isinstance(err, HTTPException) and err.code is not None and err.code < 500:
+            return json_response(Reply({"error": str(err.description or err.name)}).encode(), err.code)
+        log_failure(err, request.method, request.path, rid)
+        return json_response(INTERNAL_ERROR, 500)
 
     methods = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"]
 
@@ -79,16 +82,18 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
     @app.route("/", methods=methods, defaults={"rest": ""})
     async def entry(rest: str) -> Response:
         full = (request.root_path or "").rstrip("/") + "/" + rest
-        if not (full == mount or full.startswith(mount + "/")):
-            return json_response(b'{"error":"not found"}', 404)
-        if request.method == "OPTIONS":
-            return Response("OK", status=200, headers=cors, content_type="text/plain; charset=utf-8")
         path = full[len(mount):] or "/"
         try:
+            # Read first, whatever the answer: a body left unread would stall the connection's
+            # next request (hypercorn stops reading it while nobody consumes this one).
+            raw = await read_body(request.body)
+            if not (full == mount or full.startswith(mount + "/")):
+                return json_response(b'{"error":"not found"}', 404)
+            if request.method == "OPTIONS":
+                return Response("OK", status=200, headers=cors, content_type="text/plain; charset=utf-8")
             if any(p.match(path) for p in _OPEN):
                 status, body, headers = health(runtime)
                 return json_response(Reply(body).encode(), status, headers)
-            raw = await request.get_data(cache=False)
             page = pages.find_page(request.method, path)  # a mailed link's page: a browser, no keys
             if page is not None:
                 page_req = pages.PageRequest(
@@ -98,7 +103,7 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
                 return json_response(reply.encode(), reply.status, reply.headers, reply.content_type)
             req = read_request(
                 config, request.method, path, request.headers, request.args, raw,
-                request.remote_addr,
+                request.remote_addr, body=await decode_large_body(request.method, raw),
             )
             if req.session_token and not req.master:
                 req.auth = await runtime().authenticate(req.session_token, req.keys.get("installation_id"))
@@ -113,14 +118,69 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
             reply = await handler(runtime(), req, **params)
             return json_response(reply.encode(), reply.status, reply.headers, reply.content_type)
         except Exception as err:  # every failure becomes a Parse-shaped answer, never a bare 500
-            return error_response(err)
+            return error_response(err, request_id(request.headers))
 
-    @app.errorhandler(RequestEntityTooLarge)
-    async def too_large(err: Exception) -> Response:
-        return error_response(err)
+    # Failures Quart meets outside `entry` (routing, its own request handling) answer the same way.
+    @app.errorhandler(HTTPException)
+    async def http_error(err: HTTPException) -> Response:
+        if err.code == 404:  # a path no route matches (Quart's own routing)
+            try:
+                await read_body(request.body)
+            except Exception:  # too large or too slow: the guard closes the connection instead
+                pass
+            return json_response(b'{"error":"not found"}', 404)
+        return error_response(err, request_id(request.headers))
 
-    @app.errorhandler(404)
-    async def not_found(err: Exception) -> Response:
-        return json_response(b'{"error":"not found"}', 404)
+    @app.errorhandler(Exception)
+    async def unexpected(err: Exception) -> Response:
+        return error_response(err, request_id(request.headers))
 
+    app.asgi_app = _guarded(app.asgi_app)  # type: ignore[method-assign]
     return app
+
+
+INTERNAL_ERROR = b'{"code":1,"error":"Internal server error."}'
+
+
+def _guarded(asgi: Callable) -> Callable:
+    """The last boundary, around Quart itself: an exception escaping it (sending a response,
+    an error handler failing) becomes a JSON 500 if nothing was sent yet, never hypercorn's page.
+    An answer sent before the request's body was all read closes the connection, which could
+    not carry another request."""
+
+    async def guarded(scope, receive, send) -> None:
+        if scope.get("type") != "http":
+            await asgi(scope, receive, send)
+            return
+        started = body_read = False
+
+        async def tracking_receive():
+            nonlocal body_read
+            message = await receive()
+            if message.get("type") == "http.disconnect" or not message.get("more_body", False):
+                body_read = True
+            return message
+
+        async def tracking_send(message) -> None:
+            nonlocal started
+            if message.get("type") == "http.response.start":
+                started = True
+                headers = list(message.get("headers", ()))
+                if not body_read and not any(k.lower() == b"connection" for k, _ in headers):
+                    message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        try:
+            await asgi(scope, tracking_receive, tracking_send)
+        except Exception as err:
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+            log_failure(err, scope.get("method", "?"), scope.get("path", "?"),
+                        request_id({"X-Parse-Request-Id": headers.get("x-parse-request-id")}))
+            if started:
+                raise
+            await send({"type": "http.response.start", "status": 500, "headers": [
+                (b"content-type", b"application/json; charset=utf-8"),
+                (b"content-length", str(len(INTERNAL_ERROR)).encode()), (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": INTERNAL_ERROR, "more_body": False})
+
+    return guarded

@@ -1,8 +1,15 @@
-"""Where domain errors become HTTP: the one mapping from Parse codes to statuses."""
+"""Where domain errors become HTTP: the one mapping from Parse codes to statuses, and the one
+log record of a request that failed unexpectedly."""
 
 from __future__ import annotations
 
+import logging
+import uuid
+from typing import Mapping
+
 from core.errors import DatabaseUnavailable, ParseError
+
+logger = logging.getLogger("parsnip.api")
 
 
 class Unauthorized(Exception):
@@ -24,3 +31,16 @@ def status_for(err: ParseError) -> int:
     if err.code == ParseError.INTERNAL_SERVER_ERROR:
         return 500
     return 400
+
+
+def request_id(headers: Mapping[str, str]) -> str:
+    """The client's X-Parse-Request-Id (for the log line), or a fresh one."""
+    given = headers.get("X-Parse-Request-Id")
+    return given[:200] if given else uuid.uuid4().hex
+
+
+def log_failure(err: BaseException, method: str, route: str, rid: str) -> None:
+    """The one log record of a request that failed unexpectedly: route and request id first,
+    the traceback attached (one line in JSON logs)."""
+    logger.error("request failed: %s %r request_id=%r: %s: %s", method, route[:500], rid, type(err).__name__,
+                 str(err)[:500], exc_info=err, extra={"request_id": rid, "route": route[:500]})

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, AsyncIterator, Callable, Mapping, TypeVar
+
+import trio
 
 from api.errors import Unauthorized
+from core import json_input
 from core.config import Config
 from core.errors import ParseError
 from core.events import Context
 from core.security.auth import Auth
+
+T = TypeVar("T")
 
 # Body fields of the JS SDK's form and the header each stands for.
 _BODY_KEYS = {
@@ -60,6 +64,8 @@ class ParseRequest:
     client_ip: str | None = None
     # Who is asking: set from the keys here, and from the session token by the runtime.
     auth: Auth = field(default_factory=Auth)
+    # The body is past LARGE_BODY: handlers check it off the trio loop (`api.routes.checked`).
+    large_body: bool = False
 
     @property
     def context(self) -> Context:
@@ -70,29 +76,85 @@ class ParseRequest:
         return self.keys.get("session_token") or None
 
 
-def _no_constant(name: str) -> Any:
-    """NaN and Infinity are not JSON (Python accepts them; Parse's strict parser does not)."""
-    raise ValueError(f"{name} is not valid JSON")
+# A body must keep arriving: a client silent this long mid-body, or still sending after the
+# whole bound, gets 408 and its connection closed (Node, under Parse Server, allows 300 s in
+# all; a stalled body there holds its socket that long). 120 s carries the default 20 MB
+# maxUploadSize at 1.4 Mbit/s.
+BODY_IDLE_TIMEOUT = 10.0
+BODY_TIMEOUT = 120.0
+
+
+class BodyTimeout(Exception):
+    """The body did not arrive in time: 408 with Parse's TIMEOUT code, and the connection closed."""
+
+    def to_json(self) -> dict:
+        return {"code": ParseError.TIMEOUT, "error": str(self)}
+
+
+async def read_body(body: AsyncIterator[bytes]) -> bytes:
+    """The whole request body, within BODY_IDLE_TIMEOUT between chunks and BODY_TIMEOUT in all."""
+    chunks: list[bytes] = []
+    with trio.move_on_after(BODY_TIMEOUT) as whole:
+        while True:
+            with trio.move_on_after(BODY_IDLE_TIMEOUT) as idle:
+                try:
+                    chunk = await body.__anext__()
+                except StopAsyncIteration:
+                    break
+            if idle.cancelled_caught:
+                raise BodyTimeout(f"no part of the request body came for {BODY_IDLE_TIMEOUT:g} s")
+            chunks.append(chunk)
+    if whole.cancelled_caught:
+        raise BodyTimeout(f"the request body took more than {BODY_TIMEOUT:g} s")
+    return b"".join(chunks)
+
+
+# Bodies past this size are decoded (and their fields checked) in a worker thread, so the trio
+# loop, which serves every other request, keeps answering meanwhile; smaller ones are not worth
+# the thread hop (about 0.1 ms).
+LARGE_BODY = 256 * 1024
+# At most this many large bodies are worked on at once (each decodes to ten times its size).
+LARGE_BODY_WORKERS = 2
+_METHODS_WITH_BODY = ("POST", "PUT", "DELETE")
+_UNREAD: Any = object()
+_large_limiter: trio.lowlevel.RunVar = trio.lowlevel.RunVar("parsnip_large_body_limiter")
+
+
+async def off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` on a large body, in one of LARGE_BODY_WORKERS worker threads."""
+    try:
+        limiter = _large_limiter.get()
+    except LookupError:
+        limiter = trio.CapacityLimiter(LARGE_BODY_WORKERS)
+        _large_limiter.set(limiter)
+    return await trio.to_thread.run_sync(fn, *args, limiter=limiter)
+
+
+async def decode_large_body(method: str, raw: bytes) -> Any:
+    """The decoded body when it is large (in a worker thread), else a marker for read_request."""
+    if len(raw) <= LARGE_BODY or method not in _METHODS_WITH_BODY:
+        return _UNREAD
+    return await off_loop(decode_body, raw)
 
 
 def decode_body(raw: bytes) -> Any:
-    """The JSON body; 107 when it is not JSON. An empty body is an empty object."""
+    """The JSON body (core/json_input.py: 107 when it is not JSON or nests too deeply). An
+    empty body is an empty object."""
     if not raw or not raw.strip():
         return {}
-    try:
-        return json.loads(raw, parse_constant=_no_constant)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ParseError(ParseError.INVALID_JSON, f"Invalid JSON: {e}") from None
+    return json_input.loads(raw)
 
 
 def read_request(
     config: Config, method: str, path: str, headers: Mapping[str, str], query: Mapping[str, str],
-    raw_body: bytes, client_ip: str | None,
+    raw_body: bytes, client_ip: str | None, *, body: Any = _UNREAD,
 ) -> ParseRequest:
-    """Fold headers, query string and the JS SDK body form into a checked ParseRequest."""
+    """Fold headers, query string and the JS SDK body form into a checked ParseRequest
+    (`body`: already decoded by `decode_large_body`)."""
     keys = {name: headers[h] for h, name in _HEADERS.items() if h in headers}
     params: dict[str, Any] = dict(query)
-    body: Any = decode_body(raw_body) if method in ("POST", "PUT", "DELETE") else {}
+    if body is _UNREAD:
+        body = decode_body(raw_body) if method in _METHODS_WITH_BODY else {}
     if isinstance(body, dict) and ("_method" in body or "_ApplicationId" in body):
         body = dict(body)
         override = body.pop("_method", None)
@@ -106,7 +168,8 @@ def read_request(
         if method == "GET":
             params.update(body)
             body = {}
-    req = ParseRequest(method, path, params, body, keys=keys, client_ip=client_ip)
+    req = ParseRequest(method, path, params, body, keys=keys, client_ip=client_ip,
+                       large_body=len(raw_body) > LARGE_BODY)
     _authenticate(config, req)
     req.auth = Auth(master=req.master, read_only=req.read_only_master,
                     installation_id=keys.get("installation_id"))

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Union
 
 from core.errors import ParseError
 from core.operations import Op, parse_op
-from core.schema import check_class_name, check_field_name, describe
+from core.schema import MAX_FIELDS, check_class_name, check_field_name, describe
 from core.values import type_of
 
 # Fields the server owns. Parse ignores createdAt/updatedAt in a body and refuses objectId
@@ -84,6 +84,8 @@ def build_ops(class_name: str, body: Any, *, allow_object_id: bool = False) -> t
     check_class_name(class_name)
     if not isinstance(body, dict):
         raise ParseError(ParseError.INVALID_JSON, "request body must be a JSON object")
+    if len(body) > MAX_FIELDS:  # checked before any field is read: no class could hold them
+        raise ParseError(ParseError.INVALID_JSON, f"an object holds at most {MAX_FIELDS} fields")
     ops: dict[str, Op] = {}
     object_id = None
     for key, value in body.items():
@@ -99,7 +101,7 @@ def build_ops(class_name: str, body: Any, *, allow_object_id: bool = False) -> t
         if key == "objectId":
             if not allow_object_id:
                 raise ParseError(ParseError.INVALID_KEY_NAME, "objectId is an invalid field name.")
-            if not isinstance(value, str) or not value:
+            if not isinstance(value, str) or not value or "\x00" in value:
                 raise ParseError(ParseError.INVALID_KEY_NAME, "objectId must be a string")
             object_id = value
             continue
@@ -117,7 +119,7 @@ def _acl_op(value: Any) -> Op:
     if not isinstance(value, dict):
         raise ParseError(ParseError.INVALID_ACL, "Invalid ACL.")
     for who, perms in value.items():
-        if not isinstance(who, str) or not isinstance(perms, dict):
+        if not isinstance(who, str) or "\x00" in who or not isinstance(perms, dict):
             raise ParseError(ParseError.INVALID_ACL, "Invalid ACL.")
         for perm, allowed in perms.items():
             if perm not in ("read", "write") or not isinstance(allowed, bool):

@@ -7,11 +7,13 @@ the current one inside the write transaction.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Hashable
 
 from core.errors import ParseError
-from core.values import date_value, parse_iso, type_of
+from core.json_input import js_number
+from core.values import checked_type, date_value, parse_iso, type_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +38,7 @@ class Op:
     def result_type(self) -> dict | None:
         """The schema type this operation implies for its field (None: implies none)."""
         if self.kind == "Set":
-            return type_of(self.value)
+            return checked_type(self.value)  # parse_op checked the whole value
         if self.kind == "Increment":
             return {"type": "Number"}
         if self.kind in ("Add", "AddUnique", "Remove"):
@@ -137,7 +139,7 @@ def apply(op: Op, current: Any, present: bool) -> tuple[bool, Any]:
             return True, op.value
         if isinstance(current, bool) or not isinstance(current, (int, float)):
             raise ParseError(ParseError.INVALID_JSON, "Cannot increment a field that is not a number")
-        return True, current + op.value
+        return True, _js_number(current + op.value)
     base = current if present and current is not None else []
     if not isinstance(base, list):
         raise ParseError(ParseError.INCORRECT_TYPE, f"Cannot apply {op.kind} to a field that is not an array")
@@ -145,9 +147,44 @@ def apply(op: Op, current: Any, present: bool) -> tuple[bool, Any]:
         return True, base + list(op.value)
     if op.kind == "AddUnique":
         out = list(base)
+        seen = {canonical(item) for item in base}
         for item in op.value:
-            if item not in out:
+            key = canonical(item)
+            if key not in seen:
+                seen.add(key)
                 out.append(item)
         return True, out
     # Remove
-    return True, [item for item in base if item not in op.value]
+    drop = {canonical(item) for item in op.value}
+    return True, [item for item in base if canonical(item) not in drop]
+
+
+def _js_number(n: int | float) -> int | float:
+    """A sum as JavaScript computes it (in doubles past 2^53, so it always fits the log's
+    msgpack); an infinite one is refused rather than stored."""
+    if isinstance(n, float) and not math.isfinite(n):
+        raise ParseError(ParseError.INCORRECT_TYPE, "numbers must be finite")
+    return js_number(n)
+
+
+def canonical(value: Any) -> Hashable:
+    """A hashable form under which two JSON values are equal exactly when PostgreSQL's jsonb
+    says so, which is the equality Parse Server on PostgreSQL uses for AddUnique and Remove:
+    1 equals 1.0, true does not equal 1, and an object's key order does not matter. It makes
+    AddUnique and Remove linear: one hash per element instead of comparing every pair."""
+    kind = type(value)
+    if kind is str or value is None:
+        return value
+    if kind is dict:
+        return frozenset([(k, v if type(v) is str else canonical(v)) for k, v in value.items()])
+    if kind is int or kind is float:
+        return value  # 1 and 1.0 are equal and hash alike in Python, as in jsonb
+    if kind is bool:
+        return (_BOOL, value)  # never equal to 1 or 0
+    if kind is list:
+        return (_ARRAY, tuple([canonical(v) for v in value]))
+    raise ParseError(ParseError.INCORRECT_TYPE, "invalid value")
+
+
+# Tags no JSON value can equal, so a tagged form never meets an untagged one.
+_BOOL, _ARRAY = object(), object()

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping
 
 from core.errors import ParseError
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*\Z")  # \Z: `$` would let a trailing newline in
 
 SYSTEM_CLASSES = frozenset(
     {"_User", "_Role", "_Session", "_Installation", "_Product", "_PushStatus", "_JobStatus",
@@ -71,6 +71,12 @@ VOLATILE_CLASSES = frozenset({"_JobStatus", "_PushStatus", "_Hooks", "_GlobalCon
 # Classes that exist from the start (Parse Server creates them when it starts), before any
 # write has made their tables.
 BUILT_IN_CLASSES = ("_User", "_Role")
+
+
+# Fields a class may hold. Parse Server on PostgreSQL keeps one column per field and fails
+# near 1,577 (PostgreSQL's 1,600 columns, less its own); every read walks the class's fields,
+# so a class with 100,000 of them would slow every request that touches it.
+MAX_FIELDS = 1500
 
 
 def check_class_name(name: str) -> None:
@@ -265,6 +271,11 @@ class SchemaOverlay:
                     f"schema mismatch for {cls}.{field}; expected {describe(known)} but got {describe(t)}",
                 )
         is_new = not self.has_class(cls)
+        if added:
+            current = self.view(cls)
+            if len(added) + (len(current.fields) if current is not None else 0) > MAX_FIELDS:
+                raise ParseError(ParseError.INVALID_JSON,
+                                 f"Could not add field {next(iter(added))}: a class holds at most {MAX_FIELDS} fields")
         if is_new or added:
             self.apply(cls, {"fields": added})
         return is_new, added

@@ -22,7 +22,7 @@ from core.values import type_of
 
 PRIMARY_INDEX = "_id_"
 _PRIMARY = {PRIMARY_INDEX: {"_id": 1}}
-_FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*\Z")
 _TYPES = frozenset({"Number", "String", "Boolean", "Date", "Object", "Array", "GeoPoint", "File", "Bytes",
                     "Polygon"})
 # Codes Parse Server answers with that have no name in the SDKs.

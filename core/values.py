@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from core.errors import ParseError
+from core.json_input import MAX_DEPTH  # values nest at most this deep; deeper is refused, not recursed
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 
@@ -50,11 +51,11 @@ def parse_iso(text: str) -> datetime:
         s = s[:-1] + "+00:00"
     try:
         t = datetime.fromisoformat(s)
-    except ValueError:
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=timezone.utc)
+        return t.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: past year 9999 once in UTC
         raise ParseError(ParseError.INCORRECT_TYPE, f"invalid date: {text}") from None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc)
 
 
 def date_value(t: datetime) -> dict:
@@ -64,8 +65,13 @@ def date_value(t: datetime) -> dict:
 def type_of(value: Any) -> dict | None:
     """The schema type of a stored value (`{"type": "Pointer", "targetClass": ...}`), None for null.
 
-    Raises 111 for a malformed typed value, so nothing ill-formed reaches the log.
+    Raises 111 for a malformed typed value, so nothing ill-formed reaches the log: also for a
+    string holding NUL (PostgreSQL text and jsonb cannot), a value nested deeper than MAX_DEPTH.
     """
+    return _type_of(value, 1)
+
+
+def _type_of(value: Any, depth: int) -> dict | None:
     if value is None:
         return None
     if isinstance(value, bool):
@@ -75,33 +81,69 @@ def type_of(value: Any) -> dict | None:
             raise ParseError(ParseError.INCORRECT_TYPE, "numbers must be finite")
         return {"type": "Number"}
     if isinstance(value, str):
+        _check_text(value)
         return {"type": "String"}
+    if depth > MAX_DEPTH:
+        raise ParseError(ParseError.INCORRECT_TYPE, f"values may nest at most {MAX_DEPTH} levels deep")
     if isinstance(value, list):
         for item in value:
-            _check_nested(item)
+            _type_of(item, depth + 1)
         return {"type": "Array"}
     if isinstance(value, dict):
-        kind = value.get("__type")
-        if kind is None:
+        if "__type" not in value:
             for key, item in value.items():
                 _check_nested_key(key)
-                _check_nested(item)
+                _type_of(item, depth + 1)
             return {"type": "Object"}
-        checker = _TYPED.get(kind)
+        kind = value["__type"]
+        checker = _TYPED.get(kind) if isinstance(kind, str) else None
         if checker is None:
-            raise ParseError(ParseError.INCORRECT_TYPE, f"invalid type: {kind}")
+            raise ParseError(ParseError.INCORRECT_TYPE, f"invalid type: {_shown(kind)}")
+        _check_strings(value, depth)
         return checker(value)
     raise ParseError(ParseError.INCORRECT_TYPE, "invalid value")
 
 
-def _check_nested(value: Any) -> None:
-    # Typed values may nest inside arrays and objects; they must be well formed there too.
-    type_of(value)
+def checked_type(value: Any) -> dict | None:
+    """The schema type of a value whose contents `type_of` has already checked: an array's or
+    an object's elements are not walked again, so the writer does not go through a 20 MB array
+    a second time on the database's loop (a typed value, small, is checked whole)."""
+    if isinstance(value, list):
+        return {"type": "Array"}
+    if isinstance(value, dict) and "__type" not in value:
+        return {"type": "Object"}
+    return _type_of(value, 1)
+
+
+def _shown(kind: Any) -> str:
+    return kind if isinstance(kind, str) else type(kind).__name__
+
+
+def _check_text(text: str) -> None:
+    if "\x00" in text:
+        raise ParseError(ParseError.INCORRECT_TYPE, "strings may not contain the NUL character (\\u0000)")
+
+
+def _check_strings(container: dict | list, depth: int) -> None:
+    """A typed value's own strings (className, objectId, name, any extra key) are stored as sent."""
+    for key, item in container.items() if isinstance(container, dict) else enumerate(container):
+        if isinstance(key, str) and "\x00" in key:
+            _check_text(key)
+        if isinstance(item, str):
+            if "\x00" in item:
+                _check_text(item)
+        elif isinstance(item, (dict, list)):
+            if depth >= MAX_DEPTH:
+                raise ParseError(ParseError.INCORRECT_TYPE, f"values may nest at most {MAX_DEPTH} levels deep")
+            _check_strings(item, depth + 1)
 
 
 def _check_nested_key(key: str) -> None:
+    if not isinstance(key, str):
+        raise ParseError(ParseError.INCORRECT_TYPE, "invalid value")
     if "$" in key or "." in key:
         raise ParseError(ParseError.INVALID_NESTED_KEY, "Nested keys should not contain the '$' or '.' characters")
+    _check_text(key)
 
 
 def _date(v: dict) -> dict:

@@ -22,9 +22,10 @@ from core.errors import ParseError
 from core.query.ast import parse_where
 from core.query.sql import Params, compile_where
 from core.security.guard import INTERNAL_USER_FIELDS, USER_CLASS
+from projections.reader import query_refusals
 from projections.store import table
 
-_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
+_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*")
 _BASE_DOC = (
     "(jsonb_build_object('objectId', object_id,"
     " 'createdAt', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
@@ -45,7 +46,7 @@ def _bad(message: str) -> ParseError:
 
 def _name(name: Any) -> str:
     """A field name as Parse shows it: `_id` is `objectId`."""
-    if not isinstance(name, str) or not _PATH.match(name):
+    if not isinstance(name, str) or not _PATH.fullmatch(name):
         raise ParseError(ParseError.INVALID_KEY_NAME, f"Invalid field name: {name}")
     return "objectId" if name == "_id" else name
 
@@ -143,8 +144,9 @@ def _sort(spec: Any, prev: str, params: Params) -> str:
 
 
 def _count_of(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _bad(f"{what} must be a non-negative integer")
+    """A $limit or $skip: PostgreSQL's are 64-bit (Parse answers 102 past that too)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise _bad(f"{what} must be a non-negative integer below 2^63")
     return value
 
 
@@ -216,7 +218,8 @@ def compile_pipeline(class_name: str, pipeline: Any) -> tuple[str, list]:
 async def aggregate(conn: asyncpg.Connection, class_name: str, pipeline: Any) -> list[str]:
     sql, values = compile_pipeline(class_name, pipeline)
     try:
-        return [r[0] for r in await conn.fetch(sql, *values)]
+        with query_refusals():
+            return [r[0] for r in await conn.fetch(sql, *values)]
     except asyncpg.exceptions.UndefinedTableError:
         return []
 
@@ -237,6 +240,7 @@ async def distinct(conn: asyncpg.Connection, class_name: str, field: str, where:
         " ORDER BY 1"
     )
     try:
-        return [r[0] for r in await conn.fetch(sql, *params.values)]
+        with query_refusals():
+            return [r[0] for r in await conn.fetch(sql, *params.values)]
     except asyncpg.exceptions.UndefinedTableError:
         return []

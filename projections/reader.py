@@ -8,11 +8,13 @@ its response. These functions run on the gateway's loop (`gateway.call(find, ...
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import asyncpg
 
+from core.errors import ParseError
 from core.query.ast import And, Node
 from core.query.sql import (
     Params, compile_near_order, compile_order, compile_text_score, compile_where, existing_tables,
@@ -73,6 +75,17 @@ def _select(opts: "FindOptions", params: Params, score: str | None = None) -> st
     base_param = params.add(opts.files_base, "::text") if files else None
     hidden = opts.access.hidden(params.add) if opts.access is not None else None
     return _object_json(keys_param, files, base_param, exclude_param, score, hidden)
+
+
+@contextmanager
+def query_refusals() -> Iterator[None]:
+    """What PostgreSQL refuses in a query a client wrote (a regular expression it cannot
+    compile, a value out of its range, a query too deeply nested for its stack) is that
+    client's bad query (102), never an internal error."""
+    try:
+        yield
+    except (asyncpg.exceptions.DataError, asyncpg.exceptions.ProgramLimitExceededError) as e:
+        raise ParseError(ParseError.INVALID_QUERY, f"bad query: {e}") from None
 
 
 def _readable(opts: "FindOptions", params: Params) -> str:
@@ -139,6 +152,11 @@ async def _finish(conn: asyncpg.Connection, texts: list[str], opts: FindOptions)
 
 async def get(conn: asyncpg.Connection, class_name: str, object_id: str, opts: FindOptions) -> str | None:
     """One object's JSON text, or None when there is no such object."""
+    with query_refusals():
+        return await _get(conn, class_name, object_id, opts)
+
+
+async def _get(conn: asyncpg.Connection, class_name: str, object_id: str, opts: FindOptions) -> str | None:
     params = Params()
     oid = params.add(object_id, "::text")
     select = _select(opts, params)
@@ -156,6 +174,11 @@ async def get(conn: asyncpg.Connection, class_name: str, object_id: str, opts: F
 
 async def find(conn: asyncpg.Connection, class_name: str, opts: FindOptions) -> tuple[list[str], int | None]:
     """The matching objects' JSON texts and, when asked, the total count."""
+    with query_refusals():
+        return await _find(conn, class_name, opts)
+
+
+async def _find(conn: asyncpg.Connection, class_name: str, opts: FindOptions) -> tuple[list[str], int | None]:
     params = Params(scalar_fields=opts.scalar_fields, subquery_access=opts.subquery_access)
     tables = await existing_tables(conn, opts.where)
     cond = f"{_readable(opts, params)} AND {compile_where(opts.where, params, tables)}"

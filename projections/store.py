@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from core import json_input
 from core.accounts.authdata import store as authdata_store
 from core.errors import ParseError
 from core.events import CREATE, DELETE, PURGE, SCHEMA, UPDATE, Event
@@ -96,13 +97,15 @@ class Projector:
     ) -> tuple[int, dict] | None:
         """Lock an object's row for this transaction and return (version, fields)."""
         row = await conn.fetchrow(
-            f"SELECT version, created_at, updated_at, acl, data FROM {table(class_name)}"
+            f"SELECT version, created_at, updated_at, acl, data::text AS data FROM {table(class_name)}"
             " WHERE object_id = $1 FOR UPDATE",
             object_id,
         )
         if row is None:
             return None
-        fields = dict(row["data"])
+        # jsonb gives a stored 2^64 (a double) back as the integer 18446744073709552000, which the
+        # log's msgpack cannot hold: read numbers as JavaScript (and Parse) holds them.
+        fields = json_input.loads_stored(row["data"])
         if row["acl"] is not None:
             fields["ACL"] = row["acl"]
         return row["version"], {"fields": fields, "created_at": row["created_at"], "updated_at": row["updated_at"]}

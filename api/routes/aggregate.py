@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from api.errors import Unauthorized
 from api.routes import Reply
+from api.routes.objects import json_param
 from core.errors import ParseError
 from core.schema import check_class_name
 from projections import aggregate as agg
 
 
 def _json_param(value: Any, name: str) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            raise ParseError(ParseError.INVALID_JSON, f"{name} must be valid JSON") from None
-    return value
+    return json_param(value, name) if isinstance(value, str) else value
 
 
 async def aggregate(rt, req, class_name: str) -> Reply:

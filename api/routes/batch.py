@@ -12,7 +12,8 @@ from typing import Any
 
 import trio
 
-from api.routes import Reply, objects
+from api.errors import Unauthorized, log_failure
+from api.routes import Reply, check_object_id, checked, objects
 from core.commands import Command, Create, Delete, Update
 from core.errors import ParseError
 
@@ -65,6 +66,7 @@ def _command(rt, req, route, item) -> Command:
     method, cls, oid, _ = route
     if method != "GET":
         objects._check_writable(req)
+    check_object_id(oid)
     if method == "POST":
         return objects.create_command(rt, cls, item.get("body", {}))
     if method == "PUT":
@@ -87,12 +89,14 @@ async def _transaction(rt, req, routed) -> Reply:
             raise ParseError(ParseError.INVALID_JSON, "a transactional batch may only write")
         if route[1] in _NOT_TRANSACTIONAL:
             raise ParseError(ParseError.INVALID_JSON, f"{route[1]} objects cannot be written in a transactional batch")
-        commands.append(_command(rt, req, route, item))
+        commands.append(await checked(req, _command, rt, req, route, item))
     results = await rt.write(commands, req.context, req.auth)
     return Reply([{"success": _success(c, r)} for c, r in zip(commands, results)])
 
 
 async def _independent(rt, req, routed) -> list[dict]:
+    """Each request succeeds or fails alone: whatever one raises becomes its own error entry
+    (logged when unexpected), never the whole batch's answer."""
     out: list[dict | None] = [None] * len(routed)
 
     from api.routes.table import find_route  # the table routes /batch itself
@@ -104,18 +108,37 @@ async def _independent(rt, req, routed) -> list[dict]:
             if found is None:
                 raise ParseError(ParseError.INVALID_JSON, f"cannot route {method} {path}")
             handler, path_params = found
-            body = item.get("body", {})
-            params = dict(item.get("params") or (body if method == "GET" else None) or {})
-            sub = type(req)(method, path, params, {} if method == "GET" else body,
+            body, params = _body_and_params(method, item)
+            sub = type(req)(method, path, params, body,
                             master=req.master, read_only_master=req.read_only_master,
-                            keys=req.keys, client_ip=req.client_ip, auth=req.auth)
+                            keys=req.keys, client_ip=req.client_ip, auth=req.auth, large_body=req.large_body)
             reply = await handler(rt, sub, **path_params)
             out[i] = {"success": json.loads(reply.encode())}
         except ParseError as e:
             out[i] = {"error": e.to_json()}
+        except Unauthorized as e:
+            out[i] = {"error": {"code": ParseError.OPERATION_FORBIDDEN, "error": e.message}}
+        except Exception as e:
+            log_failure(e, method, f"/batch {path}", req.keys.get("request_id") or "-")
+            out[i] = {"error": {"code": ParseError.INTERNAL_SERVER_ERROR, "error": "Internal server error."}}
 
     # Submitted together, so the writer can commit them in one group.
     async with trio.open_nursery() as nursery:
         for i, (route, item) in enumerate(routed):
             nursery.start_soon(run, i, route, item)
     return out  # type: ignore[return-value]
+
+
+def _body_and_params(method: str, item: dict) -> tuple[Any, dict]:
+    """A batched request's body and query parameters. A GET's parameters are `params` or, as
+    Parse reads them, its `body`; anything but an object there holds no parameters, except an
+    array, whose indexes Parse takes as parameter names (so it is refused as they are)."""
+    body = item.get("body", {})
+    if method != "GET":
+        return body, {}
+    given = item.get("params") or body
+    if isinstance(given, dict):
+        return {}, dict(given)
+    if isinstance(given, list) and given:
+        return {}, {str(i): v for i, v in enumerate(given)}
+    return {}, {}

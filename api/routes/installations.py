@@ -11,7 +11,9 @@ import asyncpg
 
 from api.routes import Reply, objects
 from core.errors import ParseError
+from core.schema import describe
 from core.security.clp import DENIED
+from core.values import type_of
 
 INSTALLATION = "_Installation"
 
@@ -42,6 +44,9 @@ async def update(rt, req, object_id: str) -> Reply:
 async def create(rt, req) -> Reply:
     body = req.body if isinstance(req.body, dict) else {}
     installation_id = body.get("installationId")
+    if installation_id is not None and not isinstance(installation_id, str):
+        raise ParseError(ParseError.INCORRECT_TYPE, "schema mismatch for _Installation.installationId; "
+                         f"expected String but got {describe(type_of(installation_id))}")
     if not installation_id and not body.get("deviceToken"):
         raise ParseError(ParseError.MISSING_REQUIRED_FIELD,
                          "at least one ID field (deviceToken, installationId) must be specified in this operation")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from api.routes import Reply
+from api.routes import Reply, checked
+from core import json_input
 from core.commands import Create, Delete, Result, Update, build_ops
 from core.errors import ParseError
 from core.query.ast import check_key, check_relative_times, parse_where
@@ -84,7 +85,7 @@ def updated_body(cmd: Update, result: Result) -> dict[str, Any]:
 
 async def create(rt, req, class_name: str) -> Reply:
     _check_writable(req)
-    cmd = create_command(rt, class_name, req.body)
+    cmd = await checked(req, create_command, rt, class_name, req.body)
     [result] = await rt.write([cmd], req.context, req.auth)
     location = f"{rt.config.serverURL}/classes/{class_name}/{result.object_id}"
     return Reply(created_body(cmd, result), status=201, headers={"Location": location})
@@ -92,7 +93,7 @@ async def create(rt, req, class_name: str) -> Reply:
 
 async def update(rt, req, class_name: str, object_id: str) -> Reply:
     _check_writable(req)
-    cmd = update_command(rt, class_name, object_id, req.body)
+    cmd = await checked(req, update_command, rt, class_name, object_id, req.body)
     [result] = await rt.write([cmd], req.context, req.auth)
     return Reply(updated_body(cmd, result))
 
@@ -175,10 +176,7 @@ def find_options(rt, params: dict[str, Any], class_name: str, master: bool = Fal
     """Read where/order/limit/skip/keys/count from query parameters (strings or SDK JSON)."""
     where = params.get("where")
     if isinstance(where, str):
-        try:
-            where = json.loads(where) if where.strip() else None
-        except ValueError:
-            raise ParseError(ParseError.INVALID_JSON, "where must be valid JSON") from None
+        where = json_param(where, "where") if where.strip() else None
     limit = _int(params.get("limit"), 100, "limit")
     if rt.config.maxLimit is not None:
         limit = min(limit, rt.config.maxLimit)
@@ -248,14 +246,26 @@ def read_options(rt, params: dict[str, Any], class_name: str) -> dict[str, Any]:
     }
 
 
+def json_param(value: str, name: str) -> Any:
+    """A JSON query parameter, read as a body is (core/json_input.py); 107 when it is not JSON."""
+    try:
+        return json_input.loads(value)
+    except ParseError as e:
+        raise ParseError(ParseError.INVALID_JSON, f"{name} must be valid JSON: {e.message}") from None
+
+
 def _truthy(value: Any) -> bool:
     """Parse reads a query string value as JSON when it can, then tests it as JavaScript would."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except ValueError:
+            value = json_input.loads(value)
+        except ParseError:
             pass
     return bool(value) or value == [] or value == {}
+
+
+# PostgreSQL's LIMIT and OFFSET are 64-bit: a larger limit means "all", a larger skip "none".
+_INT64_MAX = 2**63 - 1
 
 
 def _int(value: Any, default: int, name: str) -> int:
@@ -264,8 +274,8 @@ def _int(value: Any, default: int, name: str) -> int:
     if isinstance(value, bool):
         raise ParseError(ParseError.INVALID_QUERY, f"{name} must be a number")
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        return max(min(int(value), _INT64_MAX), -1)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
         raise ParseError(ParseError.INVALID_QUERY, f"{name} must be a number") from None
 
 

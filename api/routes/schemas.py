@@ -46,9 +46,17 @@ async def list_classes(rt, req) -> Reply:
     return Reply({"results": [class_view(n, stored.get(n)) for n in names]})
 
 
+def _may_exist(class_name: str) -> bool:
+    try:
+        check_class_name(class_name)
+        return True
+    except ParseError:
+        return False
+
+
 async def get_class(rt, req, class_name: str) -> Reply:
     _require_master(req)
-    stored = (await rt.read(reader.classes, class_name)).get(class_name)
+    stored = (await rt.read(reader.classes, class_name)).get(class_name) if _may_exist(class_name) else None
     if stored is None and class_name not in BUILT_IN_CLASSES and class_name not in VOLATILE_CLASSES:
         raise ParseError(ParseError.INVALID_CLASS_NAME, f"Class {class_name} does not exist.")
     return Reply(class_view(class_name, stored))

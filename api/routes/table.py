@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import partial
 
 from api.routes import (
-    Handler, Route, aggregate, batch, compile_routes, installations, match_route, objects, pages, schemas, server,
+    Handler, Route, aggregate, batch, check_object_id, compile_routes, installations, match_route, objects, pages, schemas, server,
     sessions, users,
 )
 from api.routes.scriptlog import scriptlog
@@ -67,4 +67,10 @@ ROUTES: list[Route] = compile_routes(_SPEC)
 
 
 def find_route(method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
-    return match_route(ROUTES, method, path)
+    """The handler for (method, path) and the path's parts. An objectId holding NUL names no
+    object (PostgreSQL text cannot hold one): 101 before any handler reads it."""
+    found = match_route(ROUTES, method, path)
+    if found is not None:
+        check_object_id(found[1].get("object_id"))
+    return found
+

@@ -14,15 +14,22 @@ ROUNDS = 10  # Parse Server's cost factor
 _DUMMY = bcrypt.hashpw(b"parsnip-no-such-user", bcrypt.gensalt(ROUNDS)).decode()
 
 
+def _secret(password: str) -> bytes:
+    """bcrypt reads 72 bytes; bcryptjs (Parse Server's) ignores the rest, where this bcrypt
+    refuses them: the same first 72 bytes, so long passwords work and Parse's hashes verify."""
+    return password.encode("utf-8", "replace")[:72]
+
+
 def hash_password(password: str) -> str:
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(ROUNDS)).decode()
+    return bcrypt.hashpw(_secret(password), bcrypt.gensalt(ROUNDS)).decode()
 
 
 def verify(password: str, hashed: str | None) -> bool:
     """Whether `password` matches `hashed`; as slow for a missing hash as for a wrong password."""
+    secret = _secret(password)
     try:
-        ok = bcrypt.checkpw(password.encode(), (hashed or _DUMMY).encode())
+        ok = bcrypt.checkpw(secret, (hashed or _DUMMY).encode())
     except ValueError:  # not a bcrypt hash
-        bcrypt.checkpw(password.encode(), _DUMMY.encode())
+        bcrypt.checkpw(secret, _DUMMY.encode())
         return False
     return ok and hashed is not None

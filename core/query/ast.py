@@ -11,19 +11,23 @@ geo distances are converted to radians.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from re import _constants as _sre_constants  # the parsed pattern's opcodes
+from re import _parser as _sre_parse  # the pattern as a tree, to read its repetition bounds
 from typing import Any, Union
 
 from core.errors import ParseError
+from core.json_input import MAX_DEPTH, exceeds_depth
 from core.values import date_value, type_of
 
 EARTH_RADIUS_KM = 6371.0
 EARTH_RADIUS_MILES = 3958.8
 
-_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SEGMENT = re.compile(r"^[^$.\x00]+$")
+_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SEGMENT = re.compile(r"[^$.\x00]+")
 _REGEX_OPTIONS = frozenset("imxs")
 
 
@@ -227,22 +231,30 @@ def check_relative_times(node: "Node", field_type: Any) -> None:
 
 
 def parse_where(where: Any, *, now: datetime | None = None) -> Node:
-    """Parse a `where` object; 102 with the offending key or operator when it is invalid."""
+    """Parse a `where` object; 102 with the offending key or operator when it is invalid.
+
+    Any JSON value gets a node or a ParseError, never another exception: nesting deeper than
+    MAX_DEPTH (the bound on client JSON) is refused before anything recurses into it."""
+    if exceeds_depth(where, MAX_DEPTH):
+        raise _bad(f"where is nested too deeply (at most {MAX_DEPTH} levels)")
+    return _parse_where(where, now or datetime.now(timezone.utc))
+
+
+def _parse_where(where: Any, now: datetime) -> Node:
     if where is None:
         return And(())
     if not isinstance(where, dict):
         raise _bad("where must be a JSON object")
-    now = now or datetime.now(timezone.utc)
     items: list[Node] = []
     for key, cond in where.items():
         if key in ("$or", "$and", "$nor"):
             if not isinstance(cond, list) or not cond:
                 raise _bad(f"{key} must be a nonempty array")
-            subs = tuple(parse_where(c, now=now) for c in cond)
+            subs = tuple(_parse_where(c, now) for c in cond)
             items.append({"$or": Or, "$and": And, "$nor": Nor}[key](subs))
         elif key == "$relatedTo":
             items.append(_related_to(cond))
-        elif key.startswith("$"):
+        elif not isinstance(key, str) or key.startswith("$"):
             raise ParseError(ParseError.INVALID_KEY_NAME, f"Invalid key name: {key}")
         else:
             check_key(key)
@@ -253,7 +265,7 @@ def parse_where(where: Any, *, now: datetime | None = None) -> Node:
 def check_key(key: str) -> None:
     """105 unless `key` is a field name or a dotted path into an Object field."""
     first, *rest = key.split(".")
-    if not _FIELD.match(first) or not all(_SEGMENT.match(p) for p in rest):
+    if not _FIELD.fullmatch(first) or not all(_SEGMENT.fullmatch(p) for p in rest):
         raise ParseError(ParseError.INVALID_KEY_NAME, f"Invalid key name: {key}")
 
 
@@ -348,10 +360,45 @@ def _regex(field: str, value: Any, options: Any) -> Regex:
         raise _bad(f"bad $options value on key {field}: {options!r}")
     pattern = _unquote(value)
     try:
+        parsed = _sre_parse.parse(pattern)
         re.compile(pattern)
-    except re.error as e:
+    except (re.error, OverflowError) as e:  # OverflowError: a{99999999999}
         raise _bad(f"bad $regex value on key {field}: {e}") from None
+    except RecursionError:
+        raise _bad(f"bad $regex value on key {field}: the pattern nests too deeply") from None
+    if _largest_repeat(parsed) > MAX_REPEAT:
+        raise _bad(f"bad $regex value on key {field}: repetition counts above {MAX_REPEAT} are not supported")
     return Regex(field, pattern, "".join(sorted(set(options))))
+
+
+# PostgreSQL's regular expressions refuse a bound above 255 (`a{1,256}`); both evaluators
+# must agree on what a pattern means, so the AST refuses it for both.
+MAX_REPEAT = 255
+_REPEATS = {_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT,
+            getattr(_sre_constants, "POSSESSIVE_REPEAT", _sre_constants.MAX_REPEAT)}
+
+
+def _largest_repeat(parsed) -> int:
+    """The largest explicit repetition bound in a parsed pattern (`*` and `+` have none)."""
+    largest = 0
+    stack = [parsed]
+    while stack:
+        for op, av in stack.pop():
+            if op in _REPEATS:
+                low, high, sub = av
+                largest = max(largest, low, 0 if high == _sre_constants.MAXREPEAT else high)
+                stack.append(sub)
+            elif op is _sre_constants.SUBPATTERN:
+                stack.append(av[-1])
+            elif op is _sre_constants.BRANCH:
+                stack.extend(av[1])
+            elif op in (_sre_constants.ASSERT, _sre_constants.ASSERT_NOT):
+                stack.append(av[1])
+            elif op is _sre_constants.GROUPREF_EXISTS:
+                stack.extend(p for p in av[1:] if p is not None)
+            elif op is getattr(_sre_constants, "ATOMIC_GROUP", None):
+                stack.append(av)
+    return largest
 
 
 def _unquote(pattern: str) -> str:
@@ -472,7 +519,7 @@ def _subquery(op: str, value: Any) -> tuple[str, Node]:
     from core.schema import check_class_name
 
     check_class_name(value["className"])
-    return value["className"], parse_where(value.get("where") or {})
+    return value["className"], _parse_where(value.get("where") or {}, datetime.now(timezone.utc))
 
 
 def _related_to(value: Any) -> RelatedTo:
@@ -515,9 +562,14 @@ def relative_time(text: Any, now: datetime) -> datetime:
         try:
             n = float(number)
         except ValueError:
-            raise _json_error(f"'{number}' is not an integer.") from None
+            n = math.nan
+        if not math.isfinite(n):
+            raise _json_error(f"'{number}' is not an integer.")
         if unit not in _UNITS:
             raise _json_error(f"Invalid interval: '{unit}'")
         seconds += n * _UNITS[unit]
-    delta = timedelta(seconds=seconds)
-    return now + delta if future else now - delta
+    try:
+        delta = timedelta(seconds=seconds)
+        return now + delta if future else now - delta
+    except OverflowError:  # beyond the years 1 to 9999
+        raise _json_error(f"$relativeTime is out of range: {text}") from None

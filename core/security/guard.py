@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from core.errors import ParseError
-from core.query.ast import And, InQuery, Node, Select, walk
+from core.query.ast import And, InQuery, Node, RelatedTo, Select, walk
 from core.security import acl as _acl
 from core.security import clp as _clp
 from core.security.auth import Auth
@@ -126,13 +126,16 @@ def _top(key: str) -> str:
 
 
 def subquery_access(clp_of: ClpOf, auth: Auth) -> Callable[[Node], str]:
-    """For the SQL compiler: the extra condition on a subquery's class ($inQuery, $select).
+    """For the SQL compiler: the extra condition on a subquery's class ($inQuery, $select), or
+    on the owner of a $relatedTo (which must be readable, so a hidden owner is a missing one).
 
     The subquery is a find on another class by the same caller, so it passes the same checks.
     """
 
     def access(node: Node, add: AddParam) -> str:
-        assert isinstance(node, (InQuery, Select))
+        assert isinstance(node, (InQuery, Select, RelatedTo))
+        if isinstance(node, RelatedTo):
+            return read_access(clp_of, auth, node.class_name, "get").condition(add)
         acc = read_access(clp_of, auth, node.class_name, "find")
         check_query(acc, node.where)
         if isinstance(node, Select):

@@ -146,6 +146,33 @@ def test_subqueries_into_a_hidden_class_ignore_its_hidden_objects(api, alice, bo
         assert r.status_code == 200 and len(r.json()["results"]) == hits
 
 
+@pytest.mark.parametrize("caller", ["bob", "anonymous"])
+@pytest.mark.parametrize("count", [False, True])
+def test_related_to_through_a_hidden_owner_is_the_same_as_a_missing_owner(api, alice, bob, class_name, private,
+                                                                           caller, count):
+    """$relatedTo names alice's private object as the owner: its relation's (public) members
+    stay out of reach, exactly as for an owner that does not exist; alice still gets them."""
+    members = class_name + "Mem"
+    ids = [api.post(f"/classes/{members}", headers=alice.headers, json={"n": i}).json()["objectId"]
+           for i in range(2)]
+    r = api.put(f"/classes/{class_name}/{private}", headers=alice.headers, json={
+        "likes": {"__op": "AddRelation", "objects": [_pointer(members, i) for i in ids]}})
+    assert r.status_code == 200, r.text
+
+    def related(owner: str, headers: dict) -> httpx.Response:
+        params = where({"$relatedTo": {"object": _pointer(class_name, owner), "key": "likes"}})
+        if count:
+            params["count"] = "1"
+        return api.get(f"/classes/{members}", params=params, headers=headers)
+
+    headers = bob.headers if caller == "bob" else {}
+    hidden, missing = related(private, headers), related(MISSING_ID, headers)
+    empty = {"results": [], "count": 0} if count else {"results": []}
+    assert _answer(hidden) == _answer(missing) == (200, empty)
+    mine = related(private, alice.headers).json()
+    assert sorted(o["objectId"] for o in mine["results"]) == sorted(ids)
+
+
 @pytest.mark.parametrize("params", [
     pytest.param(lambda a: where({"email": a.email}), id="where-email"),
     pytest.param(lambda a: where({"email": {"$regex": "^a"}}), id="where-email-regex"),

@@ -153,3 +153,13 @@ def test_others_never_see_email_password_or_auth_data(api, parsnip_server):
     # Filtering on a hidden field would reveal it: refused.
     r = api.get("/users", params=where({"email": {"$regex": "^a"}}), headers=bob.headers)
     assert (r.status_code, r.json()["code"]) == (400, 119)
+
+
+def test_a_password_longer_than_bcrypts_72_bytes_works_as_in_parse(api):
+    """bcrypt reads 72 bytes; Parse Server's bcryptjs ignores the rest, so signup and login with
+    a long passphrase work (they answered 500), and its first 72 bytes are what count."""
+    password = "correct horse battery staple " * 4  # 116 bytes
+    user = signup(api, password=password)
+    for given, status in ((password, 200), (password[:72] + "anything", 200), (password[:71], 404)):
+        r = api.get("/login", params={"username": user.username, "password": given})
+        assert r.status_code == status, r.text

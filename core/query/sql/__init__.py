@@ -68,19 +68,33 @@ def compile_where(node: Node, params: Params, tables: Tables | None = None) -> s
     if isinstance(node, Select):
         return _select(node, params, tables)
     if isinstance(node, RelatedTo):
-        return _related_to(node, params)
+        return _related_to(node, params, tables)
     raise ParseError(ParseError.INVALID_QUERY, f"query operator not supported yet: {type(node).__name__}")
 
 
 # -- $relatedTo ----------------------------------------------------------------------------
 
-def _related_to(node: RelatedTo, params: Params) -> str:
-    """Members of one object's relation, from the relation table the projector keeps."""
-    return (
+def _related_to(node: RelatedTo, params: Params, tables: Tables | None) -> str:
+    """Members of one object's relation, from the relation table the projector keeps. The
+    owner must exist and be readable by the caller: an owner it may not read answers as a
+    missing one does (nothing), never as a way to list what it relates to."""
+    members = (
         "(object_id IN (SELECT target_id FROM parsnip_relations WHERE owner_class = "
         f"{params.add(node.class_name, '::text')} AND field = {params.add(node.key, '::text')}"
         f" AND owner_id = {params.add(node.object_id, '::text')}))"
     )
+    if params.subquery_access is None:  # an internal read: every owner is visible
+        return members
+    try:
+        tbl = _table(node.class_name)
+        readable = params.subquery_access(node, params.add)
+    except ParseError:  # not a class name, or a class the caller may not read at all
+        return "FALSE"
+    if tables is not None and not tables(node.class_name):
+        return "FALSE"
+    owner = (f"EXISTS (SELECT 1 FROM {tbl} WHERE object_id = {params.add(node.object_id, '::text')}"
+             f" AND {readable})")
+    return f"({members} AND {owner})"
 
 
 # -- $text ---------------------------------------------------------------------------------
@@ -169,7 +183,7 @@ def _select(node: Select, params: Params, tables: Tables | None) -> str:
 
 
 def subquery_classes(node: Node) -> set[str]:
-    """Every class a subquery (at any depth) reads."""
+    """Every class a subquery (at any depth) or a $relatedTo owner reads."""
     found: set[str] = set()
     if isinstance(node, (And, Or, Nor)):
         for item in node.items:
@@ -177,15 +191,26 @@ def subquery_classes(node: Node) -> set[str]:
     elif isinstance(node, (InQuery, Select)):
         found.add(node.class_name)
         found |= subquery_classes(node.where)
+    elif isinstance(node, RelatedTo):
+        found.add(node.class_name)
     return found
+
+
+def _is_class_name(name: str) -> bool:
+    try:
+        check_class_name(name)
+        return True
+    except ParseError:
+        return False
 
 
 async def existing_tables(conn: Any, where: Node) -> Tables | None:
     """Which of the classes the query's subqueries read have a table (one catalog query;
     None, meaning "all", when there are no subqueries)."""
-    names = sorted(subquery_classes(where))
-    if not names:
+    found = subquery_classes(where)
+    if not found:
         return None
+    names = sorted(n for n in found if _is_class_name(n))  # any other name has no table
     rows = await conn.fetch(
         "SELECT c FROM unnest($1::text[]) AS c WHERE to_regclass(quote_ident('p_' || c)) IS NOT NULL", names
     )

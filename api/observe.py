@@ -189,8 +189,8 @@ def _template(method: str, path: str, handler: Any) -> str:
 
 
 def _template_text(pattern: re.Pattern) -> str:
-    """`^/classes/(?P<class_name>[^/]+)/?$` -> `/classes/:className`."""
-    text = pattern.pattern.removeprefix("^").removesuffix("/?$")
+    """`^/classes/(?P<class_name>[^/]+)/?\\Z` -> `/classes/:className`."""
+    text = pattern.pattern.removeprefix("^").removesuffix("/?\\Z").removesuffix("/?$")
     text = _GROUP.sub(lambda m: ":" + _camel(m.group(1)), text)
     return text.replace("\\", "")
 

@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     cfg = load_config(argv)
     _setup_logging(cfg)
-    from api.server import serve, serve_cluster
+    from api.cluster import serve_cluster
+    from api.server import serve
 
     print(f"parsnip serving {cfg.serverURL}", flush=True)
     print(f"  appId:       {cfg.appId}", flush=True)

@@ -11,6 +11,7 @@ idle or stalled clients.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Awaitable, Callable, Iterator
 
 import trio
@@ -18,6 +19,10 @@ import trio
 GRACE = 2.0  # after SIGTERM, how long clients get to finish what they are sending or reading
 DELIVERY = 1.0  # after the last request the server worked on is answered, time for it to leave
 LONGEST_REQUEST = 30.0  # the longest a request in progress at SIGTERM is waited for
+
+# The connection a task serves: hypercorn starts the app's task from the connection's own task,
+# so the app sees the connection it runs for.
+_current: ContextVar["Connection | None"] = ContextVar("parsnip_connection", default=None)
 
 Asgi = Callable[[dict, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]], Awaitable[None]]
 
@@ -33,12 +38,13 @@ class Connection:
     """One client connection. `close` ends every wait on its socket at once, shielded or not
     (hypercorn shields its writes; a client that never reads would otherwise hold them)."""
 
-    __slots__ = ("_stream", "scope", "idle")
+    __slots__ = ("_stream", "scope", "idle", "working")
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
         self.scope = trio.CancelScope()
         self.idle = False  # no request begun: closed as soon as shutdown starts
+        self.working = 0  # its requests received whole and not yet answered
 
     def close(self) -> None:
         self.scope.cancel()
@@ -74,10 +80,12 @@ class Connections:
         if not self._open:
             self._none_open = trio.Event()
         self._open.add(conn)
+        token = _current.set(conn)
         try:
             with conn.scope:
                 yield conn
         finally:
+            _current.reset(token)
             self._open.discard(conn)
             if not self._open:
                 self._none_open.set()
@@ -89,6 +97,7 @@ class Connections:
             if scope["type"] != "http":
                 await app(scope, receive, send)
                 return
+            conn = _current.get()
             state = 0  # 0: receiving, 1: being worked on, 2: answered
 
             async def receive_counted() -> dict:
@@ -96,14 +105,14 @@ class Connections:
                 message = await receive()
                 if state == 0 and message["type"] == "http.request" and not message.get("more_body"):
                     state = 1
-                    self._begin()
+                    self._begin(conn)
                 return message
 
             async def send_counted(message: dict) -> None:
                 nonlocal state
                 if message["type"] == "http.response.body" and not message.get("more_body"):
                     if state == 1:
-                        self._end()
+                        self._end(conn)
                     state = 2
                 await send(message)
 
@@ -111,40 +120,51 @@ class Connections:
                 await app(scope, receive_counted, send_counted)
             finally:
                 if state == 1:
-                    self._end()
+                    self._end(conn)
 
         return counted
 
-    def _begin(self) -> None:
+    def _begin(self, conn: Connection | None) -> None:
+        if conn is not None:
+            conn.working += 1
         if self._working == 0:
             self._not_working = trio.Event()
         self._working += 1
 
-    def _end(self) -> None:
+    def _end(self, conn: Connection | None) -> None:
+        if conn is not None:
+            conn.working -= 1
         self._working -= 1
         if self._working == 0:
             self._not_working.set()
 
-    async def drain(self, grace: float = GRACE, longest: float = LONGEST_REQUEST) -> None:
-        """Shutdown's policy, once the listeners are closed: idle connections close at once;
-        requests being worked on are answered (up to `longest`); clients get `grace` to finish
-        sending or reading, and responses `DELIVERY` to leave; then every connection still open
-        is closed. Returns when none is open: within grace + longest request + delivery."""
-        self.draining = True
+    def _close(self, which: Callable[[Connection], bool]) -> None:
         for conn in list(self._open):
-            if conn.idle:
+            if which(conn):
                 conn.close()
-        deadline = trio.current_time() + grace
-        with trio.move_on_after(longest):
+
+    async def drain(self, grace: float = GRACE, longest: float = LONGEST_REQUEST) -> None:
+        """Shutdown's policy, once the listeners are closed. Idle connections close at once.
+        Clients get `grace` to finish sending a request or reading an answer; then every
+        connection the server is not working on is closed (a slow or stalled client, a
+        LiveQuery socket). Requests being worked on are answered (waited for up to `longest`)
+        and their responses get `DELIVERY` to leave; then whatever is open is closed.
+        Returns when no connection is open: within max(grace, longest request + DELIVERY)."""
+        self.draining = True
+        started = trio.current_time()
+        self._close(lambda conn: conn.idle)
+        with trio.move_on_after(grace):
+            await self._none_open.wait()
+            return
+        self._close(lambda conn: conn.working == 0)
+        with trio.move_on_at(started + longest):
             while True:
-                with trio.move_on_at(deadline):
+                await self._not_working.wait()
+                with trio.move_on_after(DELIVERY):
                     await self._none_open.wait()
                     return
                 if self._working == 0:
                     break
-                await self._not_working.wait()
-                deadline = max(deadline, trio.current_time() + DELIVERY)
-        for conn in list(self._open):
-            conn.close()
+        self._close(lambda conn: True)
         with trio.move_on_after(DELIVERY):  # their tasks see the closed socket and end
             await self._none_open.wait()

@@ -56,7 +56,7 @@ class _TCPServer(TCPServer):
     """
 
     async def protocol_send(self, event: Any) -> None:
-        if isinstance(event, Updated):
+        if isinstance(event, Updated) and event.idle:
             with trio.CancelScope(shield=True):
                 await super().protocol_send(event)
         else:

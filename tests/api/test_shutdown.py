@@ -4,14 +4,15 @@ idle, slow or stalled clients do; no write is acknowledged and lost."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import socket
 import threading
 import time
-import uuid
 from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 
 from api.connections import DELIVERY, GRACE
@@ -102,39 +103,64 @@ def test_sigterm_under_load_with_idle_slow_and_stalled_clients(fresh_dsn):
 
 
 def test_sigterm_answers_a_long_request_in_progress_and_cuts_a_slow_client(fresh_dsn):
-    """A request the server is still working on past GRACE is answered in full (here a batch
-    of signups, bcrypt for each); a client still sending its body is cut at GRACE."""
+    """A request the server is still working on after GRACE (a create waiting on a table lock
+    this test holds for 4 s) is answered in full, and the process then stops at once; a client
+    still sending its body is cut at GRACE meanwhile."""
     server = start_server(fresh_dsn)
-    requests = [{"method": "POST", "path": "/parse/users", "body": {"username": uuid.uuid4().hex, "password": "pw"}}
-                for _ in range(30)]
+    headers = {"X-Parse-Application-Id": server.app_id}
+    assert httpx.post(server.url + "/classes/Locked", json={"n": 0}, headers=headers).status_code == 201
+    locked, release = threading.Event(), threading.Event()
+    threading.Thread(target=_hold_lock, args=(fresh_dsn, 'LOCK TABLE "p_Locked"', locked, release), daemon=True).start()
+    assert locked.wait(10)
     answer: dict = {}
 
-    def long_batch() -> None:
+    def create() -> None:
         try:
-            r = httpx.post(server.url + "/batch", json={"requests": requests},
-                           headers={"X-Parse-Application-Id": server.app_id}, timeout=60)
-            answer["status"], answer["body"], answer["at"] = r.status_code, r.json(), time.monotonic()
+            r = httpx.post(server.url + "/classes/Locked", json={"n": 1}, headers=headers, timeout=60)
+            answer["status"], answer["at"] = r.status_code, time.monotonic()
         except httpx.HTTPError as e:
             answer["error"] = e
 
     stop = threading.Event()
     slow = _slow_request(server, stop)
     slow_closed = close_watch(slow)
-    thread = threading.Thread(target=long_batch)
-    thread.start()
+    waiting = threading.Thread(target=create)
+    waiting.start()
     time.sleep(0.5)
     sent = time.monotonic()
-    elapsed = _sigterm(server)
-    thread.join()
+    server.process.send_signal(signal.SIGTERM)
+    time.sleep(4.0)
+    released = time.monotonic()
+    release.set()
+    code = server.process.wait(timeout=60)
+    exited = time.monotonic()
+    waiting.join()
     stop.set()
 
-    assert answer.get("status") == 200, answer
-    assert all("success" in item for item in answer["body"])
-    answered_after = answer["at"] - sent
-    assert elapsed < max(GRACE, answered_after + DELIVERY) + SLACK
+    assert code == 0
+    assert answer.get("status") == 201, answer
+    assert slow_closed["at"] < released, "the slow client was held until the long request ended"
     assert slow_closed["at"] - sent < GRACE + SLACK
+    assert exited - released < DELIVERY + SLACK
 
-    async def users(conn):
-        return await conn.fetchval('SELECT count(*) FROM "p__User"')
+    async def created(conn):
+        return await conn.fetchval("SELECT count(*) FROM \"p_Locked\" WHERE data->>'n' = '1'")
 
-    assert query(fresh_dsn, users) == len(requests)
+    assert query(fresh_dsn, created) == 1
+
+
+def _hold_lock(dsn: str, sql: str, locked: threading.Event, release: threading.Event) -> None:
+    """Run `sql` in a transaction, set `locked`, and commit once `release` is set."""
+
+    async def hold() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            async with conn.transaction():
+                await conn.execute(sql)
+                locked.set()
+                while not release.is_set():
+                    await asyncio.sleep(0.05)
+        finally:
+            await conn.close()
+
+    asyncio.run(hold())

@@ -92,8 +92,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     cfg = load_config(argv)
     _setup_logging(cfg)
-    from api.cluster import serve_cluster
-    from api.server import serve
+    from api.server import serve, serve_cluster
 
     print(f"parsnip serving {cfg.serverURL}", flush=True)
     print(f"  appId:       {cfg.appId}", flush=True)

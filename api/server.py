@@ -20,6 +20,7 @@ from quart_trio import QuartTrio
 
 from api import listener
 from api.app import create_app
+from api.cluster import serve_cluster  # noqa: F401  (`parsnip --cluster N`, called by api/cli.py)
 from api.connections import DELIVERY, GRACE, LONGEST_REQUEST, Connections
 from api.runtime import Runtime, open_runtime
 from core.config import Config

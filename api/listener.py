@@ -109,17 +109,20 @@ async def _read_head(stream) -> bytes | None:
     """The first request head and whatever came with it; None when the client sent no whole
     head within `_HEAD_TIMEOUT` (slowloris) or nothing at all. A head cut short by the
     client's end of stream, or too long, goes to hypercorn, which answers 400 or 431."""
-    head = b""
+    head = bytearray()  # appended to in place, searched from where the last piece ended
     with trio.move_on_after(_HEAD_TIMEOUT):
-        while b"\r\n\r\n" not in head and len(head) < _MAX_HEAD:
+        while len(head) < _MAX_HEAD:
             try:
                 data = await stream.receive_some(65536)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 return None
             if not data:
-                return head or None
+                return bytes(head) or None
+            start = max(0, len(head) - 3)
             head += data
-        return head
+            if head.find(b"\r\n\r\n", start) >= 0:
+                break
+        return bytes(head)
     return None
 
 

@@ -112,6 +112,23 @@ async def _websocket(app: QuartTrio, stream: trio.abc.Stream, headers: dict[str,
     await lq.serve(RawTransport(stream, rest), client)
 
 
+def _raise_open_files_limit() -> None:
+    """Each connection holds a file descriptor: take the hard limit (as Go's runtime does), so
+    the soft default (often 1,024) does not cap clients while the system allows more."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
+
+
 async def _until_signal(signals) -> None:
     async for signum in signals:
         logger.info("received %s, shutting down gracefully", signal.Signals(signum).name)
@@ -156,6 +173,8 @@ async def serve(config: Config, dsn: str | None = None, fd: int | None = None,
     hc.accesslog = None
     hc.errorlog = "-"
     hc.keep_alive_timeout = 5  # as Node (Parse Server): clients do not sit on idle connections
+    hc.backlog = 2048  # as --cluster's socket: a burst of new connections waits, not refused
+    _raise_open_files_limit()
 
     # Open until the end: a second signal during the shutdown is ignored, not fatal.
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

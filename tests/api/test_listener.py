@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import secrets
 import socket
 import struct
@@ -255,3 +256,29 @@ def test_a_hostile_websocket_frame_ends_at_most_its_own_connection(servers, name
     event = next(messages)
     assert event["op"] == "create" and event["object"]["objectId"] == created.json()["objectId"]
     subscriber.close()
+
+
+def test_connections_are_not_capped_by_a_low_soft_open_files_limit(fresh_dsn):
+    """Started with a soft limit of 256 open files (a common default is 1,024), the server
+    takes the hard limit, so 400 connections held open do not stop a new request."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1024:
+        pytest.fail(f"this machine's hard limit of open files ({hard}) is too low for the test")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        server = start_server(fresh_dsn)  # the child inherits the low soft limit
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    held = []
+    try:
+        for _ in range(400):
+            s = raw_connection(server.url)
+            s.sendall(b"GET /parse/health HTTP/1.1\r\nHost: x\r\n")
+            held.append(s)
+        started = time.monotonic()
+        _assert_serving(server)
+        assert time.monotonic() - started < 2.0
+    finally:
+        for s in held:
+            s.close()
+        stop_server(server)

@@ -65,14 +65,6 @@ class Connections:
         self._not_working.set()
         self.draining = False
 
-    def __len__(self) -> int:
-        return len(self._open)
-
-    @property
-    def working(self) -> int:
-        """Requests received whole and not yet answered."""
-        return self._working
-
     @contextmanager
     def track(self, stream: Any) -> Iterator[Connection]:
         """Register a connection while the block runs; its `scope` is entered here."""

@@ -15,6 +15,7 @@ from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from api import observe
 from api.errors import Unauthorized, status_for
 from api.request import read_request
 from api.routes import Reply, pages
@@ -107,6 +108,7 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
                     404,
                 )
             handler, params = found
+            observe.note_route(req.method, path, handler)  # the metrics' route label
             reply = await handler(runtime(), req, **params)
             return json_response(reply.encode(), reply.status, reply.headers, reply.content_type)
         except Exception as err:  # every failure becomes a Parse-shaped answer, never a bare 500

@@ -11,14 +11,17 @@ data in --dataDir.
 from __future__ import annotations
 
 import argparse
+import atexit
 import dataclasses
-import logging
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 
 import trio
 
+from api import banner, logsetup
 from core import config as config_mod
 from core.config import Config
 
@@ -36,7 +39,11 @@ _HELP = {
     "allowCustomObjectId": "let clients choose objectIds on create",
     "maxLimit": "the largest limit a query may ask for", "maxUploadSize": "largest request body, e.g. 20mb",
     "allowOrigin": "Access-Control-Allow-Origin", "allowHeaders": "extra CORS allowed headers (comma list)",
-    "logLevel": "debug, info, warning or error", "databasePoolSize": "PostgreSQL connections per process",
+    "logLevel": "error, warn, info, verbose or debug", "databasePoolSize": "PostgreSQL connections per process",
+    "logsFolder": "folder of the daily JSON log files (default ./logs; null or empty: no files)",
+    "jsonLogs": "log JSON lines on stdout (also JSON_LOGS)", "verbose": "log at debug level (also VERBOSE)",
+    "silent": "no console output (also SILENT)", "maxLogFiles": "log files to keep: a number, or days as 14d",
+    "metricsIps": "addresses or networks that may read /metrics without the master key (comma list)",
     "cluster": "number of server processes (one Python process uses one core)",
     "liveQuery": 'LiveQuery: JSON, e.g. {"classNames": ["Message"]} (names are regular expressions)',
     "startLiveQueryServer": "serve LiveQuery websockets on this server's port",
@@ -83,23 +90,49 @@ def load_config(argv: list[str], prog: str = "parsnip") -> Config:
     return cfg
 
 
+def _master_key_file(cfg: Config) -> str | None:
+    """The file that keeps the master key, when the key is the generated one."""
+    path = os.path.abspath(os.path.join(cfg.dataDir, "master-key"))
+    try:
+        with open(path) as fh:
+            return path if fh.read().strip() == cfg.masterKey else None
+    except OSError:
+        return None
+
+
+def _cluster_metrics_dir() -> None:
+    """--cluster: the workers' metrics meet in one directory for this run (prometheus_client's
+    multiprocess mode), so a scrape of any worker sees the node. Must run before
+    prometheus_client is imported; the directory goes when this (the master) process ends."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        os.makedirs(given, exist_ok=True)
+        for name in os.listdir(given):  # values of an earlier run would add to this one's
+            if name.endswith(".db"):
+                os.remove(os.path.join(given, name))
+        return
+    path = tempfile.mkdtemp(prefix="parsnip-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    atexit.register(shutil.rmtree, path, True)
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["rebuild"]:
         cfg = load_config(argv[1:], "parsnip rebuild")
-        _setup_logging(cfg)
+        cfg.logsFolder = None  # a maintenance command: its output is for the terminal
+        logsetup.configure(cfg)
         trio.run(_rebuild, cfg)
         return
     cfg = load_config(argv)
-    _setup_logging(cfg)
+    if cfg.cluster > 1:
+        _cluster_metrics_dir()
+    logsetup.configure(cfg)
+    from api.routes.server import VERSION
     from api.server import serve, serve_cluster
 
-    print(f"parsnip serving {cfg.serverURL}", flush=True)
-    print(f"  appId:       {cfg.appId}", flush=True)
-    print(f"  masterKey:   {cfg.masterKey}", flush=True)
-    print(f"  database:    {cfg.databaseURI or 'embedded PostgreSQL in ' + os.path.abspath(cfg.dataDir)}", flush=True)
+    banner.announce(cfg, VERSION, _master_key_file(cfg))
     if cfg.cluster > 1:
-        print(f"  processes:   {cfg.cluster}", flush=True)
         serve_cluster(cfg, cfg.cluster)
     else:
         trio.run(serve, cfg)
@@ -123,13 +156,6 @@ async def _rebuild(cfg: Config) -> None:
         n, before, after = await gw.call(run, gw.pool)
     same = "identical to" if before == after else "DIFFERENT from"
     print(f"replayed {n} events into {len(after)} projection tables; result {same} the tables it replaced")
-
-
-def _setup_logging(cfg: Config) -> None:
-    logging.basicConfig(
-        level=getattr(logging, cfg.logLevel.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 from quart_trio import QuartTrio
 
-from api import listener
+from api import listener, observe
 from api.app import create_app
 from api.cluster import serve_cluster  # noqa: F401  (`parsnip --cluster N`, called by api/cli.py)
 from api.connections import DELIVERY, GRACE, LONGEST_REQUEST, Connections
@@ -65,6 +65,7 @@ def asgi_app(config: Config, dsn: str | None = None) -> QuartTrio:
         await lq.serve(AsgiTransport(receive, send), client)
 
     app.asgi_app = asgi  # type: ignore[method-assign]
+    observe.instrument(app, config, lambda: holder.get("rt"))  # request ids, metrics, /metrics
 
     async def run_runtime(task_status=trio.TASK_STATUS_IGNORED) -> None:
         try:
@@ -171,7 +172,7 @@ async def serve(config: Config, dsn: str | None = None, fd: int | None = None,
     # Hypercorn's own deadline cancels what `drain` has not closed; drain always ends first.
     hc.graceful_timeout = SHUTDOWN_BOUND + 5
     hc.accesslog = None
-    hc.errorlog = "-"
+    hc.errorlog = logging.getLogger("hypercorn.error")  # our handlers (api/logsetup.py), once
     hc.keep_alive_timeout = 5  # as Node (Parse Server): clients do not sit on idle connections
     hc.backlog = 2048  # as --cluster's socket: a burst of new connections waits, not refused
     _raise_open_files_limit()

@@ -34,7 +34,17 @@ class Config:
     maxUploadSize: str = "20mb"
     allowOrigin: str = "*"
     allowHeaders: list[str] = field(default_factory=list)
-    logLevel: str = "info"
+    logLevel: str = "info"  # Parse's names: error, warn, info, verbose, debug, silly
+    # Logs (Parse Server's names): daily JSON files in logsFolder (None or "" for none), JSON
+    # lines on stdout (JSON_LOGS), debug level (VERBOSE), no console output (SILENT), how many
+    # files or days ("14d") to keep (maxLogFiles: None keeps them all).
+    logsFolder: str | None = "./logs"
+    jsonLogs: bool = False
+    verbose: bool = False
+    silent: bool = False
+    maxLogFiles: str | None = None
+    # Who may read /metrics without the master key (addresses or networks; Parsnip's option).
+    metricsIps: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1"])
     databasePoolSize: int = 10
     cluster: int = 1  # server processes sharing the port (Parse's option of the same name)
     # Users and sessions (Parse Server's names and defaults).
@@ -81,7 +91,14 @@ _ENV_ALIASES = {
     "port": ["PORT"],
     "serverURL": ["PARSE_SERVER_URL"],
     "publicServerURL": ["PARSE_PUBLIC_SERVER_URL"],
+    "jsonLogs": ["JSON_LOGS"],
+    "verbose": ["VERBOSE"],
+    "silent": ["SILENT"],
 }
+
+
+# Options where an empty string or "null" means None (Parse's nullParser).
+_NULLABLE = {"logsFolder", "maxLogFiles"}
 
 
 def env_name(option: str) -> str:
@@ -91,6 +108,8 @@ def env_name(option: str) -> str:
 def _coerce(name: str, value: Any) -> Any:
     kind = {f.name: f.type for f in fields(Config)}[name]
     if isinstance(value, str):
+        if name in _NULLABLE and value.strip().lower() in ("", "null"):
+            return None  # Parse's nullParser: e.g. PARSE_SERVER_LOGS_FOLDER=null disables files
         if "bool" in kind:
             return value.strip().lower() in ("1", "true", "yes", "on")
         if kind.startswith("int"):

@@ -21,12 +21,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
 import asyncpg
 
-from core import log as event_log
+from core import log as event_log, metrics
 from core.commands import DROP_CLASS, PURGE_CLASS, Command, Create, Delete, Result, SchemaChange, Update
 from core.errors import ConflictError, ParseError
 from core.events import CREATE, DELETE, PURGE, SCHEMA, UPDATE, Context, Event
@@ -137,6 +138,7 @@ class Writer:
             batch = [await self._queue.get()]
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            started = time.perf_counter()
             try:
                 await self._commit(batch)
             except Exception as e:  # a failure of the batch as a whole: each unit alone
@@ -148,6 +150,7 @@ class Writer:
                     for unit in batch:
                         _fail(unit, e)
             finally:
+                metrics.observe_batch(len(batch), time.perf_counter() - started)
                 for _ in batch:
                     self._queue.task_done()
 

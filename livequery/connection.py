@@ -3,12 +3,14 @@
 Events are pushed synchronously by the dispatcher into the client's queue; the client's own
 sender task writes everything waiting in one go. A client whose queue passes `max_queue`
 messages is cut off with an error (code 5, reconnect true) instead of growing the server's
-memory; it may reconnect and resume from the last position it saw.
+memory; it may reconnect and resume from the last position it saw. A client that stops reading
+altogether is dropped by the transport's write timeout (`livequery/websocket.py`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -16,13 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from core import metrics
 from livequery import protocol
-from livequery.websocket import Transport
+from livequery.websocket import Stalled, Transport
 
 if TYPE_CHECKING:
     from core.security.guard import ReadAccess
     from livequery.principal import Principal
     from livequery.registry import Query
+
+logger = logging.getLogger("parsnip.livequery")
 
 
 @dataclass(eq=False, slots=True)
@@ -56,6 +61,7 @@ class Connection:
         self._room = trio.Event()
         self.overflowed = False
         self.closed = False
+        self.close_code: tuple[int, str] = (1000, "")  # the close frame the server sends at the end
 
     def connected(self, installation_id: str | None, master: bool, session_token: str | None) -> None:
         self.id = str(uuid.uuid4())
@@ -78,8 +84,13 @@ class Connection:
     def cut_off(self) -> None:
         """Drop the client: it has fallen further behind than the server will hold for it."""
         self.overflowed = True
+        metrics.LQ_CUT_OFF.inc()
         self._queue.clear()
         self._wake.set()
+
+    def queued(self) -> int:
+        """Messages waiting to be sent (for the metrics)."""
+        return len(self._queue)
 
     async def push_when_room(self, text: str) -> None:
         """Queue a message, first waiting while the queue is more than half full (for replays,
@@ -95,10 +106,10 @@ class Connection:
             await self._wake.wait()
             self._wake = trio.Event()
             if self.overflowed:
+                self.close_code = (1008, "send queue overflow")
                 await self._send([protocol.error(protocol.SLOW_CLIENT,
                                                  "Client too slow: its send queue overflowed; reconnect and resume",
                                                  True)])
-                await self.transport.close(1008, "send queue overflow")
                 return
             if self._queue:
                 batch = list(self._queue)
@@ -113,6 +124,11 @@ class Connection:
         try:
             await self.transport.send_many(batch)
             return True
+        except Stalled as e:
+            logger.info("LiveQuery client %s (%s) dropped: %s", self.id, self.client_ip, e)
+            self.closed = True
+            self._room.set()
+            return False
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             self.closed = True
             self._room.set()

@@ -53,9 +53,11 @@ class Subscribe:
 def decode(text: str) -> dict[str, Any]:
     """A client message as a dict with a known `op`, or ProtocolError(1)."""
     try:
-        message = json.loads(text)
+        message = json.loads(text, parse_constant=_not_json)
     except ValueError:
         raise ProtocolError(INVALID_MESSAGE, "Message is not in JSON format") from None
+    except RecursionError:
+        raise ProtocolError(INVALID_MESSAGE, "Message is nested too deeply") from None
     if not isinstance(message, dict):
         raise ProtocolError(INVALID_MESSAGE, f"Invalid type: {_type(message)} (expected object)")
     if "op" not in message:
@@ -68,6 +70,10 @@ def decode(text: str) -> dict[str, Any]:
     allowed = {"connect": _CONNECT, "unsubscribe": _UNSUBSCRIBE}.get(op, _SUBSCRIBE)
     _only(message, allowed)
     return message
+
+
+def _not_json(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")  # Python reads NaN and Infinity; JSON (and Parse) do not
 
 
 def connect_fields(message: dict) -> dict[str, str]:
@@ -113,6 +119,12 @@ def request_id_of(message: dict) -> int | float:
     if isinstance(rid, bool) or not isinstance(rid, (int, float)):
         raise ProtocolError(INVALID_MESSAGE, f"Invalid type: {_type(rid)} (expected number)")
     return rid
+
+
+def known_request_id(message: dict) -> int | float | None:
+    """The message's requestId when it has a valid one (for the error that answers it)."""
+    rid = message.get("requestId")
+    return rid if isinstance(rid, (int, float)) and not isinstance(rid, bool) else None
 
 
 def _names(query: dict, key: str) -> tuple[str, ...] | None:

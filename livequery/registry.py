@@ -29,6 +29,7 @@ class Query:
     node: Node
     index: tuple[str, tuple[Hashable, ...]] | None  # (field, keys) it is filed under
     subscriptions: dict[Any, None] = field(default_factory=dict)  # insertion-ordered set
+    compiled: list = field(default_factory=list)  # its regular expressions, kept compiled while it lives
 
 
 @dataclass

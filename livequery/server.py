@@ -7,6 +7,10 @@ every other node's); `original` and `object` are the states the event itself car
 dispatcher asks the registry for the few queries an event can concern, matches each once, and
 hands each subscriber's message to its connection's queue without waiting for any client.
 Security is `core/security/guard.py`, as for REST reads.
+
+Each client fails alone: whatever one message raises becomes that client's error message and
+a log line; whatever matching or deciding one subscription raises ends that subscription with
+an error to its client, and the dispatcher goes on with every other one.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from core import log as event_log
 from core.errors import ParseError
 from core.events import CREATE, DELETE, SCHEMA, UPDATE, Event, object_states
 from core.query.ast import InQuery, NEEDS_DATABASE, RelatedTo, Select, Text, parse_where, walk
-from core.query.match import decidable, matches
+from core.query.match import RegexTimeout, decidable, matches, prepare
+from core.query.match_regex import time_budget
 from core.security import guard
 from core.values import iso, parse_iso
 from livequery import protocol
@@ -32,7 +37,7 @@ from livequery.connection import Connection, Subscription, request_id_json
 from livequery.fanout import Bodies, decide
 from livequery.principal import ANONYMOUS, MASTER_PRINCIPAL, Principal, Principals
 from livequery.registry import Registry
-from livequery.websocket import Transport
+from livequery.websocket import Stalled, Transport
 
 logger = logging.getLogger("parsnip.livequery")
 
@@ -41,6 +46,9 @@ _UNDECIDED = object()
 _BUS_BUFFER = 100_000
 _REPLAY_BATCH = 1000
 _DRAIN = 256  # events dispatched back to back before the senders get a turn
+_MAX_SUBSCRIPTIONS = 1000  # per connection; the benchmarks' largest is 500 (100,000 over 200)
+_INTERNAL = "Internal server error"
+_REGEX_BUDGET = 0.1  # seconds of backtracking regular expressions per dispatcher turn, in all
 _UNDECIDABLE = {InQuery: "$inQuery/$notInQuery/$select/$dontSelect", Select: "$select/$dontSelect",
                 RelatedTo: "$relatedTo", Text: "$text"}
 
@@ -66,6 +74,7 @@ class LiveQueryServer:
         self._key_pairs: dict[str, str] = dict(options.get("keyPairs") or {})
         self._timeout = float(options.get("websocketTimeout", 10_000)) / 1000.0
         self._max_queue = int(options.get("maxQueue", 10_000))
+        self._max_subscriptions = int(options.get("maxSubscriptionsPerConnection", _MAX_SUBSCRIPTIONS))
         self._files_base = f"{config.publicServerURL or config.serverURL}/files/{config.appId}/"
         self.registry = Registry()
         self.principals = Principals()
@@ -97,24 +106,36 @@ class LiveQueryServer:
                 except closed:
                     cut_off = True
                     break
-            for ev in batch:
-                if ev.position is not None and ev.position <= self.position:
-                    continue
-                await self._dispatch(ev)
+            with time_budget(_REGEX_BUDGET):
+                for ev in batch:
+                    if ev.position is not None and ev.position <= self.position:
+                        continue
+                    await self._dispatch(ev)
             if cut_off:
                 channel = await self._catch_up()
 
     async def _catch_up(self) -> Any:
-        """The bus cut this consumer off (it fell behind): read what it missed from the log."""
+        """The bus cut this consumer off (it fell behind): read what it missed from the log,
+        retrying while the database cannot answer (the position keeps what was dispatched)."""
         logger.warning("LiveQuery fell behind the bus at position %s; catching up from the log", self.position)
         channel = self._rt.bus.subscribe(_BUS_BUFFER)
         upto = self._rt.bus.last_position
+        delay = 0.1
         while self.position < upto:
-            events = await self._rt.read(event_log.read_after, self.position, _REPLAY_BATCH)
-            for ev in events:
-                if ev.position > upto:
-                    break
-                await self._dispatch(ev)
+            try:
+                events = await self._rt.read(event_log.read_after, self.position, _REPLAY_BATCH)
+            except Exception as e:
+                logger.warning("LiveQuery could not read the log after position %s (%s); retrying in %.1f s",
+                               self.position, e, delay)
+                await trio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.1
+            with time_budget(_REGEX_BUDGET):
+                for ev in events:
+                    if ev.position > upto:
+                        break
+                    await self._dispatch(ev)
             if not events:
                 break
         return channel
@@ -125,7 +146,9 @@ class LiveQueryServer:
 
     # -- one connection -----------------------------------------------------------------------
     async def serve(self, transport: Transport, client_ip: str | None = None) -> None:
-        """Serve one websocket until it closes; everything it subscribed goes with it."""
+        """Serve one websocket until it closes; everything it subscribed goes with it. Nothing
+        the client does escapes this call: it ends this connection at most."""
+        transport.write_timeout = self._timeout
         conn = Connection(transport, client_ip, self._max_queue)
         self.connections.add(conn)
         try:
@@ -139,35 +162,43 @@ class LiveQueryServer:
                         break
                     await self._handle(conn, text, nursery)
                 nursery.cancel_scope.cancel()
+        except* Exception as group:
+            conn.close_code = (1011, "internal error")
+            for e in group.exceptions:
+                logger.error("LiveQuery client %s (%s) failed", conn.id, client_ip, exc_info=e)
         finally:
             self.connections.discard(conn)
             conn.close()
             for sub in list(conn.subscriptions.values()):
                 self._remove(sub)
-            with trio.CancelScope(shield=True):
-                await transport.close(1000)
+            with trio.CancelScope(shield=True):  # bounded: see Transport.close
+                await transport.close(*conn.close_code)
 
     async def _sender(self, conn: Connection, scope: trio.CancelScope) -> None:
         await conn.run_sender()
         scope.cancel()
 
     async def _pinger(self, conn: Connection, scope: trio.CancelScope) -> None:
+        transport = conn.transport
         while True:
             await trio.sleep(self._timeout)
-            if not conn.transport.alive:
+            if not transport.alive:
                 logger.info("LiveQuery client %s did not answer a ping in %.0f s", conn.id, self._timeout)
                 scope.cancel()
                 return
+            if transport.sending:
+                continue  # a write under way has its own deadline; a ping would only queue behind it
             try:
-                await conn.transport.ping()
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                await transport.ping()
+            except trio.BrokenResourceError as e:
+                if isinstance(e, Stalled):
+                    logger.info("LiveQuery client %s (%s) dropped: %s", conn.id, conn.client_ip, e)
                 scope.cancel()
                 return
 
     async def _closer(self, conn: Connection, scope: trio.CancelScope) -> None:
         await self._stopping.wait()
-        with trio.CancelScope(shield=True):
-            await conn.transport.close(1001, "server shutting down")
+        conn.close_code = (1001, "server shutting down")
         scope.cancel()
 
     async def _handle(self, conn: Connection, text: str, nursery: trio.Nursery) -> None:
@@ -182,6 +213,7 @@ class LiveQueryServer:
                 verb = "unsubscribing" if op == "unsubscribe" else "subscribing"
                 raise protocol.ProtocolError(
                     protocol.NO_CLIENT, f"Can not find this client, make sure you connect to server before {verb}")
+            request_id = protocol.known_request_id(message)
             if op == "unsubscribe":
                 self._unsubscribe(conn, protocol.request_id_of(message), notify=True)
                 return
@@ -194,15 +226,19 @@ class LiveQueryServer:
             conn.push(protocol.error(e.code, e.message, True))
         except ParseError as e:
             conn.push(protocol.error(e.code, e.message, False, request_id))
+        except Exception:
+            logger.error("LiveQuery client %s (%s): a message with requestId %s failed", conn.id, conn.client_ip,
+                         request_id, exc_info=True)
+            conn.push(protocol.error(ParseError.INTERNAL_SERVER_ERROR, _INTERNAL, False, request_id))
 
     # -- connect / subscribe / unsubscribe -------------------------------------------------
     async def _connect(self, conn: Connection, message: dict) -> None:
         fields = protocol.connect_fields(message)
-        app_ok = hmac.compare_digest(fields["applicationId"].encode(), self._rt.config.appId.encode())
+        app_ok = hmac.compare_digest(_bytes(fields["applicationId"]), _bytes(self._rt.config.appId))
         if not app_ok or not self._keys_valid(fields):
             raise protocol.ProtocolError(protocol.BAD_KEYS, "Key in request is not valid")
         master = "masterKey" in self._key_pairs and "masterKey" in fields and hmac.compare_digest(
-            fields["masterKey"].encode(), self._key_pairs["masterKey"].encode())
+            _bytes(fields["masterKey"]), _bytes(self._key_pairs["masterKey"]))
         for sub in list(conn.subscriptions.values()):  # a second connect starts the client afresh
             self._remove(sub)
         conn.connected(fields.get("installationId"), master, fields.get("sessionToken"))
@@ -211,10 +247,14 @@ class LiveQueryServer:
     def _keys_valid(self, fields: dict[str, str]) -> bool:
         if not self._key_pairs:
             return True
-        return any(name in fields and hmac.compare_digest(fields[name].encode(), str(secret).encode())
+        return any(name in fields and hmac.compare_digest(_bytes(fields[name]), _bytes(str(secret)))
                    for name, secret in self._key_pairs.items())
 
     async def _subscribe(self, conn: Connection, s: protocol.Subscribe, nursery: trio.Nursery) -> None:
+        if s.request_id not in conn.subscriptions and len(conn.subscriptions) >= self._max_subscriptions:
+            raise ParseError(ParseError.REQUEST_LIMIT_EXCEEDED,
+                             f"Too many subscriptions on this connection (at most {self._max_subscriptions}):"
+                             " unsubscribe first, or open another connection")
         principal = await self._principal(conn, s.session_token or conn.session_token)
         auth = principal.auth
         where = s.where
@@ -236,6 +276,7 @@ class LiveQueryServer:
                                  f"{_UNDECIDABLE[type(n)]} cannot be used in a LiveQuery subscription")
         if not decidable(node):
             raise ParseError(ParseError.INVALID_QUERY, "this query cannot be used in a LiveQuery subscription")
+        compiled = prepare(node)
         # An invalid regular expression or date is refused now, not found out at every event.
         stamp = iso(_now())
         matches(node, {"objectId": "", "createdAt": stamp, "updatedAt": stamp})
@@ -247,6 +288,7 @@ class LiveQueryServer:
         if s.request_id in conn.subscriptions:  # a reused requestId replaces its subscription
             self._remove(conn.subscriptions[s.request_id])
         query = self.registry.query_for(s.class_name, where, node)
+        query.compiled = compiled
         sub = Subscription(conn, s.request_id, request_id_json(s.request_id), query, s.keys, s.watch,
                            principal, operation, access)
         self.registry.add(query, sub)
@@ -266,6 +308,8 @@ class LiveQueryServer:
         known = self.principals.get(token)
         if known is not None and not known.expired(_now()):
             return known
+        if not _is_text(token) or (conn.installation_id is not None and not _is_text(conn.installation_id)):
+            raise ParseError(ParseError.INVALID_SESSION_TOKEN, "Invalid session token")  # no such token is stored
         auth, expires_at = await self._rt.authenticate_session(token, conn.installation_id)
         known = self.principals.get(token)  # another subscribe may have looked it up meanwhile
         if known is None:
@@ -295,7 +339,14 @@ class LiveQueryServer:
 
     # -- resume --------------------------------------------------------------------------------
     async def _replay(self, sub: Subscription, after: int, upto: int) -> None:
-        """Send what the subscription missed in (after, upto], then what arrived meanwhile."""
+        """Send what the subscription missed in (after, upto], then what arrived meanwhile; a
+        replay that fails ends its subscription, with an error to its client."""
+        try:
+            await self._replay_events(sub, after, upto)
+        except Exception as e:
+            self._fail(sub, e)
+
+    async def _replay_events(self, sub: Subscription, after: int, upto: int) -> None:
         conn = sub.connection
         position = after
         while position < upto and sub.active:
@@ -328,14 +379,18 @@ class LiveQueryServer:
     # -- dispatch ------------------------------------------------------------------------------
     async def _dispatch(self, ev: Event) -> None:
         cls = ev.class_name
-        if ev.kind == SCHEMA:
-            self._refresh_access(cls)
-        elif cls == "_Role":
-            await self._refresh_roles()
-        elif cls == guard.SESSION_CLASS or (cls == guard.USER_CLASS and ev.kind == DELETE):
-            self._sessions_changed(ev)
-        if ev.kind in _OBJECT_KINDS and self.registry.has_class(cls) and self._publishes(cls):
-            self._fan_out(ev)
+        try:
+            if ev.kind == SCHEMA:
+                self._refresh_access(cls)
+            elif cls == "_Role":
+                await self._refresh_roles()
+            elif cls == guard.SESSION_CLASS or (cls == guard.USER_CLASS and ev.kind == DELETE):
+                self._sessions_changed(ev)
+            if ev.kind in _OBJECT_KINDS and self.registry.has_class(cls) and self._publishes(cls):
+                self._fan_out(ev)
+        except Exception:  # never reached by one subscription's failure (see _fan_out)
+            logger.error("LiveQuery could not dispatch the event at position %s (%s %s)",
+                         ev.position, ev.kind, cls, exc_info=True)
         self.position = ev.position
 
     def _publishes(self, class_name: str) -> bool:
@@ -350,8 +405,13 @@ class LiveQueryServer:
         bodies = Bodies(ev.class_name, ev.position, self._files_base)
         now = _now()
         for query in self.registry.candidates(ev.class_name, (before, after)):
-            mb = before is not None and _matches(query.node, before)
-            ma = after is not None and _matches(query.node, after)
+            try:
+                mb = before is not None and _matches(query.node, before)
+                ma = after is not None and _matches(query.node, after)
+            except Exception as e:
+                for sub in list(query.subscriptions):
+                    self._fail(sub, e)
+                continue
             if not (mb or ma):
                 continue
             # Subscribers with one principal, operation, keys and watch get the very same
@@ -369,9 +429,13 @@ class LiveQueryServer:
                     self._end_principal(principal)
                     continue
                 key = (principal, sub.operation, sub.keys, sub.watch)
-                result = decided.get(key, _UNDECIDED)
-                if result is _UNDECIDED:
-                    result = decided[key] = self._decide(sub, ev, before, after, mb, ma, bodies)
+                try:
+                    result = decided.get(key, _UNDECIDED)
+                    if result is _UNDECIDED:
+                        result = decided[key] = self._decide(sub, ev, before, after, mb, ma, bodies)
+                except Exception as e:
+                    self._fail(sub, e)
+                    continue
                 if result is not None:
                     conn = sub.connection
                     conn.push(conn.prefixes[result[0]] + sub.request_id_json + result[1])
@@ -395,6 +459,23 @@ class LiveQueryServer:
         hidden_original = access.hidden_fields(ev.object_id, original) if original is not None else frozenset()
         return kind, bodies.body(kind, obj, original, sub.keys, hidden, hidden_original)
 
+    def _fail(self, sub: Subscription, error: Exception) -> None:
+        """Matching or deciding this subscription raised: it ends, its client is told why (102
+        for a regular expression that ran out of time, else an internal error) and the server
+        logs it; every other subscription goes on."""
+        if not sub.active:
+            return
+        self._remove(sub)
+        conn = sub.connection
+        if isinstance(error, RegexTimeout):
+            logger.warning("LiveQuery client %s (%s): subscription %s ended: %s",
+                           conn.id, conn.client_ip, sub.request_id_json, error)
+            conn.push(protocol.error(ParseError.INVALID_QUERY, str(error), False, sub.request_id))
+            return
+        logger.error("LiveQuery client %s (%s): subscription %s failed and was ended",
+                     conn.id, conn.client_ip, sub.request_id_json, exc_info=error)
+        conn.push(protocol.error(ParseError.INTERNAL_SERVER_ERROR, _INTERNAL, False, sub.request_id))
+
     # -- security changes ------------------------------------------------------------------
     def _refresh_access(self, class_name: str) -> None:
         """The class's permissions may have changed: ask the guard again for each subscription
@@ -416,8 +497,14 @@ class LiveQueryServer:
         limiter = trio.CapacityLimiter(8)  # a few lookups at a time: the pool serves REST too
 
         async def refresh(principal: Principal) -> None:
-            async with limiter:
-                roles = await self._rt.roles_of(principal.auth.user_id)
+            try:
+                async with limiter:
+                    roles = await self._rt.roles_of(principal.auth.user_id)
+            except Exception as e:  # roles unknown: end its subscriptions rather than guess
+                logger.warning("LiveQuery could not read the roles of user %s (%s); ending its subscriptions",
+                               principal.auth.user_id, e)
+                self._end_principal(principal, ParseError.INTERNAL_SERVER_ERROR, _INTERNAL)
+                return
             if roles != principal.auth.roles:
                 principal.auth = replace(principal.auth, roles=roles)
                 for sub in principal.subscriptions:
@@ -442,31 +529,48 @@ class LiveQueryServer:
                 if isinstance(expires, dict) and isinstance(expires.get("iso"), str):
                     principal.expires_at = parse_iso(expires["iso"])
 
-    def _end_principal(self, principal: Principal) -> None:
+    def _end_principal(self, principal: Principal, code: int = ParseError.INVALID_SESSION_TOKEN,
+                       message: str = "Invalid session token") -> None:
         """The session ended: its subscriptions stop, each told why (209, no reconnect)."""
         for sub in list(principal.subscriptions):
             self._remove(sub)
-            sub.connection.push(protocol.error(ParseError.INVALID_SESSION_TOKEN, "Invalid session token",
-                                               False, sub.request_id))
+            sub.connection.push(protocol.error(code, message, False, sub.request_id))
         self.principals.remove(principal)
 
 
 def _check_like_parse(where: Any) -> None:
-    """The checks Parse Server's LiveQuery makes before anything else, with its messages."""
-    if not isinstance(where, dict):
-        return
-    for op in ("$or", "$and", "$nor"):
-        if op in where:
-            if not isinstance(where[op], list):
-                raise ParseError(ParseError.INVALID_QUERY, f"{op} must be an array")
-            for sub in where[op]:
-                _check_like_parse(sub)
-    for constraint in where.values():
-        if isinstance(constraint, dict) and "$regex" in constraint:
-            pattern = constraint["$regex"]
-            if not isinstance(pattern, str):
-                raise ParseError(ParseError.INVALID_QUERY,
-                                 "Invalid regular expression: $regex must be a string or RegExp")
+    """The checks Parse Server's LiveQuery makes before anything else, with its messages
+    (iterative: a client picks the depth)."""
+    pending = [where]
+    while pending:
+        where = pending.pop()
+        if not isinstance(where, dict):
+            continue
+        for op in ("$or", "$and", "$nor"):
+            if op in where:
+                if not isinstance(where[op], list):
+                    raise ParseError(ParseError.INVALID_QUERY, f"{op} must be an array")
+                pending.extend(reversed(where[op]))
+        for constraint in where.values():
+            if isinstance(constraint, dict) and "$regex" in constraint:
+                pattern = constraint["$regex"]
+                if not isinstance(pattern, str):
+                    raise ParseError(ParseError.INVALID_QUERY,
+                                     "Invalid regular expression: $regex must be a string or RegExp")
+
+
+def _bytes(text: str) -> bytes:
+    """For comparing keys: a lone surrogate (JSON allows "\\ud800") compares, never raises."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _is_text(text: str) -> bool:
+    """Whether `text` is valid Unicode (no lone surrogate), as every stored string is."""
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def _matches(node, obj: dict) -> bool:

@@ -93,6 +93,7 @@ class ServerInfo:
     master_key: str
     dsn: str
     process: subprocess.Popen
+    output: str = ""  # the file that gets the process's stdout and stderr
 
 
 def _free_port() -> int:
@@ -105,7 +106,8 @@ def start_server(dsn: str, *extra: str, app_id: str = "test-app", master_key: st
     """Start `parsnip` as a real process on a free port and wait until /health answers."""
     port = _free_port()
     cmd = [sys.executable, "-m", "api.cli", "--appId", app_id, "--masterKey", master_key,
-           "--databaseURI", dsn, "--host", "127.0.0.1", "--port", str(port), "--logLevel", "warning", *extra]
+           "--databaseURI", dsn, "--host", "127.0.0.1", "--port", str(port), "--logLevel", "warning",
+           "--logsFolder", tempfile.mkdtemp(prefix="parsnip-logs-"), *extra]
     log = open(tempfile.mktemp(prefix="parsnip-server-", suffix=".log"), "w")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/parse"
@@ -115,7 +117,7 @@ def start_server(dsn: str, *extra: str, app_id: str = "test-app", master_key: st
             raise RuntimeError(f"parsnip exited with {proc.returncode}; see {log.name}:\n" + Path(log.name).read_text())
         try:
             if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return ServerInfo(url, app_id, master_key, dsn, proc)
+                return ServerInfo(url, app_id, master_key, dsn, proc, log.name)
         except httpx.HTTPError:
             pass
         time.sleep(0.1)

@@ -1,9 +1,11 @@
-"""GET /serverInfo (GET /health is answered in `api/app.py`, before any key check)."""
+"""GET /serverInfo: what this server supports, for the Parse Dashboard (GET /health is answered
+in `api/app.py`, before any key check)."""
 
 from __future__ import annotations
 
-from api.routes import Reply
 from api.errors import Unauthorized
+from api.logsetup import logs_folder
+from api.routes import Reply
 
 VERSION = "0.1.0"
 
@@ -13,12 +15,13 @@ async def server_info(rt, req) -> Reply:
     if not req.master:
         raise Unauthorized("Permission denied")
     crud = {"create": False, "read": False, "update": False, "delete": False}
+    logs = logs_folder(rt.config) is not None  # GET /scriptlog reads the files there
     return Reply({
         "features": {
             "globalConfig": crud,
             "hooks": crud,
             "cloudCode": {"jobs": False},
-            "logs": {"level": False, "size": False, "order": False, "until": False, "from": False},
+            "logs": {"level": logs, "size": logs, "order": logs, "until": logs, "from": logs},
             "push": {"immediatePush": False, "scheduledPush": False, "storedPushData": False,
                      "pushAudiences": False, "localization": False},
             "schemas": {"addField": True, "removeField": True, "addClass": True,

@@ -9,6 +9,7 @@ from api.routes import (
     Handler, Route, aggregate, batch, compile_routes, installations, match_route, objects, pages, schemas, server,
     sessions, users,
 )
+from api.routes.scriptlog import scriptlog
 
 _ID = r"(?P<object_id>[^/]+)"
 
@@ -50,6 +51,7 @@ _SPEC: list[tuple[str, str, Handler]] = [
     ("POST", "/batch", batch.batch),
     ("GET", "/aggregate/(?P<class_name>[^/]+)", aggregate.aggregate),
     ("GET", "/serverInfo", server.server_info),
+    ("GET", "/scriptlog", scriptlog),
     ("GET", "/schemas", schemas.list_classes),
     ("POST", "/schemas", schemas.create_class),
     ("GET", "/schemas/(?P<class_name>[^/]+)", schemas.get_class),

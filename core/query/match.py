@@ -21,7 +21,8 @@ Semantics are Parse Server's (MongoDB-style, as Parse Server on PostgreSQL appli
   PostgreSQL's `#>` does); the special keys (objectId, createdAt, updatedAt, ACL) have no
   sub-keys;
 - regular expressions follow PCRE's defaults: `.` skips newlines unless `s`, `^`/`$` anchor
-  at line ends only with `m`;
+  at line ends only with `m` (and `$` without `m` at the very end only, as PostgreSQL); they
+  run in linear time or under a time limit (`core/query/match_regex.py`, RegexTimeout);
 - polygons contain points by PostgreSQL's own algorithm (`point_inside`, with its 1e-6
   tolerance), the one both Parse Server on PostgreSQL and our SQL evaluator use, so the
   boundary counts as inside; distances are great-circle distances in radians on a sphere.
@@ -33,8 +34,6 @@ Nodes that need other rows ($inQuery, $select, $relatedTo, $text: `ast.NEEDS_DAT
 from __future__ import annotations
 
 import math
-import re
-from functools import lru_cache
 from typing import Any, Callable
 
 from core.errors import ParseError
@@ -42,9 +41,10 @@ from core.query.ast import (
     NEEDS_DATABASE, All, And, Compare, ContainedBy, Exists, In, Intersects, Near, Node, Nor, Or, Regex,
     WithinBox, WithinPolygon, WithinSphere,
 )
+from core.query.match_regex import Compiled, RegexTimeout, compile_regex
 from core.values import parse_iso
 
-__all__ = ["CannotDecide", "decidable", "matches"]
+__all__ = ["CannotDecide", "RegexTimeout", "decidable", "matches", "prepare"]
 
 _MISSING = object()
 _DATE_KEYS = frozenset({"createdAt", "updatedAt"})
@@ -68,11 +68,26 @@ def decidable(node: Node) -> bool:
     return True
 
 
+def prepare(node: Node) -> list[Compiled]:
+    """Compile what matching `node` needs (its regular expressions), raising ParseError(102)
+    for a pattern that cannot be compiled; they stay compiled while the result is held."""
+    found: list[Compiled] = []
+    pending = [node]
+    while pending:
+        n = pending.pop()
+        if isinstance(n, (And, Or, Nor)):
+            pending.extend(n.items)
+        elif isinstance(n, Regex):
+            found.append(compile_regex(n.pattern, n.options))
+    return found
+
+
 def matches(node: Node, obj: dict) -> bool:
     """Whether the Parse object `obj` (REST encoding) satisfies `node`.
 
-    Raises CannotDecide for the nodes in `ast.NEEDS_DATABASE`, and ParseError where the SQL
-    evaluator refuses the query too (an unreadable date on createdAt/updatedAt).
+    Raises CannotDecide for the nodes in `ast.NEEDS_DATABASE`, ParseError where the SQL
+    evaluator refuses the query too (an unreadable date on createdAt/updatedAt), and
+    RegexTimeout when a pattern that needs backtracking runs out of time.
     """
     evaluate = _DISPATCH.get(type(node))
     if evaluate is None:
@@ -338,27 +353,17 @@ def _exists(node: Exists, obj: dict) -> bool:
     return present == node.exists
 
 
-@lru_cache(maxsize=512)
-def _compiled(pattern: str, options: str) -> re.Pattern:
-    """Python's `re` with PCRE's defaults; each option maps to its `re` flag."""
-    flags = 0
-    for option, flag in (("i", re.IGNORECASE), ("m", re.MULTILINE), ("x", re.VERBOSE), ("s", re.DOTALL)):
-        if option in options:
-            flags |= flag
-    return re.compile(pattern, flags)
-
-
 def _regex(node: Regex, obj: dict) -> bool:
     """A String (or some String element of an array, as MongoDB) matching the pattern
     anywhere; on the special keys only objectId is a string."""
     if node.field in ("createdAt", "updatedAt", "ACL"):
         return False
     stored = _lookup(obj, node.field)
-    rx = _compiled(node.pattern, node.options)
     if isinstance(stored, str):
-        return rx.search(stored) is not None
+        return compile_regex(node.pattern, node.options).search(stored)
     if isinstance(stored, list):
-        return any(isinstance(e, str) and rx.search(e) is not None for e in stored)
+        rx = compile_regex(node.pattern, node.options)
+        return any(isinstance(e, str) and rx.search(e) for e in stored)
     return False
 
 

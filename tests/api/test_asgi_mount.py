@@ -62,6 +62,9 @@ async def test_parsnip_mounted_beside_another_app(fresh_dsn):
             got = await client.get(f"/parse/classes/Mounted/{created.json()['objectId']}")
             assert got.json()["n"] == 1
             assert (await client.get("/elsewhere")).text == "host app"
+            # Mounted, Parsnip's metrics are under its mount path (the host owns /metrics).
+            scraped = await client.get("/parse/metrics")
+            assert 'route="/classes/:className",status="201"' in scraped.text
         shutdown.set()
 
 

@@ -62,3 +62,53 @@ async def connected(nursery_ws, server, **extra) -> Client:
     await client.send(op="connect", applicationId=server.app_id, **extra)
     assert (await client.recv())["op"] == "connected"
     return client
+
+
+class RawSocket:
+    """A websocket client on a plain blocking socket, for what a well-behaved client library
+    never does: stop reading, flood pings, reset the connection."""
+
+    def __init__(self, server, rcvbuf: int | None = None) -> None:
+        import base64
+        import os
+        import socket
+
+        host, port = server.url.split("//")[1].split("/")[0].split(":")
+        self.sock = socket.socket()
+        if rcvbuf is not None:  # before connect, so the window the server sees is small
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.connect((host, int(port)))
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET /parse HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self.sock.recv(1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+
+    @staticmethod
+    def frame(payload: bytes, opcode: int = 0x1) -> bytes:
+        import os
+        import struct
+
+        mask = os.urandom(4)
+        n = len(payload)
+        head = bytes((0x80 | opcode,))
+        if n < 126:
+            head += bytes((0x80 | n,))
+        elif n < 65536:
+            head += struct.pack("!BH", 0x80 | 126, n)
+        else:
+            head += struct.pack("!BQ", 0x80 | 127, n)
+        return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+    def send_text(self, text: str) -> None:
+        self.sock.sendall(self.frame(text.encode()))
+
+    def reset(self) -> None:
+        """An abortive close: the kernel sends RST and drops whatever is unsent or unread."""
+        import socket
+        import struct
+
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()

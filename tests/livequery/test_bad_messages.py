@@ -24,6 +24,11 @@ _BEFORE_CONNECT = [
      "Can not find this client, make sure you connect to server before subscribing"),
     ('{"op":"unsubscribe","requestId":1}', 2,
      "Can not find this client, make sure you connect to server before unsubscribing"),
+    # Python's json reads these; JSON.parse (Parse) does not, and an answer carrying one is no JSON.
+    ('{"op":"unsubscribe","requestId":NaN}', 1, "Message is not in JSON format"),
+    ('{"op":"unsubscribe","requestId":-Infinity}', 1, "Message is not in JSON format"),
+    # Too deep for the server to read: refused before anything else (issue 10).
+    ("[" * 5000 + "]" * 5000, 1, "Message is nested too deeply"),
 ]
 
 _AFTER_CONNECT = [

@@ -1,0 +1,26 @@
+"""GET /scriptlog: the server's recent log records, for the Parse Dashboard's Logs section.
+
+As Parse Server's LogsRouter: master key only (403 "Permission denied" otherwise), the parameters `level`
+(`error`, or anything else for every record), `size` (or `n`, which wins), `order`
+(`desc`, the default, or `asc`), `from` and `until` (ISO dates; a week ago and now by default),
+and an array of the records as written (timestamp, level, message, ...). The records come
+from the daily files in `logsFolder` (api/logfiles.py); with no logsFolder the answer is [].
+"""
+
+from __future__ import annotations
+
+import trio
+
+from api.errors import Unauthorized
+from api.logfiles import parse_query, query
+from api.logsetup import logs_folder
+from api.routes import Reply
+
+
+async def scriptlog(rt, req) -> Reply:
+    if not req.master:
+        raise Unauthorized("Permission denied")  # Parse 9: the sanitized "master key is required"
+    q = parse_query(req.params)
+    # A week of files can be large: read them off the event loop.
+    records = await trio.to_thread.run_sync(query, logs_folder(rt.config), q)
+    return Reply(records)

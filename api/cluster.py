@@ -87,14 +87,14 @@ def serve_cluster(config: Config, workers: int) -> None:
         process = ctx.Process(target=_worker, args=(config, dsn, sock.fileno(), alive_r, not_for_workers))
         process.start()
         slot.process, slot.started = process, time.monotonic()
-        logger.info("worker %d started", process.pid)
+        logger.debug("worker %d started", process.pid)  # a replacement is announced by the warning before
 
     slots = [_Slot() for _ in range(workers)]
     try:
         for slot in slots:
             start(slot)
         _supervise(slots, start, wake_r, stopping)
-        logger.info("received %s, stopping the workers", signal.Signals(stopping[0]).name)
+        logger.info("received %s, shutting down the workers", signal.Signals(stopping[0]).name)
     finally:
         _stop(slots, SHUTDOWN_BOUND + 2)
         sock.close()

@@ -20,7 +20,7 @@ from api.errors import Unauthorized, status_for
 from api.request import read_request
 from api.routes import Reply, pages
 from api.routes.table import find_route
-from api.runtime import Runtime
+from api.runtime import Runtime, health
 from core.config import Config
 from core.errors import ParseError
 
@@ -86,7 +86,8 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
         path = full[len(mount):] or "/"
         try:
             if any(p.match(path) for p in _OPEN):
-                return json_response(b'{"status":"ok"}', 200)
+                status, body, headers = health(runtime)
+                return json_response(Reply(body).encode(), status, headers)
             raw = await request.get_data(cache=False)
             page = pages.find_page(request.method, path)  # a mailed link's page: a browser, no keys
             if page is not None:

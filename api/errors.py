@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import ParseError
+from core.errors import DatabaseUnavailable, ParseError
 
 
 class Unauthorized(Exception):
@@ -15,7 +15,10 @@ class Unauthorized(Exception):
 
 
 def status_for(err: ParseError) -> int:
-    """Parse Server's statuses: 404 for a missing object, 500 for internal errors, else 400."""
+    """Parse Server's statuses: 404 for a missing object, 500 for internal errors, else 400;
+    503 when the database is unreachable and nothing was written (the SDKs retry 5xx)."""
+    if isinstance(err, DatabaseUnavailable):
+        return 503
     if err.code == ParseError.OBJECT_NOT_FOUND:
         return 404
     if err.code == ParseError.INTERNAL_SERVER_ERROR:

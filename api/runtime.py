@@ -2,10 +2,17 @@
 
 This is the composition root: the one place where `core` (the write path, the bus) meets
 `projections` (the tables the writer updates and the API reads).
+
+Its background tasks (the writer's loop, the log follower, the Redis bridge) recover from a
+database outage by themselves. One that fails otherwise (a bug) must not leave the HTTP side
+answering on a dead runtime: it is logged, accepted writes are committed, and `on_failure`
+(the server passes `exit_process`) ends the process so that a supervisor starts it again.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import time
 import uuid
@@ -25,7 +32,7 @@ from core.events import SCHEMA, Context
 from core.follower import LogFollower
 from core.redis_bridge import RedisBridge, redis_url
 from core.accounts import sessions
-from core.errors import ParseError
+from core.errors import DatabaseUnavailable, ParseError
 from core.operations import Op
 from core.schema import SchemaCache
 from core.security.auth import MASTER, NOBODY, Auth
@@ -36,6 +43,8 @@ from projections.store import Projector
 
 T = TypeVar("T")
 
+logger = logging.getLogger("parsnip")
+
 _BTREE_FIELD = re.compile(r"USING btree \(\(\(data -> '([A-Za-z][A-Za-z0-9_]*)'::text\)\)")
 
 
@@ -43,7 +52,8 @@ class Runtime:
     """What a request handler needs: configuration, reads, writes and the bus."""
 
     def __init__(self, config: Config, gateway: Gateway, schema: SchemaCache, writer: Writer, bus: Bus,
-                 roles: RoleCache | None = None, bridge: RedisBridge | None = None) -> None:
+                 roles: RoleCache | None = None, bridge: RedisBridge | None = None,
+                 follower: LogFollower | None = None) -> None:
         self.config = config
         self.gateway = gateway
         self.schema = schema
@@ -51,19 +61,27 @@ class Runtime:
         self.bus = bus
         self.roles = roles or RoleCache()
         self.bridge = bridge
+        self.follower = follower
         self._btree: dict[str, tuple[float, frozenset[str]]] = {}
+
+    @property
+    def database_up(self) -> bool:
+        """Whether PostgreSQL is reachable, as the gateway's monitor last saw it (no round trip)."""
+        return self.gateway.up
 
     async def write(self, commands: Sequence[Command], context: Context, auth: Auth | None = None) -> list[Result]:
         """Commit `commands` all-or-nothing as `auth` (by default: master if the context is).
 
         Shielded: a request cancelled mid-write (a client that hangs up) still waits for the
         commit, so every write that reached the writer is committed and published, never lost
-        between the log and its caller.
+        between the log and its caller. While the database is down it fails at once
+        (`DatabaseUnavailable`); the writer answers every write it took, whatever happens.
         """
         if auth is None:
             auth = MASTER if context.master else NOBODY
+        self.gateway.check_up()
         with trio.CancelScope(shield=True):
-            return await self.gateway.call(self.writer.write, list(commands), context, auth)
+            return await self.gateway.call_steady(self.writer.write, list(commands), context, auth)
 
     async def authenticate(self, token: str, installation_id: str | None = None) -> Auth:
         """The Auth of a session token, with the user's roles; 209 when it is unknown or expired."""
@@ -162,13 +180,44 @@ async def install(gateway: Gateway, projector: Projector) -> None:
     await gateway.call(_install, gateway.pool)
 
 
+class RuntimeFailed(Exception):
+    """A background task of the runtime failed on something other than the database's absence."""
+
+
+def exit_process(error: BaseException) -> None:
+    """End the process at once (after the runtime has committed what it accepted): a server
+    whose runtime is gone must not go on answering."""
+    logger.critical("cannot go on (%s); exiting with status 70 so that a supervisor restarts it", error)
+    logging.shutdown()
+    os._exit(70)
+
+
 @asynccontextmanager
-async def open_runtime(config: Config, dsn: str | None = None) -> AsyncIterator[Runtime]:
+async def open_runtime(config: Config, dsn: str | None = None, *,
+                       on_failure: Callable[[BaseException], None] | None = None) -> AsyncIterator[Runtime]:
     """Start everything; on exit, commit every accepted write before closing the database.
 
-    The log follower runs in a nursery owned by this context: it lives exactly as long as the
-    runtime.
+    The writer's loop, the log follower and the Redis bridge run in nurseries owned by this
+    context: they live exactly as long as the runtime. If one fails (not an outage: those they
+    ride out), the context ends with `RuntimeFailed`, and `on_failure(error)` is called first;
+    so it is if the runtime cannot start (the database unreachable at start, say).
     """
+    started = False
+    try:
+        async with _open_runtime(config, dsn) as rt:
+            started = True
+            yield rt
+    except BaseException as e:
+        failure = _failure_in(e)
+        if failure is None and not started and isinstance(e, Exception):  # not a cancellation
+            failure = RuntimeFailed(f"could not start: {_describe(e)}")
+        if failure is not None and on_failure is not None:
+            on_failure(failure)
+        raise
+
+
+@asynccontextmanager
+async def _open_runtime(config: Config, dsn: str | None) -> AsyncIterator[Runtime]:
     dsn = dsn or await trio.to_thread.run_sync(database_uri, config)
     projector = Projector()
     async with Gateway(dsn, max_size=config.databasePoolSize) as gateway:
@@ -191,19 +240,60 @@ async def open_runtime(config: Config, dsn: str | None = None) -> AsyncIterator[
             token.run_sync_soon(_deliver_followed, bus, schema, events)
 
         bridge = RedisBridge(url, f"parsnip:{config.appId}:events", uuid.uuid4().hex, from_redis) if url else None
-        writer = Writer(gateway.pool, projector, schema, _Watched(bus, roles.watch, bridge), policy)
+        writer = Writer(gateway.pool, projector, schema, _Watched(bus, roles.watch, bridge), policy,
+                        available=lambda: gateway.up)
         follower = LogFollower(gateway, bus, schema)
-        async with trio.open_nursery() as nursery:
-            await nursery.start(follower.run)
-            if bridge is not None:
-                nursery.start_soon(gateway.call, bridge.run)
-            await gateway.call(_start_writer, writer)
+        # The writer outlives the other tasks: whatever stops them, accepted writes commit first.
+        async with trio.open_nursery() as writing:
+            writing.start_soon(_essential, "the writer", gateway.call_steady, writer.run)
             try:
-                yield Runtime(config, gateway, schema, writer, bus, roles, bridge)
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(_essential, "the log follower", follower.run)
+                    if bridge is not None:
+                        nursery.start_soon(_essential, "the Redis bridge", gateway.call_steady, bridge.run)
+                    try:
+                        yield Runtime(config, gateway, schema, writer, bus, roles, bridge, follower)
+                    finally:
+                        nursery.cancel_scope.cancel()
             finally:
                 with trio.CancelScope(shield=True):
-                    await gateway.call(writer.drain_and_stop)
-                nursery.cancel_scope.cancel()
+                    await gateway.call_steady(writer.drain)
+                writing.cancel_scope.cancel()
+
+
+async def _essential(name: str, fn: Callable[..., Awaitable[Any]], *args: Any,
+                     task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """Run a task the runtime cannot do without; its end, other than by cancellation, is fatal.
+    With `nursery.start`, `fn` gets the task status and reports when it is ready."""
+    try:
+        if task_status is trio.TASK_STATUS_IGNORED:
+            await fn(*args)
+        else:
+            await fn(*args, task_status=task_status)
+    except Exception as e:
+        logger.critical("%s failed", name, exc_info=e)
+        raise RuntimeFailed(f"{name} failed: {_describe(e)}") from e
+    logger.critical("%s stopped", name)
+    raise RuntimeFailed(f"{name} stopped")
+
+
+def _describe(e: BaseException) -> str:
+    """The error itself, out of the exception groups trio wraps it in."""
+    while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
+        e = e.exceptions[0]
+    return f"{type(e).__name__}: {e}"
+
+
+def _failure_in(e: BaseException) -> RuntimeFailed | None:
+    """The RuntimeFailed in `e`, which trio may have wrapped in exception groups."""
+    if isinstance(e, RuntimeFailed):
+        return e
+    if isinstance(e, BaseExceptionGroup):
+        for inner in e.exceptions:
+            found = _failure_in(inner)
+            if found is not None:
+                return found
+    return None
 
 
 def _deliver_followed(bus: Bus, schema: SchemaCache, events: list) -> None:
@@ -245,5 +335,16 @@ async def _head(gateway: Gateway) -> int:
         return await event_log.head(conn)
 
 
-async def _start_writer(writer: Writer) -> None:
-    writer.start()
+
+def health(get_runtime: Callable[[], Runtime]) -> tuple[int, dict[str, str], dict[str, str]]:
+    """Parse's `/health` as (status, body, headers), from what the node already knows (no
+    round trip): 200 `{"status": "ok"}` while serving; 503 `{"status": "starting"}` before the
+    runtime is up and 503 `{"status": "error"}` while the database is unreachable, both with
+    `Retry-After: 1` (Parse Server's states and its hint)."""
+    try:
+        rt = get_runtime()
+    except (LookupError, AttributeError):  # not started yet
+        return 503, {"status": "starting"}, {"Retry-After": "1"}
+    if not rt.database_up:
+        return 503, {"status": "error"}, {"Retry-After": "1"}
+    return 200, {"status": "ok"}, {}

@@ -22,7 +22,7 @@ from api import listener, observe
 from api.app import create_app
 from api.cluster import serve_cluster  # noqa: F401  (`parsnip --cluster N`, called by api/cli.py)
 from api.connections import DELIVERY, GRACE, LONGEST_REQUEST, Connections
-from api.runtime import Runtime, open_runtime
+from api.runtime import Runtime, exit_process, open_runtime
 from core.config import Config
 from livequery.server import LiveQueryServer
 from livequery.websocket import AsgiTransport, RawTransport, handshake_response
@@ -69,7 +69,7 @@ def asgi_app(config: Config, dsn: str | None = None) -> QuartTrio:
 
     async def run_runtime(task_status=trio.TASK_STATUS_IGNORED) -> None:
         try:
-            async with open_runtime(config, dsn) as rt:
+            async with open_runtime(config, dsn, on_failure=exit_process) as rt:
                 holder["rt"] = rt
                 async with trio.open_nursery() as nursery:
                     if livequery_enabled(config):

@@ -72,3 +72,21 @@ class ParseError(Exception):
 
 class ConflictError(Exception):
     """A write lost a race it can retry (serialization failure or deadlock across nodes)."""
+
+
+class DatabaseUnavailable(ParseError):
+    """PostgreSQL cannot be reached, and the request certainly changed nothing: safe to retry.
+
+    Answered 503 (api/errors.py), which the Parse SDKs retry with backoff."""
+
+    def __init__(self, message: str = "The database is unavailable; try again shortly.") -> None:
+        super().__init__(ParseError.CONNECTION_FAILED, message)
+
+
+class OutcomeUnknown(ParseError):
+    """The connection was lost after COMMIT was sent and the database did not come back in time
+    to say whether it committed. Never answered 5xx: an SDK would resend the write."""
+
+    def __init__(self, message: str = ("The database connection was lost while the write was committing: "
+                                       "it may or may not have been saved. Read it back before retrying.")) -> None:
+        super().__init__(ParseError.TIMEOUT, message)

@@ -74,15 +74,18 @@ async def install(conn: asyncpg.Connection) -> None:
     await conn.execute(LOG_DDL)
 
 
-async def append(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
-    """Give `events` the next positions and insert them. Call last in the transaction."""
+async def append(conn: asyncpg.Connection, events: Sequence[Event]) -> int | None:
+    """Give `events` the next positions and insert them. Call last in the transaction.
+
+    Returns the transaction's id (`txid_current()`, in the same round trip), with which a
+    writer whose connection died during COMMIT asks `txid_status` whether it committed."""
     if not events:
-        return
+        return None
     # Taking the head also queues a notification, delivered at commit, that wakes the log
     # followers of every node.
-    head = await conn.fetchval(
+    head, xid = await conn.fetchrow(
         "WITH h AS (UPDATE parsnip_log_head SET position = position + $1 RETURNING position)"
-        " SELECT position FROM h, pg_notify('" + CHANNEL + "', position::text) AS n",
+        " SELECT position, txid_current() FROM h, pg_notify('" + CHANNEL + "', position::text) AS n",
         len(events),
     )
     first = head - len(events) + 1
@@ -100,6 +103,7 @@ async def append(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
         "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
         rows,
     )
+    return xid
 
 
 def _event(row: Any) -> Event:

@@ -11,6 +11,14 @@ copies other readers find in the log do not overtake the writer's own, which car
 A caller that is cancelled does not cancel its write: once accepted, a unit commits or fails
 on its own, and its events are published either way.
 
+Every unit is answered, whatever the database does. A connection that fails before COMMIT
+leaves nothing committed: the batch runs once more on a new connection, then its units (and
+those queued behind them) get `DatabaseUnavailable`. A connection lost during COMMIT leaves
+the outcome unknown: the writer asks `txid_status` until the database answers or
+`outcome_wait` passes; committed, it publishes and answers as usual; rolled back, it is a
+failure like the first; still unknown, the callers get `OutcomeUnknown` and the reserved
+positions are released, so the follower delivers the log's copy if the commit did happen.
+
 Schema API changes (`SchemaChange`) take the same path: the writer locks the class, reads it as
 stored in its own transaction, plans the change against that (core/schema_plan.py) and emits
 the schema event, so the change gets its position like any write.
@@ -28,8 +36,9 @@ from typing import Any, Callable, Protocol, Sequence
 import asyncpg
 
 from core import log as event_log, metrics
+from core.db import faults
 from core.commands import DROP_CLASS, PURGE_CLASS, Command, Create, Delete, Result, SchemaChange, Update
-from core.errors import ConflictError, ParseError
+from core.errors import ConflictError, DatabaseUnavailable, OutcomeUnknown, ParseError
 from core.events import CREATE, DELETE, PURGE, SCHEMA, UPDATE, Context, Event
 from core.operations import apply as apply_op
 from core.schema import SchemaCache, SchemaOverlay, schema_from_rows
@@ -41,6 +50,7 @@ from core.values import iso, new_object_id, now
 logger = logging.getLogger("parsnip.writer")
 
 MAX_BATCH = 128
+OUTCOME_WAIT = 2.0  # seconds to learn a lost COMMIT's outcome before answering "unknown"
 _RETRYABLE = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
 _MISSING_TABLE = re.compile(r'relation "p_([^"]+)" does not exist')
 
@@ -98,28 +108,27 @@ class Writer:
         schema: SchemaCache,
         publisher: Publisher,
         policy: Policy | None = None,
+        outcome_wait: float = OUTCOME_WAIT,
+        available: Callable[[], bool] = lambda: True,
     ) -> None:
         self._pool = pool
         self._projector = projector
         self._schema = schema
         self._publisher = publisher
         self.policy = policy or Policy()
+        self.outcome_wait = outcome_wait
+        self._available = available  # whether the database is known reachable (the gateway's monitor)
         self._queue: asyncio.Queue[_Unit] = asyncio.Queue()
-        self._task: asyncio.Task | None = None
+        self._stopped = False
+        # Lost COMMITs: outcomes learned from the database, and those answered "unknown".
+        self.outcomes_settled = 0
+        self.outcomes_unknown = 0
 
     # -- lifecycle (asyncio side) -------------------------------------------------------
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def drain_and_stop(self) -> None:
-        """Commit everything already accepted, then stop."""
-        await self._queue.join()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+    async def drain(self) -> None:
+        """Wait until every unit already accepted is answered (before the loop is cancelled)."""
+        if not self._stopped:
+            await self._queue.join()
 
     # -- entry point (asyncio side; trio reaches it through the gateway) -----------------
     async def write(self, commands: Sequence[Command], context: Context, auth: Auth = MASTER) -> list[Result]:
@@ -128,31 +137,70 @@ class Writer:
         The ACL and class-level permissions are checked here (core/security/guard.py), against
         the object as locked in the transaction, so no route can write around them.
         """
+        if self._stopped:
+            raise DatabaseUnavailable("The server is stopping; try again.")
         fut: asyncio.Future = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Unit(list(commands), context, fut, auth))
         return await asyncio.shield(fut)
 
     # -- the loop -------------------------------------------------------------------------
-    async def _run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < MAX_BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            started = time.perf_counter()
-            try:
-                await self._commit(batch)
-            except Exception as e:  # a failure of the batch as a whole: each unit alone
-                if isinstance(e, (ConflictError, *_RETRYABLE)):
-                    for unit in batch:
-                        await self._commit_alone(unit)
-                else:
+    async def run(self) -> None:
+        """Commit what is queued until cancelled (the runtime's nursery owns this call).
+
+        Whatever ends it, every unit it took or that waits is answered: none waits forever."""
+        batch: list[_Unit] = []
+        try:
+            while True:
+                batch = [await self._queue.get()]
+                while len(batch) < MAX_BATCH and not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                started = time.perf_counter()
+                try:
+                    await self._commit_batch(batch)
+                except Exception as e:  # a bug: answer the batch, keep the writer going
                     logger.exception("write batch failed")
                     for unit in batch:
                         _fail(unit, e)
-            finally:
-                metrics.observe_batch(len(batch), time.perf_counter() - started)
-                for _ in batch:
-                    self._queue.task_done()
+                finally:
+                    metrics.observe_batch(len(batch), time.perf_counter() - started)
+                    for _ in batch:
+                        self._queue.task_done()
+                batch = []
+        finally:
+            self._stopped = True
+            # Stopped mid-batch: where it stopped is not known, so neither is the outcome.
+            for unit in batch:
+                _fail(unit, OutcomeUnknown())
+            self._refuse_queued(DatabaseUnavailable("The server is stopping; try again."))
+
+    async def _commit_batch(self, batch: list[_Unit]) -> None:
+        for attempt in (1, 2):
+            try:
+                await self._commit(_pending(batch))
+                return
+            except (ConflictError, *_RETRYABLE):  # a failure of the batch as a whole: each unit alone
+                for unit in _pending(batch):
+                    await self._commit_alone(unit)
+                return
+            except Exception as e:
+                if not faults.unavailable(e):
+                    raise
+                # Nothing committed. Once more on a new connection (a single dropped connection);
+                # then, or at once if it is known down, the database is away: answer these and
+                # everything queued behind them.
+                if attempt == 2 or not self._available():
+                    logger.warning("database unreachable: %d queued writes answered 503 (%s)",
+                                   len(_pending(batch)) + self._queue.qsize(), e)
+                    refusal = DatabaseUnavailable()
+                    for unit in batch:
+                        _fail(unit, refusal)
+                    self._refuse_queued(refusal)
+                    return
+
+    def _refuse_queued(self, error: ParseError) -> None:
+        while not self._queue.empty():
+            _fail(self._queue.get_nowait(), error)
+            self._queue.task_done()
 
     async def _commit_alone(self, unit: _Unit) -> None:
         for attempt in range(5):
@@ -168,31 +216,43 @@ class Writer:
         _fail(unit, ConflictError("write conflicted repeatedly"))
 
     async def _commit(self, batch: list[_Unit]) -> None:
-        """Commit the units of `batch` that succeed, in one transaction; fail the others."""
+        """Commit the units of `batch` that succeed, in one transaction; fail the others.
+
+        Raises what made the whole attempt fail with nothing committed (a conflict to retry
+        unit by unit, a lost connection); a lost COMMIT is settled here."""
         while batch:
             overlay = SchemaOverlay(self._schema)
             done: list[_Unit] = []
             failed: list[tuple[_Unit, BaseException]] = []
             events: list[Event] = []
-            async with self._pool.acquire() as conn:
-                try:
+            attempt = _Attempt()
+            try:
+                async with self._pool.acquire() as conn:
                     try:
-                        await self._transaction(conn, batch, overlay, done, failed, events)
-                    except BaseException:
-                        if events and events[-1].position is not None:  # reserved, not committed
-                            self._publisher.release(events[0].position, events[-1].position)
-                        raise
-                except _Redo as redo:
-                    # A unit failed after writing: the transaction is gone; run the rest again.
-                    _fail(redo.unit, redo.error)
-                    batch = [u for u in batch if u is not redo.unit]
-                    continue
-                except _Rollback:
-                    events = []
+                        try:
+                            await self._transaction(conn, batch, overlay, done, failed, events, attempt)
+                        except BaseException:
+                            if events and events[-1].position is not None:  # reserved, not committed
+                                self._publisher.release(events[0].position, events[-1].position)
+                            raise
+                    except _Redo as redo:
+                        # A unit failed after writing: the transaction is gone; run the rest again.
+                        _fail(redo.unit, redo.error)
+                        batch = [u for u in batch if u is not redo.unit]
+                        continue
+                    except _Rollback:
+                        events = []
+            except Exception as e:
+                if attempt.committing and not faults.server_refused(e):
+                    await self._settle(attempt.xid, e, events, done, failed)
+                    return
+                raise
             break
         else:
             return
-        # Committed.
+        self._committed(events, done, failed)
+
+    def _committed(self, events: list[Event], done: list[_Unit], failed: list[tuple[_Unit, BaseException]]) -> None:
         for ev in events:
             if ev.kind == SCHEMA:
                 self._schema.apply_event(ev.class_name, ev.payload, ev.position)
@@ -204,7 +264,52 @@ class Writer:
         for unit, e in failed:
             _fail(unit, e)
 
-    async def _transaction(self, conn, batch, overlay, done, failed, events) -> None:
+    async def _settle(self, xid: int, error: BaseException, events: list[Event], done: list[_Unit],
+                      failed: list[tuple[_Unit, BaseException]]) -> None:
+        """The connection died during COMMIT: learn whether it committed, and answer accordingly."""
+        logger.warning("connection lost during COMMIT of positions %s-%s (%s: %s); asking the database",
+                       events[0].position, events[-1].position, type(error).__name__, error)
+        state = await self._outcome(xid)
+        if state == "committed":
+            self.outcomes_settled += 1
+            logger.warning("positions %s-%s did commit", events[0].position, events[-1].position)
+            self._committed(events, done, failed)
+            return
+        if state == "aborted":  # nothing committed: the caller retries the batch
+            self.outcomes_settled += 1
+            raise DatabaseUnavailable() from error
+        self.outcomes_unknown += 1
+        logger.error("outcome of positions %s-%s unknown after %.1f s: %d writes answered 'outcome unknown'; "
+                     "if they committed, the log follower delivers their events",
+                     events[0].position, events[-1].position, self.outcome_wait, len(done))
+        for unit in done:
+            _fail(unit, OutcomeUnknown())
+        for unit, e in failed:
+            _fail(unit, e)
+
+    async def _outcome(self, xid: int) -> str | None:
+        """'committed' or 'aborted' as the database says, or None if it cannot say in time."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.outcome_wait
+        delay = 0.05
+        while (remaining := deadline - loop.time()) > 0:
+            try:
+                async with asyncio.timeout(remaining):
+                    async with self._pool.acquire() as conn:
+                        state = await conn.fetchval("SELECT txid_status($1)", xid)
+                if state in ("committed", "aborted"):
+                    return state
+            except TimeoutError:
+                return None
+            except Exception as e:
+                if not faults.unavailable(e):
+                    logger.exception("could not ask the outcome of transaction %s", xid)
+                    return None
+            await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
+            delay = min(delay * 2, 0.5)
+        return None
+
+    async def _transaction(self, conn, batch, overlay, done, failed, events, attempt: "_Attempt") -> None:
         """Apply each unit; append the events of those that succeeded; commit.
 
         No savepoint per unit: most failures (not found, a type clash, a bad operator) happen
@@ -232,6 +337,8 @@ class Writer:
                     self._schema.forget(gone.group(1))
                     raise ConflictError(f"class {gone.group(1)} was dropped") from e
                 except (ParseError, asyncpg.PostgresError) as e:
+                    if faults.unavailable(e):
+                        raise  # the connection, not this unit: the whole attempt is lost
                     if unit.wrote and not savepoint:
                         if len(batch) == 1:
                             failed.append((unit, e))
@@ -246,8 +353,9 @@ class Writer:
             events.extend(ev for unit in done for ev in unit.events)
             if not events:  # every unit succeeded with nothing to record (a no-op schema change)
                 raise _Rollback()
-            await event_log.append(conn, events)
+            attempt.xid = await event_log.append(conn, events)
             self._publisher.reserve(events[0].position, events[-1].position)
+            attempt.committing = True  # what fails from here on failed during COMMIT
 
     # -- one unit ----------------------------------------------------------------------------
     async def _apply_unit(self, conn: asyncpg.Connection, unit: _Unit, overlay: SchemaOverlay) -> None:
@@ -401,6 +509,19 @@ def _relations(ops) -> dict[str, Any]:
     return {"relations": changes} if changes else {}
 
 
+@dataclass
+class _Attempt:
+    """One transaction of the writer: its id, and whether COMMIT has been sent."""
+
+    xid: int | None = None
+    committing: bool = False
+
+
+def _pending(batch: list[_Unit]) -> list[_Unit]:
+    """The units not answered yet (a unit answered a failure must never be written after)."""
+    return [u for u in batch if not u.future.done()]
+
+
 class _Rollback(Exception):
     """Raised to roll back a transaction that has nothing to commit."""
 
@@ -415,4 +536,6 @@ class _Redo(Exception):
 
 def _fail(unit: _Unit, e: BaseException) -> None:
     if not unit.future.done():
+        if faults.unavailable(e) and not isinstance(e, DatabaseUnavailable):
+            e = DatabaseUnavailable()  # the connection failed before COMMIT: nothing was written
         unit.future.set_exception(e)

@@ -1,22 +1,29 @@
-"""One port for REST and LiveQuery, as Parse Server has: each new connection's first request
-head is read here; a websocket upgrade goes to the LiveQuery server, everything else to
-hypercorn with the bytes already read put back in front.
+"""One port for REST and LiveQuery, as Parse Server has, and the boundary of every connection.
 
 Hypercorn builds one `TCPServer(app, config, context, state, stream)` per accepted connection
-(`hypercorn.trio.run.worker_serve`); `install` replaces that name with `_Sniffing`, which
-passes every connection through unchanged unless a LiveQuery handler is set for the process.
-LiveQuery needs the socket itself: writing a connection's waiting messages in one syscall is
-what lets one process deliver tens of thousands of events a second (`livequery/websocket.py`).
+(`hypercorn.trio.run.worker_serve`); `install` replaces that name with `_Connection`, which
+- registers the connection with `api/connections.py`, so shutdown can close what it must;
+- when a LiveQuery handler is set, reads the connection's first request head: a websocket
+  upgrade goes to the handler, everything else to hypercorn with the bytes already read put
+  back in front. LiveQuery needs the socket itself: writing a connection's waiting messages in
+  one syscall is what lets one process deliver tens of thousands of events a second
+  (`livequery/websocket.py`);
+- contains failures: anything raised while serving the connection (the LiveQuery handler,
+  hypercorn's protocol code) ends that connection with a log line. Raised into hypercorn's
+  nursery, it would end the process and every other client's session.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import trio
+from hypercorn.events import Updated
 from hypercorn.trio import run as _hypercorn_run
 from hypercorn.trio.tcp_server import TCPServer
+
+from api.connections import Connection, Connections
 
 logger = logging.getLogger("parsnip.listener")
 
@@ -25,52 +32,114 @@ WebsocketHandler = Callable[[trio.abc.Stream, dict[str, str], bytes, str | None]
 _MAX_HEAD = 65536
 _HEAD_TIMEOUT = 5.0  # as the keep-alive timeout (api/server.py): an idle new connection waits this long
 _handler: WebsocketHandler | None = None
+_connections = Connections()
 
 
-def install(handler: WebsocketHandler | None) -> None:
-    """Route websocket upgrades on this process's hypercorn connections to `handler`."""
-    global _handler
+def install(handler: WebsocketHandler | None, connections: Connections) -> None:
+    """Serve this process's hypercorn connections through `_Connection`: registered with
+    `connections`, failures contained, and websocket upgrades routed to `handler` (if any)."""
+    global _handler, _connections
     _handler = handler
-    _hypercorn_run.TCPServer = _Sniffing  # type: ignore[attr-defined]
+    _connections = connections
+    _hypercorn_run.TCPServer = _Connection  # type: ignore[attr-defined]
 
 
-class _Sniffing:
+class _TCPServer(TCPServer):
+    """Hypercorn's connection, with its keep-alive timer kept alive.
+
+    Hypercorn starts the timer with `nursery.start()` from the task that sends the response:
+    under quart-trio that is the app's task, whose scope quart-trio cancels once the response
+    is sent, and trio then leaves the new task in that cancelled scope: it dies at once, and an
+    idle keep-alive connection was never closed, neither after `keep_alive_timeout` nor at
+    shutdown (nor was a slow next request head). Shielded, the timer lands in the
+    connection's own nursery as hypercorn meant.
+    """
+
+    async def protocol_send(self, event: Any) -> None:
+        if isinstance(event, Updated) and event.idle:
+            with trio.CancelScope(shield=True):
+                await super().protocol_send(event)
+        else:
+            await super().protocol_send(event)
+
+
+class _Connection:
     def __init__(self, app, config, context, state, stream) -> None:
         self._args = (app, config, context, state)
         self._stream = stream
+        self._peer = _peer(stream)
 
     def __await__(self):
         return self.run().__await__()
 
     async def run(self) -> None:
+        with _connections.track(self._stream) as conn:
+            try:
+                await self._serve(conn)
+            except BaseException as exc:
+                errors, others = _split(exc)
+                if errors is not None:
+                    logger.error("connection from %s failed; closed it", self._peer, exc_info=errors)
+                if others is not None:
+                    raise others from None
+            finally:
+                conn.close()
+
+    async def _serve(self, conn: Connection) -> None:
         handler = _handler
         if handler is None or not hasattr(self._stream, "socket"):  # TLS: left to hypercorn
-            await TCPServer(*self._args, self._stream)
+            await _TCPServer(*self._args, self._stream)
             return
-        head = b""
-        with trio.move_on_after(_HEAD_TIMEOUT):
-            while b"\r\n\r\n" not in head and len(head) < _MAX_HEAD:
-                try:
-                    data = await self._stream.receive_some(65536)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    data = b""
-                if not data:
-                    break
-                head += data
-        if not head:
-            await _close(self._stream)
+        if _connections.draining:
+            return
+        conn.idle = True
+        head = await _read_head(self._stream)
+        conn.idle = False
+        if head is None:
             return
         upgrade = _websocket_upgrade(head)
         if upgrade is None:
-            await TCPServer(*self._args, _Replay(self._stream, head))
+            await _TCPServer(*self._args, _Replay(self._stream, head))
             return
         headers, rest = upgrade
-        client = None
-        try:
-            client = self._stream.socket.getpeername()[0]
-        except OSError:
-            pass
-        await handler(self._stream, headers, rest, client)
+        await handler(self._stream, headers, rest, self._peer)
+
+
+async def _read_head(stream) -> bytes | None:
+    """The first request head and whatever came with it; None when the client sent no whole
+    head within `_HEAD_TIMEOUT` (slowloris) or nothing at all. A head cut short by the
+    client's end of stream, or too long, goes to hypercorn, which answers 400 or 431."""
+    head = bytearray()  # appended to in place, searched from where the last piece ended
+    with trio.move_on_after(_HEAD_TIMEOUT):
+        while len(head) < _MAX_HEAD:
+            try:
+                data = await stream.receive_some(65536)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return None
+            if not data:
+                return bytes(head) or None
+            start = max(0, len(head) - 3)
+            head += data
+            if head.find(b"\r\n\r\n", start) >= 0:
+                break
+        return bytes(head)
+    return None
+
+
+def _split(exc: BaseException) -> tuple[BaseException | None, BaseException | None]:
+    """(the errors to contain, what must go on propagating: cancellation, KeyboardInterrupt)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.split(Exception)
+    if isinstance(exc, Exception):
+        return exc, None
+    return None, exc
+
+
+def _peer(stream) -> str | None:
+    try:
+        return stream.socket.getpeername()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 def _websocket_upgrade(head: bytes) -> tuple[dict[str, str], bytes] | None:
@@ -123,10 +192,3 @@ class _Replay(trio.abc.HalfCloseableStream):
     async def aclose(self) -> None:
         await self._stream.aclose()
 
-
-async def _close(stream) -> None:
-    with trio.CancelScope(shield=True):
-        try:
-            await stream.aclose()
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass

@@ -2,16 +2,15 @@
 
 `asgi_app(config)` is what to mount inside another application: the runtime (database,
 writer, bus) starts when the host starts serving and stops, after committing every accepted
-write, when it stops. `serve(config)` runs it on hypercorn's trio worker until SIGINT/SIGTERM.
+write, when it stops. `serve(config)` runs it on hypercorn's trio worker until SIGINT/SIGTERM,
+then shuts down within a bound whatever clients do (`api/connections.py`).
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import signal
-import socket
 from typing import Any
 
 import trio
@@ -21,12 +20,17 @@ from quart_trio import QuartTrio
 
 from api import listener, observe
 from api.app import create_app
+from api.cluster import serve_cluster  # noqa: F401  (`parsnip --cluster N`, called by api/cli.py)
+from api.connections import DELIVERY, GRACE, LONGEST_REQUEST, Connections
 from api.runtime import Runtime, exit_process, open_runtime
 from core.config import Config
 from livequery.server import LiveQueryServer
 from livequery.websocket import AsgiTransport, RawTransport, handshake_response
 
 logger = logging.getLogger("parsnip")
+
+# The longest a SIGTERM can take to end serving (the database is closed after, in well under a second).
+SHUTDOWN_BOUND = max(GRACE, LONGEST_REQUEST + DELIVERY) + DELIVERY
 
 
 def livequery_enabled(config: Config) -> bool:
@@ -109,63 +113,79 @@ async def _websocket(app: QuartTrio, stream: trio.abc.Stream, headers: dict[str,
     await lq.serve(RawTransport(stream, rest), client)
 
 
-async def _until_signal() -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
-            logger.info("received %s, shutting down gracefully", signal.Signals(signum).name)
+def _raise_open_files_limit() -> None:
+    """Each connection holds a file descriptor: take the hard limit (as Go's runtime does), so
+    the soft default (often 1,024) does not cap clients while the system allows more."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
+
+
+async def _until_signal(signals) -> None:
+    async for signum in signals:
+        logger.info("received %s, shutting down gracefully", signal.Signals(signum).name)
+        return
+
+
+async def _until_parent_exits(fd: int) -> None:
+    """Return when the pipe `fd` reads end of file: the process holding its write end is gone."""
+    while True:
+        await trio.lowlevel.wait_readable(fd)
+        if not os.read(fd, 1):
+            logger.warning("the cluster's master process is gone, shutting down gracefully")
             return
 
 
-async def serve(config: Config, dsn: str | None = None, fd: int | None = None) -> None:
-    """Serve until SIGINT/SIGTERM; in-flight requests finish and accepted writes commit."""
+async def _until_stop(signals, parent_fd: int | None) -> None:
+    async with trio.open_nursery() as nursery:
+        async def first(fn, *args) -> None:
+            await fn(*args)
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(first, _until_signal, signals)
+        if parent_fd is not None:
+            nursery.start_soon(first, _until_parent_exits, parent_fd)
+
+
+async def serve(config: Config, dsn: str | None = None, fd: int | None = None,
+                parent_fd: int | None = None) -> None:
+    """Serve until SIGINT/SIGTERM (or, in a cluster worker, until the pipe `parent_fd` from
+    the master closes). Then: no new connection; requests being worked on are answered and
+    accepted writes commit; clients get `connections.GRACE` to finish sending or reading;
+    whatever is still open is closed (api/connections.py: `drain`)."""
     app = asgi_app(config, dsn)
-    if livequery_enabled(config):
-        listener.install(lambda *args: _websocket(app, *args))
+    connections = Connections()
+    app.asgi_app = connections.requests(app.asgi_app)  # type: ignore[method-assign]
+    handler = (lambda *args: _websocket(app, *args)) if livequery_enabled(config) else None
+    listener.install(handler, connections)
     hc = HypercornConfig()
     hc.bind = [f"fd://{fd}"] if fd is not None else [f"{config.host}:{config.port}"]
-    hc.graceful_timeout = 10
+    # Hypercorn's own deadline cancels what `drain` has not closed; drain always ends first.
+    hc.graceful_timeout = SHUTDOWN_BOUND + 5
     hc.accesslog = None
     hc.errorlog = logging.getLogger("hypercorn.error")  # our handlers (api/logsetup.py), once
     hc.keep_alive_timeout = 5  # as Node (Parse Server): clients do not sit on idle connections
+    hc.backlog = 2048  # as --cluster's socket: a burst of new connections waits, not refused
+    _raise_open_files_limit()
 
-    async def shutdown() -> None:
-        await _until_signal()
-        lq = app.livequery()  # type: ignore[attr-defined]
-        if lq is not None:  # websockets would otherwise hold the shutdown for graceful_timeout
-            lq.stop()
+    # Open until the end: a second signal during the shutdown is ignored, not fatal.
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            async def shutdown() -> None:
+                await _until_stop(signals, parent_fd)
+                lq = app.livequery()  # type: ignore[attr-defined]
+                if lq is not None:
+                    lq.stop()
+                nursery.start_soon(connections.drain)
 
-    await hypercorn_serve(app, hc, shutdown_trigger=shutdown)
-
-
-def serve_cluster(config: Config, workers: int) -> None:
-    """Run `workers` server processes on one listening socket (Parse's `cluster` option).
-
-    One Python process uses one core; several share the port and the database, each with its
-    own writer, and follow each other through the log (positions stay dense and ordered).
-    """
-    from api.runtime import database_uri
-
-    dsn = database_uri(config)  # the embedded PostgreSQL, if any, belongs to this process
-    sock = socket.create_server((config.host, config.port), backlog=2048, reuse_port=False)
-    sock.set_inheritable(True)
-    ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_worker, args=(config, dsn, sock.fileno()), daemon=False) for _ in range(workers)]
-    for p in procs:
-        p.start()
-
-    def forward(signum, _frame) -> None:
-        for p in procs:
-            if p.is_alive():
-                os.kill(p.pid, signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    for p in procs:
-        p.join()
-    sock.close()
-
-
-def _worker(config: Config, dsn: str, fd: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    trio.run(serve, config, dsn, fd)
+            await hypercorn_serve(app, hc, shutdown_trigger=shutdown)
+            nursery.cancel_scope.cancel()

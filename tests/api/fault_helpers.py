@@ -62,6 +62,13 @@ class WriteLoad:
             t.start()
         return self
 
+    def wait_acked(self, n: int, timeout: float = 30) -> None:
+        """Block until the load has `n` acknowledged writes (a loaded machine starts slowly)."""
+        deadline = time.monotonic() + timeout
+        while sum(len(r.acked) for r in self._results) < n:
+            assert time.monotonic() < deadline, f"fewer than {n} writes acknowledged in {timeout} s"
+            time.sleep(0.05)
+
     def stop(self) -> Outcomes:
         self._stop.set()
         for t in self._threads:

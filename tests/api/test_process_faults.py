@@ -26,6 +26,7 @@ def test_kill_9_mid_batch_loses_no_acknowledged_write(fresh_dsn):
         load = WriteLoad(server.url, server.app_id, "Crash", threads=6).start()
         load_for = rng.uniform(0.5, 2.0)
         try:
+            load.wait_acked(1)
             time.sleep(load_for)
         finally:
             server.process.kill()

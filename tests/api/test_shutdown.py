@@ -87,7 +87,8 @@ def test_sigterm_under_load_with_idle_slow_and_stalled_clients(fresh_dsn):
     stop = threading.Event()
     slow = _slow_request(server, stop)
     load = WriteLoad(server.url, server.app_id, "Drain", threads=8).start()
-    time.sleep(1.0)
+    load.wait_acked(21)  # under way, whatever the machine's load
+    time.sleep(0.5)
 
     elapsed = _sigterm(server)
     out = load.stop()

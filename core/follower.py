@@ -104,11 +104,14 @@ class LogFollower:
         """After an outage: the database must still have every position this node delivered.
         A failover to a replica that lagged would reuse them, and this node would skip the
         new events silently; it must stop instead (it is restarted with the database's view)."""
+        # Taken before the read: this node's writer may commit and deliver more meanwhile, and
+        # those positions are not in a head read that started earlier.
+        delivered = self._bus.last_position
         head = await self._gateway.call(self._head)
-        if head < self._bus.last_position:
+        if head < delivered:
             raise LogRewound(
                 f"the database's log ends at position {head}, but this node has delivered up to "
-                f"{self._bus.last_position}: committed events were lost (a failover to a lagging replica, "
+                f"{delivered}: committed events were lost (a failover to a lagging replica, "
                 "or a restore from backup?)")
 
     async def _head(self) -> int:

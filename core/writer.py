@@ -336,9 +336,13 @@ class Writer:
                         raise
                     self._schema.forget(gone.group(1))
                     raise ConflictError(f"class {gone.group(1)} was dropped") from e
-                except (ParseError, asyncpg.PostgresError) as e:
+                except Exception as e:
                     if faults.unavailable(e):
                         raise  # the connection, not this unit: the whole attempt is lost
+                    if not isinstance(e, (ParseError, asyncpg.PostgresError)):
+                        # A bug met by this unit's input: it fails alone, never its batch-mates.
+                        logger.error("write unit failed unexpectedly", exc_info=e)
+                        e = ParseError(ParseError.INTERNAL_SERVER_ERROR, "Internal server error.")
                     if unit.wrote and not savepoint:
                         if len(batch) == 1:
                             failed.append((unit, e))

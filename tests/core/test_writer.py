@@ -88,3 +88,22 @@ async def test_class_creation_needs_the_master_key_when_clients_may_not_create(r
     # Once the class exists, clients write to it and may add fields.
     await runtime.write([Create("Locked", {"a": Op("Set", 2), "b": Op("Set", "x")})], client)
     assert await runtime.gateway.fetchval('SELECT count(*) FROM "p_Locked"') == 2
+
+
+async def test_a_unit_meeting_a_bug_fails_alone_with_code_1(runtime):
+    """An exception that is not a Parse or PostgreSQL error (here an Increment by a string,
+    which parsing would have refused) fails its own unit, never the units sharing its batch."""
+    [seed] = await runtime.write([Create("Bug", {"n": Op("Set", 1)})], MASTER)
+    bad = Update("Bug", seed.object_id, {"n": Op("Increment", "x")})
+    units = []
+    for i in range(12):
+        if i % 4 == 0:
+            units.append([bad])  # fails before it writes
+        elif i % 4 == 1:  # fails after its first command wrote
+            units.append([Create("Bug", {"n": Op("Set", 100 + i)}), bad])
+        else:
+            units.append([Create("Bug", {"n": Op("Set", 100 + i)})])
+    outcomes = await _run_all(runtime, units)
+    assert [o.code for o in outcomes if isinstance(o, ParseError)] == [1] * 6
+    rows = await runtime.gateway.fetch('SELECT (data->>\'n\')::int AS n FROM "p_Bug" ORDER BY 1')
+    assert [r["n"] for r in rows] == [1] + [100 + i for i in range(12) if i % 4 >= 2]

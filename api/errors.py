@@ -8,6 +8,7 @@ import uuid
 from typing import Mapping
 
 from core.errors import DatabaseUnavailable, ParseError
+from core.logcontext import REQUEST_ID
 
 logger = logging.getLogger("parsnip.api")
 
@@ -34,7 +35,12 @@ def status_for(err: ParseError) -> int:
 
 
 def request_id(headers: Mapping[str, str]) -> str:
-    """The client's X-Parse-Request-Id (for the log line), or a fresh one."""
+    """The request's id for the log line: the one `api/observe.py` gave the request (so the
+    failure's record and the request's other records agree), else the client's
+    X-Parse-Request-Id, else a fresh one."""
+    current = REQUEST_ID.get()
+    if current:
+        return current
     given = headers.get("X-Parse-Request-Id")
     return given[:200] if given else uuid.uuid4().hex
 

@@ -34,8 +34,12 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _LONG_DIGITS = re.compile(r"\d{16}")
 
 
+class TooDeep(ParseError):
+    """JSON nested deeper than MAX_DEPTH (107)."""
+
+
 def too_deep(message: str = "JSON is nested too deeply") -> ParseError:
-    return ParseError(ParseError.INVALID_JSON, f"{message} (at most {MAX_DEPTH} levels)")
+    return TooDeep(ParseError.INVALID_JSON, f"{message} (at most {MAX_DEPTH} levels)")
 
 
 def _reject_constant(name: str) -> Any:

@@ -18,6 +18,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from core import json_input
+from core.errors import ParseError
+
 INVALID_MESSAGE = 1
 NO_CLIENT = 2
 UNKNOWN_OP = 3
@@ -53,11 +56,11 @@ class Subscribe:
 def decode(text: str) -> dict[str, Any]:
     """A client message as a dict with a known `op`, or ProtocolError(1)."""
     try:
-        message = json.loads(text, parse_constant=_not_json)
-    except ValueError:
-        raise ProtocolError(INVALID_MESSAGE, "Message is not in JSON format") from None
-    except RecursionError:
+        message = json_input.loads(text)  # as REST bodies are read: bounded depth, JavaScript's numbers
+    except json_input.TooDeep:
         raise ProtocolError(INVALID_MESSAGE, "Message is nested too deeply") from None
+    except ParseError:
+        raise ProtocolError(INVALID_MESSAGE, "Message is not in JSON format") from None
     if not isinstance(message, dict):
         raise ProtocolError(INVALID_MESSAGE, f"Invalid type: {_type(message)} (expected object)")
     if "op" not in message:
@@ -70,10 +73,6 @@ def decode(text: str) -> dict[str, Any]:
     allowed = {"connect": _CONNECT, "unsubscribe": _UNSUBSCRIBE}.get(op, _SUBSCRIBE)
     _only(message, allowed)
     return message
-
-
-def _not_json(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")  # Python reads NaN and Infinity; JSON (and Parse) do not
 
 
 def connect_fields(message: dict) -> dict[str, str]:

@@ -32,7 +32,7 @@ from core.events import SCHEMA, Context
 from core.follower import LogFollower
 from core.redis_bridge import RedisBridge, redis_url
 from core.accounts import sessions
-from core.errors import DatabaseUnavailable, ParseError
+from core.errors import ParseError
 from core.operations import Op
 from core.schema import SchemaCache
 from core.security.auth import MASTER, NOBODY, Auth

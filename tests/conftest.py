@@ -21,7 +21,6 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
-import trio
 
 from api.runtime import open_runtime
 from core.config import Config

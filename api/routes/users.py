@@ -8,7 +8,6 @@ written. A new user and its first session are one unit of the writer: both or ne
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import trio
 
@@ -19,7 +18,7 @@ from core.errors import ParseError
 from core.operations import Op
 from core.security import guard
 from core.security.auth import MASTER
-from core.values import iso, new_object_id
+from core.values import new_object_id
 from projections import reader
 
 USER = users.USER_CLASS

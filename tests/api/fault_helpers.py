@@ -8,7 +8,6 @@ import base64
 import json
 import os
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ import asyncpg
 import httpx
 
 from tests.conftest import ROOT
+from tests.livequery.live_helpers import client_frame
 
 BATCH = 5
 
@@ -192,18 +192,17 @@ def raw_connection(url: str, rcvbuf: int | None = None) -> socket.socket:
     return s
 
 
-def client_frame(text: str) -> bytes:
-    """One masked websocket text frame, as a client sends it."""
-    payload = text.encode()
-    mask = os.urandom(4)
-    n = len(payload)
-    if n < 126:
-        length = bytes([0x80 | n])
-    elif n < 65536:
-        length = bytes([0x80 | 126]) + struct.pack("!H", n)
-    else:
-        length = bytes([0x80 | 127]) + struct.pack("!Q", n)
-    return bytes([0x81]) + length + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+def kept_alive(server) -> socket.socket:
+    """A connection that made one request, read its whole answer, and sits idle (keep-alive)."""
+    s = raw_connection(server.url)
+    s.sendall(f"GET {urlsplit(server.url).path}/health HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    s.settimeout(5)
+    answer = b""
+    while b'{"status":"ok"}' not in answer:
+        data = s.recv(4096)
+        assert data
+        answer += data
+    return s
 
 
 def stalled_subscriber(url: str, app_id: str, cls: str) -> socket.socket:
@@ -213,8 +212,8 @@ def stalled_subscriber(url: str, app_id: str, cls: str) -> socket.socket:
     key = base64.b64encode(os.urandom(16)).decode()
     s.sendall(f"GET {urlsplit(url).path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
-    s.sendall(client_frame(json.dumps({"op": "connect", "applicationId": app_id})))
-    s.sendall(client_frame(json.dumps({"op": "subscribe", "requestId": 1, "query": {"className": cls, "where": {}}})))
+    s.sendall(client_frame(json.dumps({"op": "connect", "applicationId": app_id}).encode()))
+    s.sendall(client_frame(json.dumps({"op": "subscribe", "requestId": 1, "query": {"className": cls, "where": {}}}).encode()))
     s.settimeout(5)
     seen = b""
     while b'"subscribed"' not in seen:

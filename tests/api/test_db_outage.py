@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import start_server, stop_server
-from tests.hostile import HOSTILE, JSON, KEYS, ODD_TEXT, QUERY_OPS, dumps, where_like
+from tests.hostile import HOSTILE, KEYS, ODD_TEXT, dumps, where_like
 
 EXAMPLES = int(os.environ.get("PARSNIP_FUZZ_EXAMPLES", "40"))
 TIMEOUT = 15.0  # seconds for one request, however loaded the machine

@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.api.fault_helpers import client_frame, raw_connection, wait_closed
+from tests.api.fault_helpers import kept_alive, raw_connection, wait_closed
+from tests.livequery.live_helpers import client_frame
 from tests.conftest import _admin_sql, _with_database, start_server, stop_server
 
 KEEP_ALIVE = 5.0  # api/server.py: hypercorn's keep_alive_timeout, and the listener's head timeout
@@ -127,8 +128,8 @@ def test_slow_and_idle_connections_are_let_go_and_never_block_new_ones(server):
     connection and on a kept-alive one after its first request (here sent a byte every 0.5 s);
     an idle kept-alive connection is closed after that timeout; 300 such connections open at
     once do not delay a new request."""
-    idle = _kept_alive(server)
-    kept = _kept_alive(server)
+    idle = kept_alive(server)
+    kept = kept_alive(server)
     first = raw_connection(server.url)
     stop = threading.Event()
 
@@ -159,19 +160,6 @@ def test_slow_and_idle_connections_are_let_go_and_never_block_new_ones(server):
         stop.set()
         for s in many:
             s.close()
-
-
-def _kept_alive(server) -> socket.socket:
-    """A connection that made one request and read its whole answer."""
-    s = raw_connection(server.url)
-    s.sendall(b"GET /parse/health HTTP/1.1\r\nHost: x\r\n\r\n")
-    s.settimeout(5)
-    answer = b""
-    while b'{"status":"ok"}' not in answer:
-        data = s.recv(4096)
-        assert data
-        answer += data
-    return s
 
 
 # -- LiveQuery connections -----------------------------------------------------------------
@@ -237,15 +225,15 @@ HOSTILE_FRAMES = {
 def test_a_hostile_websocket_frame_ends_at_most_its_own_connection(servers, name):
     server = servers("with LiveQuery")
     subscriber = _ws_connect(server)
-    subscriber.sendall(client_frame(json.dumps({"op": "connect", "applicationId": server.app_id})))
+    subscriber.sendall(client_frame(json.dumps({"op": "connect", "applicationId": server.app_id}).encode()))
     subscriber.sendall(client_frame(json.dumps({"op": "subscribe", "requestId": 7,
-                                                "query": {"className": "Live", "where": {}}})))
+                                                "query": {"className": "Live", "where": {}}}).encode()))
     messages = _ws_messages(subscriber, 5)
     assert next(messages)["op"] == "connected"
     assert next(messages)["op"] == "subscribed"
 
     attacker = _ws_connect(server)
-    attacker.sendall(client_frame(HOSTILE_FRAMES[name]))
+    attacker.sendall(client_frame(HOSTILE_FRAMES[name].encode()))
     wait_closed(attacker, 1)
     attacker.close()
     _assert_serving(server)

@@ -10,13 +10,12 @@ import signal
 import socket
 import threading
 import time
-from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 
 from api.connections import DELIVERY, GRACE
-from tests.api.fault_helpers import (WriteLoad, assert_log_holds, close_watch, log_state, query,
+from tests.api.fault_helpers import (WriteLoad, assert_log_holds, close_watch, kept_alive, log_state, query,
                                      raw_connection, stalled_subscriber, wait_closed)
 from tests.conftest import start_server
 
@@ -32,19 +31,6 @@ def _sigterm(server) -> float:
     elapsed = time.monotonic() - start
     assert code == 0
     return elapsed
-
-
-def _idle_keep_alive(server) -> socket.socket:
-    """A connection that made one request, read its answer, and sits idle."""
-    s = raw_connection(server.url)
-    s.sendall(f"GET {urlsplit(server.url).path}/health HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-    s.settimeout(5)
-    answer = b""
-    while b'{"status":"ok"}' not in answer:
-        data = s.recv(4096)
-        assert data
-        answer += data
-    return s
 
 
 def _slow_request(server, stop: threading.Event) -> socket.socket:
@@ -67,7 +53,7 @@ def _slow_request(server, stop: threading.Event) -> socket.socket:
 
 def test_sigterm_with_an_idle_keep_alive_connection_stops_at_once(fresh_dsn):
     server = start_server(fresh_dsn)
-    idle = _idle_keep_alive(server)
+    idle = kept_alive(server)
     elapsed = _sigterm(server)
     # Nothing is being worked on: the idle connection is closed at once, not after a grace.
     assert elapsed < GRACE
@@ -83,7 +69,7 @@ def test_sigterm_under_load_with_idle_slow_and_stalled_clients(fresh_dsn):
     with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
         for _ in range(250):
             assert client.post("/classes/Fat", json={"fat": fat}).status_code == 201
-    idle = _idle_keep_alive(server)
+    idle = kept_alive(server)
     stop = threading.Event()
     slow = _slow_request(server, stop)
     load = WriteLoad(server.url, server.app_id, "Drain", threads=8).start()

@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import struct
 
 import httpx
 import trio
+
+def client_frame(payload: bytes, opcode: int = 0x1, fin: bool = True, mask: bytes | None = None) -> bytes:
+    """A websocket frame as a client must send it: masked (a text frame by default)."""
+    mask = mask or os.urandom(4)
+    n = len(payload)
+    head = bytes(((0x80 if fin else 0) | opcode,))
+    if n < 126:
+        head += bytes((0x80 | n,))
+    elif n < 65536:
+        head += struct.pack("!BH", 0x80 | 126, n)
+    else:
+        head += struct.pack("!BQ", 0x80 | 127, n)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
 
 class Rest:
     def __init__(self, server) -> None:
@@ -86,24 +102,8 @@ class RawSocket:
             head += self.sock.recv(1)
         assert head.startswith(b"HTTP/1.1 101"), head
 
-    @staticmethod
-    def frame(payload: bytes, opcode: int = 0x1) -> bytes:
-        import os
-        import struct
-
-        mask = os.urandom(4)
-        n = len(payload)
-        head = bytes((0x80 | opcode,))
-        if n < 126:
-            head += bytes((0x80 | n,))
-        elif n < 65536:
-            head += struct.pack("!BH", 0x80 | 126, n)
-        else:
-            head += struct.pack("!BQ", 0x80 | 127, n)
-        return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
     def send_text(self, text: str) -> None:
-        self.sock.sendall(self.frame(text.encode()))
+        self.sock.sendall(client_frame(text.encode()))
 
     def reset(self) -> None:
         """An abortive close: the kernel sends RST and drops whatever is unsent or unread."""

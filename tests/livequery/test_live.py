@@ -12,7 +12,6 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
 
-from tests.livequery.conftest import MAX_QUEUE
 from tests.livequery.live_helpers import Rest, connected, ws_url
 
 async def test_a_client_resumes_from_its_last_position_and_misses_nothing(server, cls):

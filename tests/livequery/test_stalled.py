@@ -18,7 +18,7 @@ from trio_websocket import ConnectionClosed, open_websocket_url
 
 from tests.conftest import _admin_sql, _with_database, start_server, stop_server
 from tests.livequery.conftest import WEBSOCKET_TIMEOUT
-from tests.livequery.live_helpers import RawSocket, Rest, connected, ws_url
+from tests.livequery.live_helpers import RawSocket, Rest, client_frame, connected, ws_url
 
 _PING, _BLOB = 0x9, "x" * 60_000
 _ESTABLISHED = 1  # Linux tcp_states.h
@@ -68,7 +68,7 @@ def test_a_ping_flood_then_a_reset_does_not_end_the_process(strict_server):
     write failed with BrokenResourceError and ended the process."""
     for _ in range(3):
         raw = RawSocket(strict_server, rcvbuf=4096)
-        raw.sock.sendall(b"".join(RawSocket.frame(b"p" * 125, _PING) for _ in range(5000)))
+        raw.sock.sendall(b"".join(client_frame(b"p" * 125, _PING) for _ in range(5000)))
         raw.reset()
     time.sleep(0.5)
     _alive_and_serving(strict_server)

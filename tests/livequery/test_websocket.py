@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import struct
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.livequery.live_helpers import client_frame
 from livequery.websocket import (
     BINARY, CLOSE, PING, TEXT, FrameReader, ProtocolError, accept_key, frame, handshake_response,
 )
-
-
-def client_frame(payload: bytes, opcode: int = TEXT, fin: bool = True, mask: bytes | None = None) -> bytes:
-    """A frame as a client must send it: masked."""
-    mask = mask or os.urandom(4)
-    n = len(payload)
-    head = bytes(((0x80 if fin else 0) | opcode,))
-    if n < 126:
-        head += bytes((0x80 | n,))
-    elif n < 65536:
-        head += struct.pack("!BH", 0x80 | 126, n)
-    else:
-        head += struct.pack("!BQ", 0x80 | 127, n)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 def test_accept_key_is_the_rfc_6455_example():

@@ -38,13 +38,19 @@ class Connection:
     """One client connection. `close` ends every wait on its socket at once, shielded or not
     (hypercorn shields its writes; a client that never reads would otherwise hold them)."""
 
-    __slots__ = ("_stream", "scope", "idle", "working")
+    __slots__ = ("_stream", "scope", "idle_since", "working")
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
         self.scope = trio.CancelScope()
-        self.idle = False  # no request begun: closed as soon as shutdown starts
+        # When it began waiting for its next request head (None: a request or a websocket is
+        # under way); an idle connection is closed after the keep-alive timeout, or at shutdown.
+        self.idle_since: float | None = trio.current_time()
         self.working = 0  # its requests received whole and not yet answered
+
+    @property
+    def idle(self) -> bool:
+        return self.idle_since is not None
 
     def close(self) -> None:
         self.scope.cancel()
@@ -129,6 +135,15 @@ class Connections:
         self._working -= 1
         if self._working == 0:
             self._not_working.set()
+
+    async def sweep(self, keep_alive: float, every: float = 0.5) -> None:
+        """Close connections idle for longer than `keep_alive` (kept-alive connections between
+        requests, and new ones whose request head is slow to come: slowloris), until cancelled.
+        One task per process: hypercorn's own timer costs a task start and cancel per response."""
+        while True:
+            await trio.sleep(every)
+            oldest = trio.current_time() - keep_alive
+            self._close(lambda conn: conn.idle_since is not None and conn.idle_since < oldest)
 
     def _close(self, which: Callable[[Connection], bool]) -> None:
         for conn in list(self._open):

@@ -45,22 +45,38 @@ def install(handler: WebsocketHandler | None, connections: Connections) -> None:
 
 
 class _TCPServer(TCPServer):
-    """Hypercorn's connection, with its keep-alive timer kept alive.
+    """Hypercorn's connection, with its keep-alive timer replaced by `api/connections.py`.
 
-    Hypercorn starts the timer with `nursery.start()` from the task that sends the response:
-    under quart-trio that is the app's task, whose scope quart-trio cancels once the response
-    is sent, and trio then leaves the new task in that cancelled scope: it dies at once, and an
-    idle keep-alive connection was never closed, neither after `keep_alive_timeout` nor at
-    shutdown (nor was a slow next request head). Shielded, the timer lands in the
-    connection's own nursery as hypercorn meant.
-    """
+    Hypercorn starts a timer task each time a connection turns idle and cancels it when the
+    next request comes: a task start and a cancellation per response, a tenth of a simple
+    request's CPU here (and under quart-trio the task was started inside the app's cancelled
+    scope, so it died at once and idle connections were never closed). Instead the connection
+    records when it turned idle, and one task per process (`Connections.sweep`) closes those
+    idle for longer than the keep-alive timeout."""
+
+    def __init__(self, app, config, context, state, stream, conn: Connection) -> None:
+        super().__init__(app, config, context, state, stream)
+        self.idle_task = _NO_TIMER
+        self._conn = conn
 
     async def protocol_send(self, event: Any) -> None:
-        if isinstance(event, Updated) and event.idle:
-            with trio.CancelScope(shield=True):
-                await super().protocol_send(event)
-        else:
-            await super().protocol_send(event)
+        if isinstance(event, Updated):
+            self._conn.idle_since = trio.current_time() if event.idle else None
+            return
+        await super().protocol_send(event)
+
+
+class _NoTimer:
+    """Stands for hypercorn's idle timer (`TCPServer.idle_task`), which the sweep replaces."""
+
+    async def restart(self, *_args: Any) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+_NO_TIMER = _NoTimer()
 
 
 class _Connection:
@@ -88,18 +104,17 @@ class _Connection:
     async def _serve(self, conn: Connection) -> None:
         handler = _handler
         if handler is None or not hasattr(self._stream, "socket"):  # TLS: left to hypercorn
-            await _TCPServer(*self._args, self._stream)
+            await _TCPServer(*self._args, self._stream, conn)
             return
         if _connections.draining:
             return
-        conn.idle = True
         head = await _read_head(self._stream)
-        conn.idle = False
+        conn.idle_since = None
         if head is None:
             return
         upgrade = _websocket_upgrade(head)
         if upgrade is None:
-            await _TCPServer(*self._args, _Replay(self._stream, head))
+            await _TCPServer(*self._args, _Replay(self._stream, head), conn)
             return
         headers, rest = upgrade
         await handler(self._stream, headers, rest, self._peer)

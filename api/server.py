@@ -187,5 +187,6 @@ async def serve(config: Config, dsn: str | None = None, fd: int | None = None,
                     lq.stop()
                 nursery.start_soon(connections.drain)
 
+            nursery.start_soon(connections.sweep, hc.keep_alive_timeout)
             await hypercorn_serve(app, hc, shutdown_trigger=shutdown)
             nursery.cancel_scope.cancel()

@@ -48,9 +48,9 @@ class _TCPServer(TCPServer):
     """Hypercorn's connection, with its keep-alive timer replaced by `api/connections.py`.
 
     Hypercorn starts a timer task each time a connection turns idle and cancels it when the
-    next request comes: a task start and a cancellation per response, a tenth of a simple
-    request's CPU here (and under quart-trio the task was started inside the app's cancelled
-    scope, so it died at once and idle connections were never closed). Instead the connection
+    next request comes: a task start and a cancellation per response (and under quart-trio the
+    task was started inside the app's cancelled scope, so it died at once and idle connections
+    were never closed). Instead the connection
     records when it turned idle, and one task per process (`Connections.sweep`) closes those
     idle for longer than the keep-alive timeout."""
 

@@ -14,14 +14,14 @@ from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from api import observe
-from api.errors import Unauthorized, log_failure, request_id, status_for
-from api.request import BodyTimeout, decode_large_body, read_body, read_request
-from api.routes import Reply, pages
-from api.routes.table import find_route
-from api.runtime import Runtime, health
-from core.config import Config
-from core.errors import ParseError
+from parsnip.api import observe
+from parsnip.api.errors import Unauthorized, log_failure, request_id, status_for
+from parsnip.api.request import BodyTimeout, decode_large_body, read_body, read_request
+from parsnip.api.routes import Reply, pages
+from parsnip.api.routes.table import find_route
+from parsnip.api.runtime import Runtime, health
+from parsnip.core.config import Config
+from parsnip.core.errors import ParseError
 
 
 # Answered without an application id, as Parse does.

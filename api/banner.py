@@ -13,8 +13,8 @@ import sys
 from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from api.logsetup import JsonFormatter, level_name, level_of, logs_folder
-from core.config import Config
+from parsnip.api.logsetup import JsonFormatter, level_name, level_of, logs_folder
+from parsnip.core.config import Config
 
 logger = logging.getLogger("parsnip")
 

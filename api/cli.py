@@ -21,9 +21,9 @@ import tempfile
 
 import trio
 
-from api import banner, logsetup
-from core import config as config_mod
-from core.config import Config
+from parsnip.api import banner, logsetup
+from parsnip.core import config as config_mod
+from parsnip.core.config import Config
 
 _HELP = {
     "appId": "your Parse application id",
@@ -128,8 +128,8 @@ def main(argv: list[str] | None = None) -> None:
     if cfg.cluster > 1:
         _cluster_metrics_dir()
     logsetup.configure(cfg)
-    from api.routes.server import VERSION
-    from api.server import serve, serve_cluster
+    from parsnip.api.routes.server import VERSION
+    from parsnip.api.server import serve, serve_cluster
 
     banner.announce(cfg, VERSION, _master_key_file(cfg))
     if cfg.cluster > 1:
@@ -139,9 +139,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 async def _rebuild(cfg: Config) -> None:
-    from api.runtime import database_uri
-    from core.db.gateway import Gateway
-    from projections.rebuild import fingerprint, rebuild
+    from parsnip.api.runtime import database_uri
+    from parsnip.core.db.gateway import Gateway
+    from parsnip.projections.rebuild import fingerprint, rebuild
 
     dsn = await trio.to_thread.run_sync(database_uri, cfg)
 

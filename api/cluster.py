@@ -30,7 +30,7 @@ from multiprocessing.connection import wait
 
 import trio
 
-from core.config import Config
+from parsnip.core.config import Config
 
 logger = logging.getLogger("parsnip.cluster")
 
@@ -61,8 +61,8 @@ def serve_cluster(config: Config, workers: int) -> None:
     One Python process uses one core; the workers share the port and the database, each with
     its own writer, and follow each other through the log (positions stay dense and ordered).
     """
-    from api.runtime import database_uri
-    from api.server import SHUTDOWN_BOUND
+    from parsnip.api.runtime import database_uri
+    from parsnip.api.server import SHUTDOWN_BOUND
 
     dsn = database_uri(config)  # the embedded PostgreSQL, if any, belongs to this process
     sock = socket.create_server((config.host, config.port), backlog=2048, reuse_port=False)
@@ -159,6 +159,6 @@ def _worker(config: Config, dsn: str, fd: int, master_fd: int, not_ours: tuple[i
         os.close(inherited)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    from api.server import serve
+    from parsnip.api.server import serve
 
     trio.run(serve, config, dsn, fd, master_fd)

@@ -7,8 +7,8 @@ import logging
 import uuid
 from typing import Mapping
 
-from core.errors import DatabaseUnavailable, ParseError
-from core.logcontext import REQUEST_ID
+from parsnip.core.errors import DatabaseUnavailable, ParseError
+from parsnip.core.logcontext import REQUEST_ID
 
 logger = logging.getLogger("parsnip.api")
 

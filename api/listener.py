@@ -23,7 +23,7 @@ from hypercorn.events import Updated
 from hypercorn.trio import run as _hypercorn_run
 from hypercorn.trio.tcp_server import TCPServer
 
-from api.connections import Connection, Connections
+from parsnip.api.connections import Connection, Connections
 
 logger = logging.getLogger("parsnip.listener")
 

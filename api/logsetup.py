@@ -16,9 +16,9 @@ import sys
 from datetime import datetime, timezone
 from typing import IO, Any
 
-from api.logfiles import ERROR_STEM, INFO_STEM, DailyFileHandler
-from core.config import Config
-from core.logcontext import REQUEST_ID
+from parsnip.api.logfiles import ERROR_STEM, INFO_STEM, DailyFileHandler
+from parsnip.core.config import Config
+from parsnip.core.logcontext import REQUEST_ID
 
 # Parse's level names (winston's) and Python's; verbose and silly are debug here.
 _LEVELS = {

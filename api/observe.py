@@ -19,9 +19,9 @@ from typing import Any, Awaitable, Callable
 
 import trio
 
-from core import metrics
-from core.config import Config
-from core.logcontext import REQUEST_ID
+from parsnip.core import metrics
+from parsnip.core.config import Config
+from parsnip.core.logcontext import REQUEST_ID
 
 logger = logging.getLogger("parsnip.request")
 
@@ -59,7 +59,7 @@ def note_route(method: str, path: str, handler: Any = None) -> None:
 def instrument(app: Any, config: Config, runtime: Callable[[], Any]) -> None:
     """Wrap `app.asgi_app` (a Quart app) with the middleware; in --cluster mode also keep this
     worker's gauges fresh for scrapes that another worker answers."""
-    from api.routes import metrics as metrics_route
+    from parsnip.api.routes import metrics as metrics_route
 
     inner = app.asgi_app
     mount = config.mountPath
@@ -112,7 +112,7 @@ def instrument(app: Any, config: Config, runtime: Callable[[], Any]) -> None:
 def _keep_gauges_fresh(app: Any, config: Config, runtime: Callable[[], Any], livequery: Callable[[], Any]) -> None:
     """In --cluster mode a scrape reads every worker's last written gauges: each worker writes
     its own every SAMPLE_SECONDS, in a task the app's nursery holds while it serves."""
-    from api.routes import metrics as metrics_route
+    from parsnip.api.routes import metrics as metrics_route
 
     scope = trio.CancelScope()
 
@@ -170,8 +170,8 @@ _all_routes: list[tuple[str, re.Pattern, str]] | None = None
 def _template(method: str, path: str, handler: Any) -> str:
     global _by_handler, _all_routes
     if _all_routes is None:
-        from api.routes.pages import PAGES
-        from api.routes.table import ROUTES
+        from parsnip.api.routes.pages import PAGES
+        from parsnip.api.routes.table import ROUTES
 
         _all_routes = [(m, pattern, _template_text(pattern)) for m, pattern, _ in (*ROUTES, *PAGES)]
         _by_handler = {}

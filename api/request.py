@@ -14,12 +14,12 @@ from typing import Any, AsyncIterator, Callable, Mapping, TypeVar
 
 import trio
 
-from api.errors import Unauthorized
-from core import json_input
-from core.config import Config
-from core.errors import ParseError
-from core.events import Context
-from core.security.auth import Auth
+from parsnip.api.errors import Unauthorized
+from parsnip.core import json_input
+from parsnip.core.config import Config
+from parsnip.core.errors import ParseError
+from parsnip.core.events import Context
+from parsnip.core.security.auth import Auth
 
 T = TypeVar("T")
 

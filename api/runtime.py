@@ -22,24 +22,24 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Sequence, TypeVar
 
 import trio
 
-from core import log as event_log
-from core.bus import Bus
-from core.commands import Command, Result, Update
-from core.config import Config
-from core.db import embedded
-from core.db.gateway import Gateway
-from core.events import SCHEMA, Context
-from core.follower import LogFollower
-from core.redis_bridge import RedisBridge, redis_url
-from core.accounts import sessions
-from core.errors import ParseError
-from core.operations import Op
-from core.schema import SchemaCache
-from core.security.auth import MASTER, NOBODY, Auth
-from core.security.roles import RoleCache, roles_of
-from core.values import iso, now
-from core.writer import Policy, Publisher, Writer
-from projections.store import Projector
+from parsnip.core import log as event_log
+from parsnip.core.bus import Bus
+from parsnip.core.commands import Command, Result, Update
+from parsnip.core.config import Config
+from parsnip.core.db import embedded
+from parsnip.core.db.gateway import Gateway
+from parsnip.core.events import SCHEMA, Context
+from parsnip.core.follower import LogFollower
+from parsnip.core.redis_bridge import RedisBridge, redis_url
+from parsnip.core.accounts import sessions
+from parsnip.core.errors import ParseError
+from parsnip.core.operations import Op
+from parsnip.core.schema import SchemaCache
+from parsnip.core.security.auth import MASTER, NOBODY, Auth
+from parsnip.core.security.roles import RoleCache, roles_of
+from parsnip.core.values import iso, now
+from parsnip.core.writer import Policy, Publisher, Writer
+from parsnip.projections.store import Projector
 
 T = TypeVar("T")
 

@@ -18,14 +18,14 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 from quart_trio import QuartTrio
 
-from api import listener, observe
-from api.app import create_app
-from api.cluster import serve_cluster  # noqa: F401  (`parsnip --cluster N`, called by api/cli.py)
-from api.connections import DELIVERY, GRACE, LONGEST_REQUEST, Connections
-from api.runtime import Runtime, exit_process, open_runtime
-from core.config import Config
-from livequery.server import LiveQueryServer
-from livequery.websocket import AsgiTransport, RawTransport, handshake_response
+from parsnip.api import listener, observe
+from parsnip.api.app import create_app
+from parsnip.api.cluster import serve_cluster  # noqa: F401  (`parsnip --cluster N`, called by api/cli.py)
+from parsnip.api.connections import DELIVERY, GRACE, LONGEST_REQUEST, Connections
+from parsnip.api.runtime import Runtime, exit_process, open_runtime
+from parsnip.core.config import Config
+from parsnip.livequery.server import LiveQueryServer
+from parsnip.livequery.websocket import AsgiTransport, RawTransport, handshake_response
 
 logger = logging.getLogger("parsnip")
 

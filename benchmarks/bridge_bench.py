@@ -192,7 +192,7 @@ async def direct(fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
 
 
 async def run_gateway(spec: WorkerSpec) -> dict[str, Window]:
-    from core.db.gateway import Gateway
+    from parsnip.core.db.gateway import Gateway
 
     windows = {}
     async with Gateway(spec.dsn, min_size=spec.pool_size, max_size=spec.pool_size) as gw:

@@ -21,9 +21,9 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api import observe  # noqa: E402
-from api.routes import objects  # noqa: E402
-from core.config import Config  # noqa: E402
+from parsnip.api import observe  # noqa: E402
+from parsnip.api.routes import objects  # noqa: E402
+from parsnip.core.config import Config  # noqa: E402
 
 
 class _App:

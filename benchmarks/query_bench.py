@@ -30,14 +30,14 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.runtime import open_runtime  # noqa: E402
-from core.commands import Create  # noqa: E402
-from core.config import Config  # noqa: E402
-from core.errors import ParseError  # noqa: E402
-from core.events import Context  # noqa: E402
-from core.operations import parse_op  # noqa: E402
-from core.query.ast import parse_where  # noqa: E402
-from projections import reader  # noqa: E402
+from parsnip.api.runtime import open_runtime  # noqa: E402
+from parsnip.core.commands import Create  # noqa: E402
+from parsnip.core.config import Config  # noqa: E402
+from parsnip.core.errors import ParseError  # noqa: E402
+from parsnip.core.events import Context  # noqa: E402
+from parsnip.core.operations import parse_op  # noqa: E402
+from parsnip.core.query.ast import parse_where  # noqa: E402
+from parsnip.projections import reader  # noqa: E402
 
 CLASS = "BenchItem"
 # The btree indexes an operator would declare for these queries (Parse's schema API `indexes`);

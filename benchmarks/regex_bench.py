@@ -28,9 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.query.ast import parse_where  # noqa: E402
-from core.query.match import matches  # noqa: E402
-from core.query.match_regex import compile_regex  # noqa: E402
+from parsnip.core.query.ast import parse_where  # noqa: E402
+from parsnip.core.query.match import matches  # noqa: E402
+from parsnip.core.query.match_regex import compile_regex  # noqa: E402
 
 USUAL = [  # (pattern, $options, a text it matches, one it does not: most events meet the latter)
     ("^app", "", "apple pie with cream", "cherry pie with cream"),

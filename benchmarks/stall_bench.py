@@ -330,7 +330,7 @@ def start_parsnip(args: argparse.Namespace) -> tuple[str, Started]:
     dsn = urllib.parse.urlsplit(args.database_uri)._replace(path="/" + database).geturl()
     port = _free_port()
     log = tempfile.mktemp(prefix="stall-bench-server-", suffix=".log")
-    cmd = [sys.executable, "-m", "api.cli", "--appId", args.app_id, "--masterKey", args.master_key,
+    cmd = [sys.executable, "-m", "parsnip.api.cli", "--appId", args.app_id, "--masterKey", args.master_key,
            "--databaseURI", dsn, "--host", "127.0.0.1", "--port", str(port), "--logLevel", "warning",
            "--startLiveQueryServer", "--liveQuery", json.dumps({"classNames": [".*"]})]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=open(log, "w"), stderr=subprocess.STDOUT)

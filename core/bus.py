@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 import trio
 
-from core.events import Event
+from parsnip.core.events import Event
 
 
 class Bus:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Union
 
-from core.errors import ParseError
-from core.operations import Op, parse_op
-from core.schema import MAX_FIELDS, check_class_name, check_field_name, describe
-from core.values import type_of
+from parsnip.core.errors import ParseError
+from parsnip.core.operations import Op, parse_op
+from parsnip.core.schema import MAX_FIELDS, check_class_name, check_field_name, describe
+from parsnip.core.values import type_of
 
 # Fields the server owns. Parse ignores createdAt/updatedAt in a body and refuses objectId
 # unless custom ids are allowed.

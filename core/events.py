@@ -13,7 +13,7 @@ from typing import Any
 
 import msgpack
 
-from core.values import iso
+from parsnip.core.values import iso
 
 CREATE = "create"
 UPDATE = "update"

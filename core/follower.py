@@ -18,12 +18,12 @@ import logging
 import asyncpg
 import trio
 
-from core import log as event_log
-from core.bus import Bus
-from core.db import faults
-from core.db.gateway import Gateway
-from core.events import SCHEMA
-from core.schema import SchemaCache
+from parsnip.core import log as event_log
+from parsnip.core.bus import Bus
+from parsnip.core.db import faults
+from parsnip.core.db.gateway import Gateway
+from parsnip.core.events import SCHEMA
+from parsnip.core.schema import SchemaCache
 
 logger = logging.getLogger("parsnip.follower")
 

@@ -21,7 +21,7 @@ import json
 import re
 from typing import Any
 
-from core.errors import ParseError
+from parsnip.core.errors import ParseError
 
 # MongoDB, Parse's original database, refuses documents nested deeper than 100 levels, so no
 # Parse app stores deeper data; queries and request bodies add a few levels around the data.

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import asyncpg
 
-from core.events import Context, Event, decode_payload, encode_payload
+from parsnip.core.events import Context, Event, decode_payload, encode_payload
 
 LOG_DDL = """
 CREATE TABLE IF NOT EXISTS parsnip_events (

@@ -11,9 +11,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Hashable
 
-from core.errors import ParseError
-from core.json_input import js_number
-from core.values import checked_type, date_value, parse_iso, type_of
+from parsnip.core.errors import ParseError
+from parsnip.core.json_input import js_number
+from parsnip.core.values import checked_type, date_value, parse_iso, type_of
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import msgpack
 
-from core.events import Context, Event
+from parsnip.core.events import Context, Event
 
 logger = logging.getLogger("parsnip.redis")
 

@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from core.errors import ParseError
+from parsnip.core.errors import ParseError
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*\Z")  # \Z: `$` would let a trailing newline in
 

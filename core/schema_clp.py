@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from core import js
-from core.errors import ParseError
-from core.schema import DEFAULT_FIELDS
+from parsnip.core import js
+from parsnip.core.errors import ParseError
+from parsnip.core.schema import DEFAULT_FIELDS
 
 OPERATIONS = ("find", "get", "count", "create", "update", "delete", "addField", "protectedFields")
 _POINTER_LISTS = ("readUserFields", "writeUserFields")

@@ -11,14 +11,14 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from core import js, schema_clp
-from core.commands import CREATE_CLASS, DROP_CLASS, PURGE_CLASS, UNSET, UPDATE_CLASS, SchemaChange
-from core.errors import ParseError
-from core.schema import (
+from parsnip.core import js, schema_clp
+from parsnip.core.commands import CREATE_CLASS, DROP_CLASS, PURGE_CLASS, UNSET, UPDATE_CLASS, SchemaChange
+from parsnip.core.errors import ParseError
+from parsnip.core.schema import (
     BUILT_IN_CLASSES, DEFAULT_FIELDS, SYSTEM_FIELDS, VOLATILE_CLASSES, ClassSchema, check_class_name,
     class_fields, describe, same_type,
 )
-from core.values import type_of
+from parsnip.core.values import type_of
 
 PRIMARY_INDEX = "_id_"
 _PRIMARY = {PRIMARY_INDEX: {"_id": 1}}

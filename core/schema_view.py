@@ -11,9 +11,9 @@ from __future__ import annotations
 import copy
 from typing import Any, Mapping
 
-from core import schema_clp
-from core.commands import UNSET
-from core.schema import DEFAULT_FIELDS, SYSTEM_FIELDS, VOLATILE_CLASSES, ClassSchema, class_fields
+from parsnip.core import schema_clp
+from parsnip.core.commands import UNSET
+from parsnip.core.schema import DEFAULT_FIELDS, SYSTEM_FIELDS, VOLATILE_CLASSES, ClassSchema, class_fields
 
 
 def jsonb_order(value: Any) -> Any:

@@ -15,8 +15,8 @@ import string
 from datetime import datetime, timezone
 from typing import Any
 
-from core.errors import ParseError
-from core.json_input import MAX_DEPTH  # values nest at most this deep; deeper is refused, not recursed
+from parsnip.core.errors import ParseError
+from parsnip.core.json_input import MAX_DEPTH  # values nest at most this deep; deeper is refused, not recursed
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 

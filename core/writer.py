@@ -35,17 +35,17 @@ from typing import Any, Callable, Protocol, Sequence
 
 import asyncpg
 
-from core import log as event_log, metrics
-from core.db import faults
-from core.commands import DROP_CLASS, PURGE_CLASS, Command, Create, Delete, Result, SchemaChange, Update
-from core.errors import ConflictError, DatabaseUnavailable, OutcomeUnknown, ParseError
-from core.events import CREATE, DELETE, PURGE, SCHEMA, UPDATE, Context, Event
-from core.operations import apply as apply_op
-from core.schema import SchemaCache, SchemaOverlay, schema_from_rows
-from core.schema_plan import plan as plan_schema_change
-from core.security import guard
-from core.security.auth import MASTER, Auth
-from core.values import iso, new_object_id, now
+from parsnip.core import log as event_log, metrics
+from parsnip.core.db import faults
+from parsnip.core.commands import DROP_CLASS, PURGE_CLASS, Command, Create, Delete, Result, SchemaChange, Update
+from parsnip.core.errors import ConflictError, DatabaseUnavailable, OutcomeUnknown, ParseError
+from parsnip.core.events import CREATE, DELETE, PURGE, SCHEMA, UPDATE, Context, Event
+from parsnip.core.operations import apply as apply_op
+from parsnip.core.schema import SchemaCache, SchemaOverlay, schema_from_rows
+from parsnip.core.schema_plan import plan as plan_schema_change
+from parsnip.core.security import guard
+from parsnip.core.security.auth import MASTER, Auth
+from parsnip.core.values import iso, new_object_id, now
 
 logger = logging.getLogger("parsnip.writer")
 

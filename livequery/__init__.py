@@ -1,1 +1,1 @@
-"""LiveQuery: the websocket protocol, the subscription registry, fan-out (a later issue)."""
+"""LiveQuery: the websocket protocol, the subscription registry, the dispatcher and fan-out."""

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from core import metrics
-from livequery import protocol
-from livequery.websocket import Stalled, Transport
+from parsnip.core import metrics
+from parsnip.livequery import protocol
+from parsnip.livequery.websocket import Stalled, Transport
 
 if TYPE_CHECKING:
-    from core.security.guard import ReadAccess
-    from livequery.principal import Principal
-    from livequery.registry import Query
+    from parsnip.core.security.guard import ReadAccess
+    from parsnip.livequery.principal import Principal
+    from parsnip.livequery.registry import Query
 
 logger = logging.getLogger("parsnip.livequery")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any, Hashable
 
-from core.events import DELETE
+from parsnip.core.events import DELETE
 
 _MISSING = object()
 _ALWAYS = ("className", "objectId", "createdAt", "updatedAt", "ACL")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from core.security.auth import MASTER, NOBODY, Auth
+from parsnip.core.security.auth import MASTER, NOBODY, Auth
 
 
 @dataclass(eq=False)

@@ -18,8 +18,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from core import json_input
-from core.errors import ParseError
+from parsnip.core import json_input
+from parsnip.core.errors import ParseError
 
 INVALID_MESSAGE = 1
 NO_CLIENT = 2

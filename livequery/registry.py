@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Hashable, Iterable, Iterator
 
-from core.query.ast import And, Compare, In, Node
+from parsnip.core.query.ast import And, Compare, In, Node
 
 _MISSING = object()
 

@@ -24,20 +24,20 @@ from typing import Any, Protocol
 
 import trio
 
-from core import log as event_log
-from core.errors import ParseError
-from core.events import CREATE, DELETE, SCHEMA, UPDATE, Event, object_states
-from core.query.ast import InQuery, NEEDS_DATABASE, RelatedTo, Select, Text, parse_where, walk
-from core.query.match import RegexTimeout, decidable, matches, prepare
-from core.query.match_regex import time_budget
-from core.security import guard
-from core.values import iso, parse_iso
-from livequery import protocol
-from livequery.connection import Connection, Subscription, request_id_json
-from livequery.fanout import Bodies, decide
-from livequery.principal import ANONYMOUS, MASTER_PRINCIPAL, Principal, Principals
-from livequery.registry import Registry
-from livequery.websocket import Stalled, Transport
+from parsnip.core import log as event_log
+from parsnip.core.errors import ParseError
+from parsnip.core.events import CREATE, DELETE, SCHEMA, UPDATE, Event, object_states
+from parsnip.core.query.ast import InQuery, NEEDS_DATABASE, RelatedTo, Select, Text, parse_where, walk
+from parsnip.core.query.match import RegexTimeout, decidable, matches, prepare
+from parsnip.core.query.match_regex import time_budget
+from parsnip.core.security import guard
+from parsnip.core.values import iso, parse_iso
+from parsnip.livequery import protocol
+from parsnip.livequery.connection import Connection, Subscription, request_id_json
+from parsnip.livequery.fanout import Bodies, decide
+from parsnip.livequery.principal import ANONYMOUS, MASTER_PRINCIPAL, Principal, Principals
+from parsnip.livequery.registry import Registry
+from parsnip.livequery.websocket import Stalled, Transport
 
 logger = logging.getLogger("parsnip.livequery")
 

@@ -18,12 +18,12 @@ from typing import Any, Callable
 
 import asyncpg
 
-from core.errors import ParseError
-from core.query.ast import parse_where
-from core.query.sql import Params, compile_where
-from core.security.guard import INTERNAL_USER_FIELDS, USER_CLASS
-from projections.reader import query_refusals
-from projections.store import table
+from parsnip.core.errors import ParseError
+from parsnip.core.query.ast import parse_where
+from parsnip.core.query.sql import Params, compile_where
+from parsnip.core.security.guard import INTERNAL_USER_FIELDS, USER_CLASS
+from parsnip.projections.reader import query_refusals
+from parsnip.projections.store import table
 
 _PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*")
 _BASE_DOC = (

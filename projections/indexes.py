@@ -13,7 +13,7 @@ import hashlib
 import re
 from typing import Any, Mapping
 
-from core.schema import check_field_name
+from parsnip.core.schema import check_field_name
 
 PRIMARY = "_id_"
 _COLUMNS = {"objectId": "object_id", "createdAt": "created_at", "updatedAt": "updated_at", "ACL": "acl"}

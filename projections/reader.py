@@ -14,15 +14,15 @@ from typing import Callable, Iterator, Mapping, Sequence
 
 import asyncpg
 
-from core.errors import ParseError
-from core.query.ast import And, Node
-from core.query.sql import (
+from parsnip.core.errors import ParseError
+from parsnip.core.query.ast import And, Node
+from parsnip.core.query.sql import (
     Params, compile_near_order, compile_order, compile_text_score, compile_where, existing_tables,
 )
-from core.schema import ClassSchema, check_field_name, schema_from_rows
-from core.security.guard import ReadAccess
-from projections import include
-from projections.store import Projector, table
+from parsnip.core.schema import ClassSchema, check_field_name, schema_from_rows
+from parsnip.core.security.guard import ReadAccess
+from parsnip.projections import include
+from parsnip.projections.store import Projector, table
 
 _ISO = """'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'"""
 _BASE = (

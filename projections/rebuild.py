@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncpg
 
-from core import log as event_log
-from projections.store import SCHEMA_DDL, Projector
+from parsnip.core import log as event_log
+from parsnip.projections.store import SCHEMA_DDL, Projector
 
 _BATCH = 2000
 

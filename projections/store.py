@@ -12,13 +12,13 @@ from typing import Any
 
 import asyncpg
 
-from core import json_input
-from core.accounts.authdata import store as authdata_store
-from core.errors import ParseError
-from core.events import CREATE, DELETE, PURGE, SCHEMA, UPDATE, Event
-from core.query.sql.geo import point_expression
-from core.schema import check_class_name, check_field_name, describe, same_type
-from projections import indexes
+from parsnip.core import json_input
+from parsnip.core.accounts.authdata import store as authdata_store
+from parsnip.core.errors import ParseError
+from parsnip.core.events import CREATE, DELETE, PURGE, SCHEMA, UPDATE, Event
+from parsnip.core.query.sql.geo import point_expression
+from parsnip.core.schema import check_class_name, check_field_name, describe, same_type
+from parsnip.projections import indexes
 
 SCHEMA_DDL = """
 CREATE TABLE IF NOT EXISTS parsnip_schema (

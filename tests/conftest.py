@@ -22,8 +22,8 @@ import asyncpg
 import httpx
 import pytest
 
-from api.runtime import open_runtime
-from core.config import Config
+from parsnip.api.runtime import open_runtime
+from parsnip.core.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 _DEFAULT_DSN = "postgres://postgres@127.0.0.1:5432/test"
@@ -104,7 +104,7 @@ def _free_port() -> int:
 def start_server(dsn: str, *extra: str, app_id: str = "test-app", master_key: str = "test-master") -> ServerInfo:
     """Start `parsnip` as a real process on a free port and wait until /health answers."""
     port = _free_port()
-    cmd = [sys.executable, "-m", "api.cli", "--appId", app_id, "--masterKey", master_key,
+    cmd = [sys.executable, "-m", "parsnip.api.cli", "--appId", app_id, "--masterKey", master_key,
            "--databaseURI", dsn, "--host", "127.0.0.1", "--port", str(port), "--logLevel", "warning",
            "--logsFolder", tempfile.mkdtemp(prefix="parsnip-logs-"), *extra]
     log = open(tempfile.mktemp(prefix="parsnip-server-", suffix=".log"), "w")

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Sequence, TypeVar
 
-from api.request import off_loop
-from core.errors import ParseError
+from parsnip.api.request import off_loop
+from parsnip.core.errors import ParseError
 
 T = TypeVar("T")
 

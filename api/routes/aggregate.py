@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.errors import Unauthorized
-from api.routes import Reply
-from api.routes.objects import json_param
-from core.errors import ParseError
-from core.schema import check_class_name
-from projections import aggregate as agg
+from parsnip.api.errors import Unauthorized
+from parsnip.api.routes import Reply
+from parsnip.api.routes.objects import json_param
+from parsnip.core.errors import ParseError
+from parsnip.core.schema import check_class_name
+from parsnip.projections import aggregate as agg
 
 
 def _json_param(value: Any, name: str) -> Any:

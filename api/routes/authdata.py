@@ -14,16 +14,16 @@ import string
 import weakref
 from typing import Any, Mapping
 
-from api.routes import Reply, objects
-from api.routes import users as user_routes
-from core.accounts import users
-from core.accounts.authdata import registry as _registry
-from core.accounts.authdata import store
-from core.commands import Create, Update, build_ops
-from core.errors import ParseError
-from core.operations import Op
-from core.security.auth import MASTER
-from core.values import new_object_id
+from parsnip.api.routes import Reply, objects
+from parsnip.api.routes import users as user_routes
+from parsnip.core.accounts import users
+from parsnip.core.accounts.authdata import registry as _registry
+from parsnip.core.accounts.authdata import store
+from parsnip.core.commands import Create, Update, build_ops
+from parsnip.core.errors import ParseError
+from parsnip.core.operations import Op
+from parsnip.core.security.auth import MASTER
+from parsnip.core.values import new_object_id
 
 USER = users.USER_CLASS
 

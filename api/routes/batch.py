@@ -12,10 +12,10 @@ from typing import Any
 
 import trio
 
-from api.errors import Unauthorized, log_failure
-from api.routes import Reply, check_object_id, checked, objects
-from core.commands import Command, Create, Delete, Update
-from core.errors import ParseError
+from parsnip.api.errors import Unauthorized, log_failure
+from parsnip.api.routes import Reply, check_object_id, checked, objects
+from parsnip.core.commands import Command, Create, Delete, Update
+from parsnip.core.errors import ParseError
 
 _CLASS_PATH = re.compile(r"^/classes/([^/]+)(?:/([^/]+))?/?$")
 _ALIASES = {"/roles": "_Role", "/installations": "_Installation"}
@@ -99,7 +99,7 @@ async def _independent(rt, req, routed) -> list[dict]:
     (logged when unexpected), never the whole batch's answer."""
     out: list[dict | None] = [None] * len(routed)
 
-    from api.routes.table import find_route  # the table routes /batch itself
+    from parsnip.api.routes.table import find_route  # the table routes /batch itself
 
     async def run(i: int, route, item) -> None:
         method, _, _, path = route

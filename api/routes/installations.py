@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncpg
 
-from api.routes import Reply, objects
-from core.errors import ParseError
-from core.schema import describe
-from core.security.clp import DENIED
-from core.values import type_of
+from parsnip.api.routes import Reply, objects
+from parsnip.core.errors import ParseError
+from parsnip.core.schema import describe
+from parsnip.core.security.clp import DENIED
+from parsnip.core.values import type_of
 
 INSTALLATION = "_Installation"
 

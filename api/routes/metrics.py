@@ -22,9 +22,9 @@ from typing import Any, Callable
 import trio
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
-from api.request import allowed_ip
-from core import metrics
-from core.config import Config
+from parsnip.api.request import allowed_ip
+from parsnip.core import metrics
+from parsnip.core.config import Config
 
 logger = logging.getLogger("parsnip.metrics")
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from api.routes import Reply, checked
-from core import json_input
-from core.commands import Create, Delete, Result, Update, build_ops
-from core.errors import ParseError
-from core.query.ast import check_key, check_relative_times, parse_where
-from core.schema import check_class_name, check_field_name
-from core.security import guard
-from core.security.roles import ROLE_CLASS, check_role_write
-from core.values import iso
-from projections import reader
+from parsnip.api.routes import Reply, checked
+from parsnip.core import json_input
+from parsnip.core.commands import Create, Delete, Result, Update, build_ops
+from parsnip.core.errors import ParseError
+from parsnip.core.query.ast import check_key, check_relative_times, parse_where
+from parsnip.core.schema import check_class_name, check_field_name
+from parsnip.core.security import guard
+from parsnip.core.security.roles import ROLE_CLASS, check_role_write
+from parsnip.core.values import iso
+from parsnip.projections import reader
 
 # The query options Parse accepts; any other parameter is refused (102), as Parse does.
 _QUERY_OPTIONS = frozenset({

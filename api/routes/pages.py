@@ -12,10 +12,10 @@ import html
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode
 
-from api.routes import Handler, Reply, compile_routes, match_route
-from core.accounts import email_flows
-from core.errors import ParseError
-from core.events import Context
+from parsnip.api.routes import Handler, Reply, compile_routes, match_route
+from parsnip.core.accounts import email_flows
+from parsnip.core.errors import ParseError
+from parsnip.core.events import Context
 
 HTML = "text/html; charset=utf-8"
 

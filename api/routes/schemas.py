@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.errors import Unauthorized
-from api.routes import Reply
-from core import js
-from core.commands import CREATE_CLASS, DROP_CLASS, PURGE_CLASS, UNSET, UPDATE_CLASS, SchemaChange
-from core.errors import ParseError
-from core.schema import BUILT_IN_CLASSES, VOLATILE_CLASSES, check_class_name
-from core.schema_plan import NEEDS_CLASS_NAME
-from core.schema_view import class_view, created_view
-from projections import reader
+from parsnip.api.errors import Unauthorized
+from parsnip.api.routes import Reply
+from parsnip.core import js
+from parsnip.core.commands import CREATE_CLASS, DROP_CLASS, PURGE_CLASS, UNSET, UPDATE_CLASS, SchemaChange
+from parsnip.core.errors import ParseError
+from parsnip.core.schema import BUILT_IN_CLASSES, VOLATILE_CLASSES, check_class_name
+from parsnip.core.schema_plan import NEEDS_CLASS_NAME
+from parsnip.core.schema_view import class_view, created_view
+from parsnip.projections import reader
 
 
 def _require_master(req) -> None:

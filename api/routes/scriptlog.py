@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import trio
 
-from api.errors import Unauthorized
-from api.logfiles import parse_query, query
-from api.logsetup import logs_folder
-from api.routes import Reply
+from parsnip.api.errors import Unauthorized
+from parsnip.api.logfiles import parse_query, query
+from parsnip.api.logsetup import logs_folder
+from parsnip.api.routes import Reply
 
 
 async def scriptlog(rt, req) -> Reply:

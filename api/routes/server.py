@@ -3,9 +3,9 @@ in `api/app.py`, before any key check)."""
 
 from __future__ import annotations
 
-from api.errors import Unauthorized
-from api.logsetup import logs_folder
-from api.routes import Reply
+from parsnip.api.errors import Unauthorized
+from parsnip.api.logsetup import logs_folder
+from parsnip.api.routes import Reply
 
 VERSION = "0.1.0"
 

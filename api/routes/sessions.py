@@ -3,10 +3,10 @@ revoking one by deleting it. Session objects are protected by their ACL (the use
 
 from __future__ import annotations
 
-from api.routes import Reply, objects
-from core.accounts import sessions
-from core.errors import ParseError
-from core.security.auth import MASTER
+from parsnip.api.routes import Reply, objects
+from parsnip.core.accounts import sessions
+from parsnip.core.errors import ParseError
+from parsnip.core.security.auth import MASTER
 
 SESSION = sessions.SESSION_CLASS
 # Set by the server only: a client may not forge a token, move a session to another user,

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from functools import partial
 
-from api.routes import (
+from parsnip.api.routes import (
     Handler, Route, aggregate, batch, check_object_id, compile_routes, installations, match_route, objects, pages, schemas, server,
     sessions, users,
 )
-from api.routes.scriptlog import scriptlog
+from parsnip.api.routes.scriptlog import scriptlog
 
 _ID = r"(?P<object_id>[^/]+)"
 

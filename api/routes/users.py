@@ -11,15 +11,15 @@ import json
 
 import trio
 
-from api.routes import Reply, authdata, objects
-from core.accounts import passwords, sessions, user_hooks, users
-from core.commands import Create, Delete, Update, build_ops
-from core.errors import ParseError
-from core.operations import Op
-from core.security import guard
-from core.security.auth import MASTER
-from core.values import new_object_id
-from projections import reader
+from parsnip.api.routes import Reply, authdata, objects
+from parsnip.core.accounts import passwords, sessions, user_hooks, users
+from parsnip.core.commands import Create, Delete, Update, build_ops
+from parsnip.core.errors import ParseError
+from parsnip.core.operations import Op
+from parsnip.core.security import guard
+from parsnip.core.security.auth import MASTER
+from parsnip.core.values import new_object_id
+from parsnip.projections import reader
 
 USER = users.USER_CLASS
 

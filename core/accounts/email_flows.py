@@ -19,16 +19,16 @@ from urllib.parse import urlencode
 import asyncpg
 import trio
 
-from core.accounts import lockout as _lockout
-from core.accounts import mail, passwords, sessions
-from core.accounts.policy import PasswordPolicy
-from core.commands import Command, Delete, Update
-from core.config import Config
-from core.errors import ParseError
-from core.events import Context
-from core.operations import Op
-from core.security.auth import MASTER, Auth
-from core.values import date_value, now, parse_iso
+from parsnip.core.accounts import lockout as _lockout
+from parsnip.core.accounts import mail, passwords, sessions
+from parsnip.core.accounts.policy import PasswordPolicy
+from parsnip.core.commands import Command, Delete, Update
+from parsnip.core.config import Config
+from parsnip.core.errors import ParseError
+from parsnip.core.events import Context
+from parsnip.core.operations import Op
+from parsnip.core.security.auth import MASTER, Auth
+from parsnip.core.values import date_value, now, parse_iso
 
 logger = logging.getLogger("parsnip.accounts")
 

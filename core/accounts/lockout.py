@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from core.errors import ParseError
-from core.operations import Op
-from core.values import date_value, parse_iso
+from parsnip.core.errors import ParseError
+from parsnip.core.operations import Op
+from parsnip.core.values import date_value, parse_iso
 
 COUNT = "_failed_login_count"
 UNTIL = "_account_lockout_expires_at"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from core.accounts import passwords
-from core.errors import ParseError
+from parsnip.core.accounts import passwords
+from parsnip.core.errors import ParseError
 
 DEFAULT_ERROR = "Password does not meet the Password Policy requirements."
 CONTAINS_USERNAME = "Password cannot contain your username."

@@ -15,9 +15,9 @@ from typing import Any
 
 import asyncpg
 
-from core.commands import Create
-from core.operations import Op
-from core.values import iso, parse_iso
+from parsnip.core.commands import Create
+from parsnip.core.operations import Op
+from parsnip.core.values import iso, parse_iso
 
 SESSION_CLASS = "_Session"
 

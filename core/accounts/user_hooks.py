@@ -10,15 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from core.accounts import email_flows, lockout
-from core.accounts.email_flows import Runtime
-from core.accounts.policy import EXPIRED, PasswordPolicy
-from core.commands import Update
-from core.errors import ParseError
-from core.events import Context
-from core.operations import Op
-from core.security.auth import MASTER
-from core.values import date_value, now, parse_iso
+from parsnip.core.accounts import email_flows, lockout
+from parsnip.core.accounts.email_flows import Runtime
+from parsnip.core.accounts.policy import EXPIRED, PasswordPolicy
+from parsnip.core.commands import Update
+from parsnip.core.errors import ParseError
+from parsnip.core.events import Context
+from parsnip.core.operations import Op
+from parsnip.core.security.auth import MASTER
+from parsnip.core.values import date_value, now, parse_iso
 
 UNVERIFIED = "User email is not verified."
 

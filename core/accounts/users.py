@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 import asyncpg
 
-from core.errors import ParseError
+from parsnip.core.errors import ParseError
 
 USER_CLASS = "_User"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from core.errors import DatabaseUnavailable
+from parsnip.core.errors import DatabaseUnavailable
 
 # SQLSTATE classes and codes that say the server or the connection is going or gone:
 # 08 connection exceptions, 57P01-57P03 shutdown / crash / not accepting connections yet,

@@ -29,9 +29,9 @@ import asyncpg
 import outcome
 import trio
 
-from core.db import faults
-from core.db.monitor import CONNECT_TIMEOUT, Monitor
-from core.errors import DatabaseUnavailable
+from parsnip.core.db import faults
+from parsnip.core.db.monitor import CONNECT_TIMEOUT, Monitor
+from parsnip.core.errors import DatabaseUnavailable
 
 try:  # uvloop is the fast path; plain asyncio works where it is missing.
     import uvloop

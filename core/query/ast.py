@@ -19,9 +19,9 @@ from re import _constants as _sre_constants  # the parsed pattern's opcodes
 from re import _parser as _sre_parse  # the pattern as a tree, to read its repetition bounds
 from typing import Any, Union
 
-from core.errors import ParseError
-from core.json_input import MAX_DEPTH, exceeds_depth
-from core.values import date_value, type_of
+from parsnip.core.errors import ParseError
+from parsnip.core.json_input import MAX_DEPTH, exceeds_depth
+from parsnip.core.values import date_value, type_of
 
 EARTH_RADIUS_KM = 6371.0
 EARTH_RADIUS_MILES = 3958.8
@@ -516,7 +516,7 @@ def _text(field: str, value: Any) -> Text:
 def _subquery(op: str, value: Any) -> tuple[str, Node]:
     if not isinstance(value, dict) or not isinstance(value.get("className"), str):
         raise _bad(f"bad {op} value: needs className and where")
-    from core.schema import check_class_name
+    from parsnip.core.schema import check_class_name
 
     check_class_name(value["className"])
     return value["className"], _parse_where(value.get("where") or {}, datetime.now(timezone.utc))

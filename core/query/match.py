@@ -36,13 +36,13 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from core.errors import ParseError
-from core.query.ast import (
+from parsnip.core.errors import ParseError
+from parsnip.core.query.ast import (
     NEEDS_DATABASE, All, And, Compare, ContainedBy, Exists, In, Intersects, Near, Node, Nor, Or, Regex,
     WithinBox, WithinPolygon, WithinSphere,
 )
-from core.query.match_regex import Compiled, RegexTimeout, compile_regex
-from core.values import parse_iso
+from parsnip.core.query.match_regex import Compiled, RegexTimeout, compile_regex
+from parsnip.core.values import parse_iso
 
 __all__ = ["CannotDecide", "RegexTimeout", "decidable", "matches", "prepare"]
 

@@ -32,7 +32,7 @@ import regex as _backtracking
 from re import _constants as _c, _parser
 from re2 import _re2
 
-from core.errors import ParseError
+from parsnip.core.errors import ParseError
 
 __all__ = ["RegexTimeout", "TIME_LIMIT", "Compiled", "compile_regex", "time_budget"]
 

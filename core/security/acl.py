@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from core.security.auth import Auth
+from parsnip.core.security.auth import Auth
 
 
 def _allows(acl: Mapping[str, Any] | None, auth: Auth, perm: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.events import Context
+from parsnip.core.events import Context
 
 
 @dataclass(frozen=True, slots=True)

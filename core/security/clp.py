@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from core.errors import ParseError
-from core.security.auth import Auth
+from parsnip.core.errors import ParseError
+from parsnip.core.security.auth import Auth
 
 OPERATIONS = ("find", "count", "get", "create", "update", "delete", "addField")
 READS = frozenset({"find", "count", "get"})

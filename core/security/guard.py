@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from core.errors import ParseError
-from core.query.ast import And, InQuery, Node, RelatedTo, Select, walk
-from core.security import acl as _acl
-from core.security import clp as _clp
-from core.security.auth import Auth
+from parsnip.core.errors import ParseError
+from parsnip.core.query.ast import And, InQuery, Node, RelatedTo, Select, walk
+from parsnip.core.security import acl as _acl
+from parsnip.core.security import clp as _clp
+from parsnip.core.security.auth import Auth
 
 USER_CLASS = "_User"
 SESSION_CLASS = "_Session"

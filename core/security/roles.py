@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping
 
 import asyncpg
 
-from core.errors import ParseError
+from parsnip.core.errors import ParseError
 
 ROLE_CLASS = "_Role"
 

@@ -156,7 +156,7 @@ def log_state(dsn: str, cls: str) -> LogState:
 
     state = query(dsn, read)
     # `parsnip rebuild` replays the log into fresh projections and compares their fingerprints.
-    done = subprocess.run([sys.executable, "-m", "api.cli", "rebuild", "--databaseURI", dsn], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "parsnip.api.cli", "rebuild", "--databaseURI", dsn], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     state.projections_equal_log = "identical to the tables it replaced" in done.stdout

@@ -10,8 +10,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.middleware.dispatcher import TrioDispatcherMiddleware
 from hypercorn.trio import serve
 
-from api.server import asgi_app
-from core.config import Config
+from parsnip import Config, asgi_app
 
 
 async def other_app(scope, receive, send):

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from api.app import _guarded
-from api.routes import Reply
+from parsnip.api.app import _guarded
+from parsnip.api.routes import Reply
 from tests.conftest import _admin_sql, _with_database, start_server, stop_server
 
 SEED = {"score": 1, "name": "seed", "tags": ["a"]}

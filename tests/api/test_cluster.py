@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from api.connections import DELIVERY, GRACE
+from parsnip.api.connections import DELIVERY, GRACE
 from tests.api.fault_helpers import WriteLoad, assert_log_holds, log_state, raw_connection, wait_closed
 from tests.conftest import ROOT, _free_port, start_server
 
@@ -136,7 +136,7 @@ def test_a_worker_that_dies_at_start_is_replaced_at_a_bounded_rate():
     dead_db = f"postgres://postgres@127.0.0.1:{_free_port()}/nothing"
     log = Path(tempfile.mktemp(prefix="parsnip-cluster-", suffix=".log"))
     with open(log, "w") as out:
-        master = subprocess.Popen([sys.executable, "-m", "api.cli", "--appId", "a", "--masterKey", "m",
+        master = subprocess.Popen([sys.executable, "-m", "parsnip.api.cli", "--appId", "a", "--masterKey", "m",
                                    "--databaseURI", dead_db, "--host", "127.0.0.1", "--port", str(_free_port()),
                                    "--cluster", "2", "--logLevel", "warning"],
                                   cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)

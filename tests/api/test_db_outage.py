@@ -28,9 +28,9 @@ import pytest
 import trio
 from trio_websocket import open_websocket_url
 
-from core import log as event_log
-from core.db.gateway import Gateway
-from projections.rebuild import fingerprint, rebuild
+from parsnip.core import log as event_log
+from parsnip.core.db.gateway import Gateway
+from parsnip.projections.rebuild import fingerprint, rebuild
 from tests.conftest import PARSNIP_SERVER_ARGS, start_server, stop_server
 from tests.pg_private import PrivatePostgres
 
@@ -250,7 +250,7 @@ def test_a_server_that_cannot_reach_its_database_at_start_exits_saying_why(tmp_p
     log = tmp_path / "server.log"
     with open(log, "w") as out:
         proc = subprocess.run(
-            [sys.executable, "-m", "api.cli", "--appId", "a", "--masterKey", "m", "--host", "127.0.0.1",
+            [sys.executable, "-m", "parsnip.api.cli", "--appId", "a", "--masterKey", "m", "--host", "127.0.0.1",
              "--port", str(_free_port()), "--databaseURI", f"postgres://postgres@127.0.0.1:{closed}/x"],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, timeout=60)
     text = log.read_text()

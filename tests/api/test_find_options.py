@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from projections import include
+from parsnip.projections import include
 
 
 def _make(api, cls: str, body: dict) -> str:

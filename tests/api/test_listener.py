@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from parsnip.api import listener
 from tests.api.fault_helpers import kept_alive, raw_connection, wait_closed
 from tests.livequery.live_helpers import client_frame
 from tests.conftest import _admin_sql, _with_database, start_server, stop_server
@@ -270,3 +271,23 @@ def test_connections_are_not_capped_by_a_low_soft_open_files_limit(fresh_dsn):
         for s in held:
             s.close()
         stop_server(server)
+
+
+def test_the_hypercorn_internals_the_listener_relies_on_are_there():
+    """`api/listener.py` replaces `hypercorn.trio.run.TCPServer` and subclasses it (its idle
+    timer, its `protocol_send`, hypercorn's `Updated` events): a hypercorn that moved any of them
+    must fail here by name, not as connections that never close."""
+    import inspect
+
+    from hypercorn.events import Updated
+    from hypercorn.trio import run as hypercorn_run
+    from hypercorn.trio.tcp_server import TCPServer
+
+    assert hypercorn_run.TCPServer in (TCPServer, listener._Connection), "hypercorn.trio.run.TCPServer moved"
+    assert "TCPServer" in inspect.getsource(hypercorn_run.worker_serve), "worker_serve no longer builds TCPServer"
+    init = inspect.getsource(TCPServer.__init__)
+    assert "self.idle_task" in init, "TCPServer has no idle_task any more"
+    assert "idle_task.restart" in inspect.getsource(TCPServer.run)
+    assert list(inspect.signature(TCPServer.__init__).parameters) == ["self", "app", "config", "context", "state", "stream"]
+    assert "event" in inspect.signature(TCPServer.protocol_send).parameters
+    assert Updated(idle=True).idle is True

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from api import logfiles, logsetup, observe
-from api.logfiles import LogQuery, parse_query, query
+from parsnip.api import logfiles, logsetup, observe
+from parsnip.api.logfiles import LogQuery, parse_query, query
 
 START = datetime(2026, 3, 1, tzinfo=timezone.utc)
 
@@ -121,8 +121,8 @@ def test_processes_appending_to_one_file_never_interleave_lines():
 
 
 def test_route_labels_are_plain_templates():
-    from api.routes.pages import PAGES
-    from api.routes.table import ROUTES
+    from parsnip.api.routes.pages import PAGES
+    from parsnip.api.routes.table import ROUTES
 
     templates = {observe._template_text(pattern) for _, pattern, _ in (*ROUTES, *PAGES)}
     assert "/classes/:className/:objectId" in templates and "/users/me" in templates

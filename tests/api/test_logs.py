@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api import logsetup
-from core import config as config_mod
-from core.config import Config
+from parsnip.api import logsetup
+from parsnip.core import config as config_mod
+from parsnip.core.config import Config
 from tests.conftest import ROOT, _free_port
 
 _KEYS = {"timestamp", "level", "logger", "message"}
@@ -36,7 +36,7 @@ class Process:
         self.out = Path(tempfile.mktemp(prefix="parsnip-out-"))
         self.err = Path(tempfile.mktemp(prefix="parsnip-err-"))
         self.master_key = "master-" + secrets.token_hex(8)
-        cmd = [sys.executable, "-m", "api.cli", "--appId", "app", "--masterKey", self.master_key, "--databaseURI", dsn,
+        cmd = [sys.executable, "-m", "parsnip.api.cli", "--appId", "app", "--masterKey", self.master_key, "--databaseURI", dsn,
                "--host", "127.0.0.1", "--port", str(self.port), *flags]
         environment = {k: v for k, v in os.environ.items() if k not in ("JSON_LOGS", "VERBOSE", "SILENT")}
         with open(self.out, "w") as out, open(self.err, "w") as err:

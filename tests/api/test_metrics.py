@@ -16,7 +16,7 @@ import trio
 from prometheus_client.parser import text_string_to_metric_families
 from trio_websocket import ConnectionClosed, open_websocket_url
 
-from api import observe
+from parsnip.api import observe
 from tests.conftest import _admin_sql, _with_database, start_server, stop_server
 from tests.livequery.live_helpers import connected, ws_url
 

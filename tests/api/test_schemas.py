@@ -16,11 +16,11 @@ import asyncpg
 import httpx
 import pytest
 
-from api.routes.objects import find_options
-from core.commands import CREATE_CLASS, Create, SchemaChange
-from core.events import Context
-from core.operations import Op
-from projections import reader
+from parsnip.api.routes.objects import find_options
+from parsnip.core.commands import CREATE_CLASS, Create, SchemaChange
+from parsnip.core.events import Context
+from parsnip.core.operations import Op
+from parsnip.projections import reader
 from tests.conftest import _admin_sql, _with_database, start_server, stop_server
 
 MASTER = Context(master=True)

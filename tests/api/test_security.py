@@ -16,8 +16,8 @@ import time
 import httpx
 import pytest
 
-import api.request as request_module
-from core.config import Config
+import parsnip.api.request as request_module
+from parsnip.core.config import Config
 from tests.api.users_helpers import User, master, signup, where
 from tests.conftest import start_server, stop_server
 

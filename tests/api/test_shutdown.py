@@ -14,7 +14,7 @@ import time
 import asyncpg
 import httpx
 
-from api.connections import DELIVERY, GRACE
+from parsnip.api.connections import DELIVERY, GRACE
 from tests.api.fault_helpers import (WriteLoad, assert_log_holds, close_watch, kept_alive, log_state, query,
                                      raw_connection, stalled_subscriber, wait_closed)
 from tests.conftest import start_server

@@ -25,7 +25,7 @@ def run_until_healthy(args: list[str], cwd: str, timeout: float = 60) -> tuple[s
     port = _free_port()
     out, err = Path(cwd, "stdout"), Path(cwd, "stderr")
     with open(out, "w") as o, open(err, "w") as e:
-        proc = subprocess.Popen([sys.executable, "-m", "api.cli", "--host", "127.0.0.1", "--port", str(port), *args],
+        proc = subprocess.Popen([sys.executable, "-m", "parsnip.api.cli", "--host", "127.0.0.1", "--port", str(port), *args],
                                 cwd=cwd, stdout=o, stderr=e, env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         deadline = time.monotonic() + timeout

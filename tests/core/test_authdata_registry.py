@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from core.accounts.authdata.anonymous import AnonymousAdapter
-from core.accounts.authdata.oauth2 import OAuth2Adapter
-from core.accounts.authdata.registry import build
-from core.config import Config
-from core.errors import ParseError
+from parsnip.core.accounts.authdata.anonymous import AnonymousAdapter
+from parsnip.core.accounts.authdata.oauth2 import OAuth2Adapter
+from parsnip.core.accounts.authdata.registry import build
+from parsnip.core.config import Config
+from parsnip.core.errors import ParseError
 
 URL = "http://127.0.0.1:9/introspect"
 
@@ -39,6 +39,6 @@ def test_oauth2_entries_under_any_name_and_unusable_entries_left_out():
 
 
 def test_config_auth_from_a_flag_is_json():
-    from core.config import load
+    from parsnip.core.config import load
     cfg = load(env={}, overrides={"auth": '{"corp": {"oauth2": true, "tokenIntrospectionEndpointUrl": "%s"}}' % URL})
     assert isinstance(build(cfg).get("corp")[0], OAuth2Adapter)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from core import config
+from parsnip.core import config
 from tests.conftest import ROOT
 
 
@@ -52,7 +52,7 @@ def test_sizes(text, size):
 
 
 def test_help_lists_parse_option_names():
-    out = subprocess.run([sys.executable, "-m", "api.cli", "--help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-m", "parsnip.api.cli", "--help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     for flag in ("--appId", "--masterKey", "--databaseURI", "--port", "--mountPath", "--serverURL", "--cluster",
                  "PARSE_SERVER_MASTER_KEY"):
         assert flag in out

@@ -16,12 +16,12 @@ import trio
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from core.commands import Create
-from core.events import Context
-from core.operations import parse_op
-from core.query.ast import parse_where
-from core.query.match import CannotDecide, decidable, matches
-from projections import reader
+from parsnip.core.commands import Create
+from parsnip.core.events import Context
+from parsnip.core.operations import parse_op
+from parsnip.core.query.ast import parse_where
+from parsnip.core.query.match import CannotDecide, decidable, matches
+from parsnip.projections import reader
 from tests.core.shared_vectors import CASES, OBJECTS
 
 MASTER = Context(master=True)

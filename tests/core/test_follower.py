@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import trio
 
-from api.runtime import open_runtime
-from core import log as event_log
-from core.commands import CREATE_CLASS, DROP_CLASS, UNSET, UPDATE_CLASS, Create, SchemaChange
-from core.config import Config
-from core.events import CREATE, Context
-from core.operations import Op
-from core.schema_clp import EMPTY
+from parsnip.api.runtime import open_runtime
+from parsnip.core import log as event_log
+from parsnip.core.commands import CREATE_CLASS, DROP_CLASS, UNSET, UPDATE_CLASS, Create, SchemaChange
+from parsnip.core.config import Config
+from parsnip.core.events import CREATE, Context
+from parsnip.core.operations import Op
+from parsnip.core.schema_clp import EMPTY
 
 MASTER = Context(master=True)
 

@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 import trio
 
-from core.db.gateway import Gateway
+from parsnip.core.db.gateway import Gateway
 
 
 async def test_results_and_errors_cross_the_bridge(fresh_dsn):

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.errors import ParseError
-from core.json_input import MAX_DEPTH, exceeds_depth, loads
+from parsnip.core.errors import ParseError
+from parsnip.core.json_input import MAX_DEPTH, exceeds_depth, loads
 from tests.hostile import HOSTILE, dumps
 
 

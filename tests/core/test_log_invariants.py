@@ -15,13 +15,13 @@ import asyncpg
 import pytest
 import trio
 
-from api.runtime import open_runtime
-from core import log as event_log
-from core.commands import Create, Delete, Update
-from core.config import Config
-from core.events import CREATE, SCHEMA, UPDATE, Context, Event, object_states
-from core.operations import Op
-from core.values import now
+from parsnip.api.runtime import open_runtime
+from parsnip.core import log as event_log
+from parsnip.core.commands import Create, Delete, Update
+from parsnip.core.config import Config
+from parsnip.core.events import CREATE, SCHEMA, UPDATE, Context, Event, object_states
+from parsnip.core.operations import Op
+from parsnip.core.values import now
 
 
 async def _connect(dsn: str) -> asyncpg.Connection:

@@ -15,10 +15,10 @@ import trio
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from core.errors import ParseError
-from core.query.ast import parse_where
-from core.query.match import matches, prepare
-from core.query.match_regex import (
+from parsnip.core.errors import ParseError
+from parsnip.core.query.ast import parse_where
+from parsnip.core.query.match import matches, prepare
+from parsnip.core.query.match_regex import (
     _SCANNED, TIME_LIMIT, RegexTimeout, _bounded, _parser, compile_regex, time_budget,
 )
 from tests.core.test_evaluators_agree import _insert, _stored

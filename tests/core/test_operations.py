@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.commands import build_ops
-from core.errors import ParseError
-from core.operations import Op, apply, canonical, parse_op
+from parsnip.core.commands import build_ops
+from parsnip.core.errors import ParseError
+from parsnip.core.operations import Op, apply, canonical, parse_op
 from tests.hostile import HOSTILE
 
 

@@ -22,13 +22,13 @@ import asyncpg
 import pytest
 import trio
 
-from api.runtime import RuntimeFailed, open_runtime
-from core.commands import Create
-from core.config import Config
-from core.db.gateway import Gateway
-from core.errors import DatabaseUnavailable, OutcomeUnknown
-from core.events import CREATE, Context
-from core.operations import Op
+from parsnip.api.runtime import RuntimeFailed, open_runtime
+from parsnip.core.commands import Create
+from parsnip.core.config import Config
+from parsnip.core.db.gateway import Gateway
+from parsnip.core.errors import DatabaseUnavailable, OutcomeUnknown
+from parsnip.core.events import CREATE, Context
+from parsnip.core.operations import Op
 from tests.fault_proxy import FaultProxy
 from tests.pg_private import PrivatePostgres
 
@@ -87,7 +87,7 @@ async def _log(dsn: str) -> list[tuple[int, str | None, object]]:
     async def read():
         conn = await asyncpg.connect(dsn)
         try:
-            from core import log as event_log
+            from parsnip.core import log as event_log
 
             events = await event_log.read_after(conn, 0, 100_000)
             return [(e.position, e.object_id, e.payload.get("set", {}).get("tag")) for e in events]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 
-from core.errors import ParseError
-from core.query.ast import parse_where
+from parsnip.core.errors import ParseError
+from parsnip.core.query.ast import parse_where
 from tests.hostile import HOSTILE, nested, nested_subquery, or_nested, where_like
 
 

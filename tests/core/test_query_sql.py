@@ -11,15 +11,15 @@ import json
 
 import pytest
 
-from core.commands import Create, build_ops
-from core.errors import ParseError
-from core.events import Context
-from core.query.ast import parse_where
-from core.query.sql import (
+from parsnip.core.commands import Create, build_ops
+from parsnip.core.errors import ParseError
+from parsnip.core.events import Context
+from parsnip.core.query.ast import parse_where
+from parsnip.core.query.sql import (
     TEXT_SEARCH_CONFIGS, Params, compile_near_order, compile_where, existing_tables,
 )
-from core.query.sql.regex import to_are
-from projections import reader
+from parsnip.core.query.sql.regex import to_are
+from parsnip.projections import reader
 
 MASTER = Context(master=True)
 

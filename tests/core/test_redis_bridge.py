@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 import trio
 
-from api.runtime import open_runtime
-from core.commands import Create
-from core.config import Config
-from core.events import CREATE, Context
-from core.operations import Op
-from core.redis_bridge import decode, encode
+from parsnip.api.runtime import open_runtime
+from parsnip.core.commands import Create
+from parsnip.core.config import Config
+from parsnip.core.events import CREATE, Context
+from parsnip.core.operations import Op
+from parsnip.core.redis_bridge import decode, encode
 from tests.redis_helpers import free_port, redis_server  # noqa: F401 (a fixture)
 
 CTX = Context(master=True)
@@ -38,8 +38,8 @@ async def _wait_for(predicate, timeout: float = 10) -> None:
 
 
 def test_events_survive_encoding_with_their_state():
-    from core.events import Event
-    from core.values import now
+    from parsnip.core.events import Event
+    from parsnip.core.values import now
     ev = Event(CREATE, "C", "abc", 1, now(), Context(user_id="u", master=False, request_id="r"),
                {"set": {"n": 1, "ACL": {"*": {"read": True}}}, "ops": {"n": 1}}, 42)
     [back] = decode(encode([ev]))

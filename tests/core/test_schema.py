@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from core import js, schema_clp
-from core.commands import DROP_CLASS, PURGE_CLASS, SchemaChange
-from core.errors import ParseError
-from core.schema import ClassSchema, SchemaCache, SchemaOverlay, evolve
-from core.schema_plan import plan
+from parsnip.core import js, schema_clp
+from parsnip.core.commands import DROP_CLASS, PURGE_CLASS, SchemaChange
+from parsnip.core.errors import ParseError
+from parsnip.core.schema import ClassSchema, SchemaCache, SchemaOverlay, evolve
+from parsnip.core.schema_plan import plan
 
 S, N = {"type": "String"}, {"type": "Number"}
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import ParseError
-from core.query.ast import parse_where
-from core.security import clp, guard
-from core.security.auth import MASTER, NOBODY, Auth
+from parsnip.core.errors import ParseError
+from parsnip.core.query.ast import parse_where
+from parsnip.core.security import clp, guard
+from parsnip.core.security.auth import MASTER, NOBODY, Auth
 
 ALICE = Auth(user_id="alice", session_id="s1")
 BOB = Auth(user_id="bob", session_id="s2")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import trio
 
-from core import log as event_log
-from core.commands import Create, Update
-from core.errors import ParseError
-from core.events import Context
-from core.operations import Op
+from parsnip.core import log as event_log
+from parsnip.core.commands import Create, Update
+from parsnip.core.errors import ParseError
+from parsnip.core.events import Context
+from parsnip.core.operations import Op
 
 MASTER = Context(master=True)
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from core.events import CREATE, DELETE, UPDATE
-from core.security.auth import Auth
-from core.security.guard import ReadAccess
-from livequery.fanout import Bodies, decide
+from parsnip.core.events import CREATE, DELETE, UPDATE
+from parsnip.core.security.auth import Auth
+from parsnip.core.security.guard import ReadAccess
+from parsnip.livequery.fanout import Bodies, decide
 
 ME = Auth(user_id="me")
 PUBLIC = {"*": {"read": True}}

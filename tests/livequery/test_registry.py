@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.errors import ParseError
-from core.query.ast import parse_where
-from core.query.match import matches
-from livequery.registry import Registry
+from parsnip.core.errors import ParseError
+from parsnip.core.query.ast import parse_where
+from parsnip.core.query.match import matches
+from parsnip.livequery.registry import Registry
 
 _POINTERS = [{"__type": "Pointer", "className": "Room", "objectId": o} for o in ("r1", "r2")]
 values = st.sampled_from(["a", "b", 1, 1.0, 2, True, False, None, *_POINTERS,

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.livequery.live_helpers import client_frame
-from livequery.websocket import (
+from parsnip.livequery.websocket import (
     BINARY, CLOSE, PING, TEXT, FrameReader, ProtocolError, accept_key, frame, handshake_response,
 )
 

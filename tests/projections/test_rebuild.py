@@ -7,12 +7,12 @@ import sys
 
 import trio
 
-from core.commands import (
+from parsnip.core.commands import (
     CREATE_CLASS, DROP_CLASS, PURGE_CLASS, UNSET, UPDATE_CLASS, Create, Delete, SchemaChange, Update,
 )
-from core.events import Context
-from core.operations import Op, parse_op
-from projections.rebuild import fingerprint, rebuild
+from parsnip.core.events import Context
+from parsnip.core.operations import Op, parse_op
+from parsnip.projections.rebuild import fingerprint, rebuild
 from tests.conftest import ROOT
 
 MASTER = Context(master=True)
@@ -127,7 +127,7 @@ async def test_rebuild_repairs_a_damaged_projection(runtime):
 async def test_parsnip_rebuild_command(runtime, fresh_dsn):
     await _history(runtime)
     proc = await trio.run_process(
-        [sys.executable, "-m", "api.cli", "rebuild", "--databaseURI", fresh_dsn, "--masterKey", "x"],
+        [sys.executable, "-m", "parsnip.api.cli", "rebuild", "--databaseURI", fresh_dsn, "--masterKey", "x"],
         cwd=ROOT, capture_stdout=True, capture_stderr=True,
     )
     out = proc.stdout.decode()

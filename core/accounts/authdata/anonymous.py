@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from core.accounts.authdata.base import IdOnly
+from parsnip.core.accounts.authdata.base import IdOnly
 
 
 class AnonymousAdapter(IdOnly):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, Protocol
 
-from core.errors import ParseError
+from parsnip.core.errors import ParseError
 
 # Parse's code for an id that is not a string (no name in the SDKs' error lists we mirror).
 INVALID_AUTH_DATA_ID = 162

@@ -12,8 +12,8 @@ from typing import Any, Mapping
 
 import httpx
 
-from core.accounts.authdata.base import IdOnly
-from core.errors import ParseError
+from parsnip.core.accounts.authdata.base import IdOnly
+from parsnip.core.errors import ParseError
 
 TIMEOUT_SECONDS = 10.0
 

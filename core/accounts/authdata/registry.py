@@ -6,11 +6,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from core.accounts.authdata.anonymous import AnonymousAdapter
-from core.accounts.authdata.base import PROVIDER_NAME, AuthAdapter
-from core.accounts.authdata.oauth2 import OAuth2Adapter
-from core.config import Config
-from core.errors import ParseError
+from parsnip.core.accounts.authdata.anonymous import AnonymousAdapter
+from parsnip.core.accounts.authdata.base import PROVIDER_NAME, AuthAdapter
+from parsnip.core.accounts.authdata.oauth2 import OAuth2Adapter
+from parsnip.core.config import Config
+from parsnip.core.errors import ParseError
 
 log = logging.getLogger("parsnip.authdata")
 

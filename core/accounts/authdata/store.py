@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from core.errors import ParseError
+from parsnip.core.errors import ParseError
 
 USER_TABLE = "p__User"
 ALREADY_LINKED = "this auth is already used"

@@ -20,17 +20,17 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from core.errors import ParseError
-from core.query.ast import check_key, walk
-from core.query.ast import (
+from parsnip.core.errors import ParseError
+from parsnip.core.query.ast import check_key, walk
+from parsnip.core.query.ast import (
     All, And, Compare, ContainedBy, Exists, In, InQuery, Intersects, Near, Node, Nor, Or, Regex, RelatedTo, Select, Text,
     WithinBox, WithinPolygon, WithinSphere,
 )
-from core.query.sql import fields, geo
-from core.query.sql.base import DATE_COLUMNS, Params, Path
-from core.query.sql.geo import compile_near_order
-from core.query.sql.regex import regex as _regex
-from core.schema import check_class_name, check_field_name
+from parsnip.core.query.sql import fields, geo
+from parsnip.core.query.sql.base import DATE_COLUMNS, Params, Path
+from parsnip.core.query.sql.geo import compile_near_order
+from parsnip.core.query.sql.regex import regex as _regex
+from parsnip.core.schema import check_class_name, check_field_name
 
 __all__ = ["Params", "compile_where", "compile_order", "compile_text_score", "compile_near_order", "existing_tables", "TEXT_SEARCH_CONFIGS"]
 

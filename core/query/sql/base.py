@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import ParseError
+from parsnip.core.errors import ParseError
 
 ISO_FORMAT = """'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'"""
 DATE_COLUMNS = {"createdAt": "created_at", "updatedAt": "updated_at"}
@@ -119,7 +119,7 @@ def element_equals(expr: str, value: Any, params: Params) -> str:
     if value is None:
         return f"({expr} = 'null'::jsonb)"
     if is_date(value):
-        from core.values import parse_iso
+        from parsnip.core.values import parse_iso
 
         ts = params.add(parse_iso(value.get("iso")), "::timestamptz")
         return (f"(CASE WHEN {expr} ->> '__type' = 'Date' AND jsonb_typeof({expr} -> 'iso') = 'string'"

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.query.ast import All, Compare, ContainedBy, Exists, In
-from core.query.sql.base import (
+from parsnip.core.query.ast import All, Compare, ContainedBy, Exists, In
+from parsnip.core.query.sql.base import (
     DATE_COLUMNS, Params, Path, containable, contained_form, element_equals, elements, has_element, is_date,
 )
-from core.schema import check_field_name
-from core.values import parse_iso
+from parsnip.core.schema import check_field_name
+from parsnip.core.values import parse_iso
 
 _SQL_OPS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-from core.query.ast import Intersects, Near, Node, WithinBox, WithinPolygon, WithinSphere, near_of
-from core.query.sql.base import Params, Path
+from parsnip.core.query.ast import Intersects, Near, Node, WithinBox, WithinPolygon, WithinSphere, near_of
+from parsnip.core.query.sql.base import Params, Path
 
 
 def _point(expr: str) -> tuple[str, str, str]:

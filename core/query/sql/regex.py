@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import re
 
-from core.errors import ParseError
-from core.query.ast import Regex
-from core.query.sql.base import Params, Path
+from parsnip.core.errors import ParseError
+from parsnip.core.query.ast import Regex
+from parsnip.core.query.sql.base import Params, Path
 
 _LEADING_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
 _HEX2 = re.compile(r"[0-9A-Fa-f]{2}")

@@ -80,3 +80,12 @@ def test_the_wheel_in_a_fresh_virtualenv_has_one_top_level_package(tmp_path):
     usage = subprocess.run([str(env / "bin" / "parsnip"), "--help"], cwd=outside, check=True,
                            capture_output=True, text=True).stdout
     assert usage.startswith("usage: parsnip")
+
+
+@pytest.mark.parametrize("module", ["parsnip", "parsnip.api.cli"])
+def test_importing_the_package_or_the_cli_leaves_the_app_unloaded(module):
+    """`parsnip --cluster` points prometheus_client at a shared directory before it is imported;
+    so neither `import parsnip` nor the CLI module may pull in the app (and its metrics)."""
+    code = f"import sys, {module}; print('prometheus_client' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,7 +1,7 @@
 """One error type for the whole domain: a Parse error code and a message.
 
-The API turns it into HTTP in one place (`api/errors.py`); the status for each code lives here
-so that every surface (REST, batch, LiveQuery) reports a code the same way.
+Raised in the domain and carried unchanged through every surface (REST, batch, LiveQuery);
+the HTTP status for each code is chosen in one place, `api/errors.py: status_for`.
 """
 
 from __future__ import annotations

@@ -247,7 +247,8 @@ class SchemaOverlay:
         return t or SYSTEM_FIELDS.get(cls, {}).get(field)
 
     def child(self) -> "SchemaOverlay":
-        """An overlay for one write; `merge` it into this one when that write succeeds."""
+        """An overlay for one unit of work: the writer keeps it in place of this one when the unit
+        succeeds, and drops it when the unit fails."""
         c = SchemaOverlay(self.cache)
         c.changed = dict(self.changed)
         return c

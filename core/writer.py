@@ -2,9 +2,10 @@
 
 Every node has one `Writer`. Requests hand it units of work (a command, or the commands of a
 transactional batch); it runs on the gateway's loop and commits many units in one PostgreSQL
-transaction (group commit), each inside a savepoint so one unit's error leaves the others
-standing. The log head is taken last, so the lock that orders positions is held only for the
-event insert and the commit. After commit the events go to the publisher (the bus), in order;
+transaction (group commit); one unit's error leaves the others standing (a unit failing before
+it writes is left out; one failing after it wrote is dropped and the batch runs again:
+`_transaction`). The log head is taken last, so the lock that orders positions is held only for
+the event insert and the commit. After commit the events go to the publisher (the bus), in order;
 just before commit the publisher is told which positions are coming (`reserve`), so that the
 copies other readers find in the log do not overtake the writer's own, which carry state.
 

@@ -1,1 +1,3 @@
-"""PostgreSQL: the trio-facing gateway to asyncpg, the DDL of the log, the embedded server."""
+"""PostgreSQL: the trio-facing gateway to asyncpg, its outage monitor, which failures mean
+unreachable, and the embedded server. (The log's DDL is `core/log.py`; the projections' is
+`projections/store.py`.)"""

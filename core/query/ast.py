@@ -2,7 +2,7 @@
 
 `parse_where` checks the whole query up front: an unknown operator, a malformed value or a bad
 key is refused with 102 (105 for a bad key name), naming what is wrong, never ignored. The
-evaluators are `core/query/sql.py` (PostgreSQL) and `core/query/match.py` (in memory).
+evaluators are `core/query/sql/` (PostgreSQL) and `core/query/match.py` (in memory).
 
 Field paths are dotted (`a.b.c` reaches into Object fields); `Field.parts` holds the segments.
 Values stay in Parse's REST encoding, except that `$relativeTime` is resolved to a Date here and

@@ -241,6 +241,7 @@ class LiveQueryServer:
             _bytes(fields["masterKey"]), _bytes(self._key_pairs["masterKey"]))
         for sub in list(conn.subscriptions.values()):  # a second connect starts the client afresh
             self._remove(sub)
+        conn.ended.clear()
         conn.connected(fields.get("installationId"), master, fields.get("sessionToken"))
         conn.push(protocol.connected(conn.id, conn.installation_id))
 
@@ -287,6 +288,7 @@ class LiveQueryServer:
             guard.check_query(access, parse_where({f: {"$exists": True} for f in s.watch}))
         if s.request_id in conn.subscriptions:  # a reused requestId replaces its subscription
             self._remove(conn.subscriptions[s.request_id])
+        conn.ended.pop(s.request_id, None)
         query = self.registry.query_for(s.class_name, where, node)
         query.compiled = compiled
         sub = Subscription(conn, s.request_id, request_id_json(s.request_id), query, s.keys, s.watch,
@@ -319,6 +321,14 @@ class LiveQueryServer:
 
     def _unsubscribe(self, conn: Connection, request_id: Any, notify: bool) -> None:
         sub = conn.subscriptions.get(request_id)
+        if sub is None and request_id in conn.ended:
+            # The server ended it and said so; the client unsubscribing is its normal cleanup.
+            # Parse answers an unknown id with an error saying `reconnect`, and the JS SDK then
+            # opens a new socket without closing this one: answer `unsubscribed` instead.
+            del conn.ended[request_id]
+            if notify:
+                conn.push(protocol.unsubscribed(conn.id, conn.installation_id, request_id))
+            return
         if sub is None:
             raise protocol.ProtocolError(
                 protocol.NO_CLIENT,
@@ -327,6 +337,12 @@ class LiveQueryServer:
         self._remove(sub)
         if notify:
             conn.push(protocol.unsubscribed(conn.id, conn.installation_id, request_id))
+
+    def _end(self, sub: Subscription) -> None:
+        """The server ends `sub` (its client is told why by the caller); an `unsubscribe` the
+        client sends for it later is answered `unsubscribed`."""
+        self._remove(sub)
+        sub.connection.remember_ended(sub.request_id, self._max_subscriptions)
 
     def _remove(self, sub: Subscription) -> None:
         sub.active = False
@@ -465,7 +481,7 @@ class LiveQueryServer:
         logs it; every other subscription goes on."""
         if not sub.active:
             return
-        self._remove(sub)
+        self._end(sub)
         conn = sub.connection
         if isinstance(error, RegexTimeout):
             logger.warning("LiveQuery client %s (%s): subscription %s ended: %s",
@@ -533,7 +549,7 @@ class LiveQueryServer:
                        message: str = "Invalid session token") -> None:
         """The session ended: its subscriptions stop, each told why (209, no reconnect)."""
         for sub in list(principal.subscriptions):
-            self._remove(sub)
+            self._end(sub)
             sub.connection.push(protocol.error(code, message, False, sub.request_id))
         self.principals.remove(principal)
 

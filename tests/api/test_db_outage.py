@@ -266,10 +266,10 @@ def test_the_js_sdk_rides_out_a_short_outage(server):
     import os
     import subprocess
 
-    from tests.sdk.test_js_sdk import SDK_DIR, _ensure_node_modules, _require_tools
+    from tests.sdk.node_runner import SDK_DIR, ensure_node_modules, require_tools
 
-    node, npm = _require_tools()
-    _ensure_node_modules(npm)
+    node, npm = require_tools()
+    ensure_node_modules(npm)
     pg: PrivatePostgres = server.pg
     env = {**os.environ, "PARSE_SERVER_URL": server.url, "PARSE_APP_ID": server.app_id,
            "PARSE_MASTER_KEY": server.master_key, "DURATION_MS": "4000", "WRITERS": "4"}

@@ -17,6 +17,8 @@
 import { randomBytes } from 'node:crypto';
 import Parse from 'parse/node';
 
+import './exit-guard.mjs'; // a test file that leaves something open fails instead of hanging
+
 function requireEnv(name) {
   const value = process.env[name];
   if (!value) {

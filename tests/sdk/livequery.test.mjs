@@ -618,6 +618,12 @@ describe('ACLs and sessions', () => {
         `expected an error frame with code 209${seen(rec)}`,
       );
       assert.deepEqual(rec.objectEvents(), [`create:${before.id}`], seen(rec));
+      // The SDK still holds the ended subscription, and unsubscribing it is its normal cleanup:
+      // that is acknowledged. (An error saying `reconnect`, Parse's answer to an unknown id,
+      // makes the SDK open a new socket and leave this one open for good.)
+      const socket = client.socket;
+      await withTimeout(rec.subscription.unsubscribe(), EVENT_TIMEOUT_MS, 'unsubscribe() of the ended subscription');
+      assert.equal(client.socket, socket, 'the client kept its socket');
     }
 
     // Subscribing again with the dead token: Parse accepts it as anonymous, Parsnip refuses it.

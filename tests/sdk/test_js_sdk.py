@@ -1,7 +1,8 @@
-"""Runs the Parse JavaScript SDK compatibility tests (tests/sdk/*.test.mjs).
+"""Runs the Parse JavaScript SDK compatibility tests: each tests/sdk/*.test.mjs file is one
+pytest item, and a failure names its file and each failing test with its error.
 
-The JS tests use the official `parse` npm package against the server given by
-the environment; here that server is Parsnip, started by the `parsnip_server`
+The JS tests use the official `parse` npm package against the server given by the
+environment; here that server is Parsnip, started once per session by the `parsnip_server`
 fixture from tests/conftest.py (an object with `url`, `app_id`, `master_key`).
 
 To validate the JS tests against another server (e.g. a real Parse Server),
@@ -13,63 +14,28 @@ defaulting to APP / MASTER); the fixture is then not requested at all:
 The LiveQuery tests connect to PARSE_LIVEQUERY_URL, which is the server URL with
 http(s) replaced by ws(s) (LiveQuery shares the REST port and mount path, as Parse
 Server's `startLiveQueryServer` does), unless PARSE_SDK_TEST_LIVEQUERY_URL says otherwise.
+
+A file whose process does not exit after its tests fails (exit-guard.mjs names what was
+left open); one that runs past FILE_TIMEOUT_S is killed and the tests still running named.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-SDK_DIR = Path(__file__).resolve().parent
-LOCKFILE = SDK_DIR / "package-lock.json"
-# npm ci / npm install write this file last; it marks a finished install.
-INSTALLED_MARKER = SDK_DIR / "node_modules" / ".package-lock.json"
+from tests.sdk.node_runner import SDK_DIR, ensure_node_modules, failure_message, require_tools, run_file
 
-NPM_TIMEOUT_S = 600
-NODE_TIMEOUT_S = 900
-PER_TEST_TIMEOUT_MS = 60_000
+# node's --test-timeout. Node 20 applies it to each file's process as a whole as well (the
+# slowest file, LiveQuery, takes about 25 s), so it is no tighter than a file may need.
+PER_TEST_TIMEOUT_MS = 120_000
+FILE_TIMEOUT_S = 300  # pytest's own bound: past it node is killed, the tests still running named
 
-
-def _require_tools() -> tuple[str, str]:
-    node = shutil.which("node")
-    npm = shutil.which("npm")
-    missing = [name for name, path in (("node", node), ("npm", npm)) if path is None]
-    if missing:
-        message = (
-            f"{' and '.join(missing)} not found on PATH: the Parse JS SDK "
-            "compatibility tests need Node.js (>= 20.19) and npm"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (CI is set, so this is a failure, not a skip)")
-        pytest.skip(message)
-    return node, npm  # type: ignore[return-value]
-
-
-def _install_is_stale() -> bool:
-    if not INSTALLED_MARKER.exists():
-        return True
-    return INSTALLED_MARKER.stat().st_mtime < LOCKFILE.stat().st_mtime
-
-
-def _ensure_node_modules(npm: str) -> None:
-    if not _install_is_stale():
-        return
-    result = subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund"],
-        cwd=SDK_DIR,
-        capture_output=True,
-        text=True,
-        timeout=NPM_TIMEOUT_S,
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            f"`npm ci` in {SDK_DIR} failed with exit code {result.returncode}\n"
-            f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
-        )
+SDK_FILES = sorted(SDK_DIR.glob("*.test.mjs"))
+if not SDK_FILES:  # an empty parametrization would be a silent skip
+    raise RuntimeError(f"no *.test.mjs files found in {SDK_DIR}")
 
 
 def _livequery_url(server_url: str) -> str:
@@ -106,42 +72,24 @@ def _server_settings(request: pytest.FixtureRequest) -> dict[str, str]:
     return settings
 
 
-def test_parse_js_sdk(request: pytest.FixtureRequest) -> None:
-    node, npm = _require_tools()
-    _ensure_node_modules(npm)
-
-    test_files = sorted(str(p) for p in SDK_DIR.glob("*.test.mjs"))
-    assert test_files, f"no *.test.mjs files found in {SDK_DIR}"
-
+@pytest.fixture(scope="session")
+def sdk_node(request: pytest.FixtureRequest) -> tuple[str, dict[str, str]]:
+    """node, with the SDK installed, and the environment that points the tests at the server."""
+    node, npm = require_tools()
+    ensure_node_modules(npm)
     env = dict(os.environ)
     # Never let a stray key from the caller's environment leak into the run.
     env.pop("PARSE_JS_KEY", None)
     env.pop("PARSE_LIVEQUERY_URL", None)
     env.update(_server_settings(request))
+    return node, env
 
-    result = subprocess.run(
-        [
-            node,
-            "--test",
-            "--test-reporter=spec",
-            f"--test-timeout={PER_TEST_TIMEOUT_MS}",
-            # Exit when the tests are done even if a connection is still open: the LiveQuery
-            # file leaves two websockets of the SDK's open against Parsnip (not yet explained;
-            # see ARCHITECTURE.md, known gaps); every assertion still runs and counts.
-            "--test-force-exit",
-            *test_files,
-        ],
-        cwd=SDK_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=NODE_TIMEOUT_S,
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            f"Parse JS SDK tests failed against {env['PARSE_SERVER_URL']} "
-            f"(node exit code {result.returncode}):\n{result.stdout}",
-            pytrace=False,
-        )
-    print(result.stdout)  # the per-test report, visible with `pytest -s`
+
+@pytest.mark.parametrize("test_file", SDK_FILES, ids=lambda path: path.name)
+def test_parse_js_sdk(test_file: Path, sdk_node: tuple[str, dict[str, str]]) -> None:
+    node, env = sdk_node
+    run = run_file(node, test_file, env, PER_TEST_TIMEOUT_MS, FILE_TIMEOUT_S)
+    message = failure_message(run, env["PARSE_SERVER_URL"])
+    if message:
+        pytest.fail(message, pytrace=False)
+    print(run.output)  # the per-test report, visible with `pytest -s`

@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import socket
 import struct
 from collections import deque
 from typing import Any, Awaitable, Callable, Protocol, Sequence
 
 import trio
+import wsproto
+from wsproto.events import CloseConnection, Message, Ping, Pong, TextMessage
+from wsproto.utilities import LocalProtocolError
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
@@ -143,12 +147,94 @@ def _unmask(data: bytes, mask: bytes) -> bytes:
     return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
 
 
+class _OwnCodec:
+    """Our own RFC 6455 framing (FrameReader in, frame() out)."""
+
+    def __init__(self, max_message: int = MAX_MESSAGE) -> None:
+        self._reader = FrameReader(max_message)
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes | str]]:
+        return self._reader.feed(data)
+
+    def messages(self, texts: Sequence[str]) -> bytes:
+        return b"".join(frame(t.encode("utf-8")) for t in texts)
+
+    def control(self, opcode: int, payload: bytes = b"") -> bytes:
+        return frame(payload, opcode)
+
+    def close(self, code: int, reason: str) -> bytes:
+        return frame(struct.pack("!H", code) + reason.encode()[:120], CLOSE)
+
+
+class WsprotoReader:
+    """Client frames in, whole messages out, on the sans-IO `wsproto`: it unmasks and checks
+    the rules; we join a message's parts and bound its size (wsproto hands over a frame's
+    payload as it arrives, so a huge frame is refused before it is held)."""
+
+    def __init__(self, max_message: int = MAX_MESSAGE) -> None:
+        self.ws = wsproto.Connection(wsproto.ConnectionType.SERVER)
+        self._parts: list[Any] = []
+        self._size = 0
+        self._max = max_message
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes | str]]:
+        ws = self.ws
+        try:
+            ws.receive_data(data)
+        except LocalProtocolError:  # fed after the close: nothing more is read
+            return [(CLOSE, b"")]
+        out: list[tuple[int, bytes | str]] = []
+        for event in ws.events():
+            if isinstance(event, Message):
+                self._size += len(event.data)  # text counts characters: never more than its bytes
+                if self._size > self._max:
+                    raise ProtocolError(1009, "message too big")
+                self._parts.append(event.data)
+                if event.message_finished:
+                    joined = "".join(self._parts) if isinstance(event, TextMessage) else b"".join(self._parts)
+                    out.append((TEXT if isinstance(event, TextMessage) else BINARY, joined))
+                    self._parts, self._size = [], 0
+            elif isinstance(event, Ping):
+                out.append((PING, bytes(event.payload)))
+            elif isinstance(event, Pong):
+                out.append((PONG, bytes(event.payload)))
+            elif isinstance(event, CloseConnection):
+                if ws.state is wsproto.ConnectionState.OPEN:  # a parse failure, not the client's close
+                    raise ProtocolError(event.code, event.reason or "protocol error")
+                out.append((CLOSE, b""))
+        return out
+
+
+class _WsprotoCodec(WsprotoReader):
+    def messages(self, texts: Sequence[str]) -> bytes:
+        send = self.ws.send
+        try:
+            return b"".join([send(TextMessage(data=t)) for t in texts])
+        except LocalProtocolError:  # the closing handshake has begun
+            raise trio.BrokenResourceError from None
+
+    def control(self, opcode: int, payload: bytes = b"") -> bytes:
+        try:
+            return self.ws.send(Ping(payload) if opcode == PING else Pong(payload))
+        except LocalProtocolError:
+            raise trio.BrokenResourceError from None
+
+    def close(self, code: int, reason: str) -> bytes:
+        try:
+            return self.ws.send(CloseConnection(code, reason))
+        except LocalProtocolError:
+            return b""
+
+
+_CODEC = _WsprotoCodec if os.environ.get("PARSNIP_WS_FRAMING", "wsproto") == "wsproto" else _OwnCodec
+
+
 class RawTransport:
     """A websocket on a trio stream whose handshake has been answered."""
 
     def __init__(self, stream: trio.abc.Stream, leftover: bytes = b"", write_timeout: float = 10.0) -> None:
         self._stream = stream
-        self._reader = FrameReader()
+        self._reader = _CODEC()
         self._ready: deque[tuple[int, bytes]] = deque()
         self._leftover = leftover
         self._lock = trio.Lock()
@@ -168,6 +254,8 @@ class RawTransport:
             while self._ready:
                 opcode, payload = self._ready.popleft()
                 self.alive = True
+                if isinstance(payload, str):
+                    return payload
                 if opcode == TEXT or opcode == BINARY:
                     try:
                         return payload.decode("utf-8")
@@ -182,7 +270,7 @@ class RawTransport:
             if self._pong is not None:
                 pong, self._pong = self._pong, None
                 try:
-                    await self._send_raw(frame(pong, PONG))
+                    await self._send_raw(self._reader.control(PONG, pong))
                 except trio.BrokenResourceError:
                     self._closed = True
                     return None
@@ -205,11 +293,11 @@ class RawTransport:
                 return None
 
     async def send_many(self, texts: Sequence[str]) -> None:
-        await self._send_raw(b"".join(frame(t.encode("utf-8")) for t in texts))
+        await self._send_raw(self._reader.messages(texts))
 
     async def ping(self) -> None:
         self.alive = False
-        await self._send_raw(frame(b"", PING))
+        await self._send_raw(self._reader.control(PING))
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Send a close frame if the socket can still take one (within CLOSE_TIMEOUT), then
@@ -219,7 +307,7 @@ class RawTransport:
             self._close_sent = True
             with trio.move_on_after(CLOSE_TIMEOUT):
                 try:
-                    await self._send_raw(frame(struct.pack("!H", code) + reason.encode()[:120], CLOSE))
+                    await self._send_raw(self._reader.close(code, reason))
                 except trio.BrokenResourceError:
                     pass
         if self._torn:

@@ -15,22 +15,17 @@ of the server, or its shutdown, for longer than that.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import os
 import socket
 import struct
 from collections import deque
 from typing import Any, Awaitable, Callable, Protocol, Sequence
 
 import trio
-import wsproto
-from wsproto.events import CloseConnection, Message, Ping, Pong, TextMessage
-from wsproto.utilities import LocalProtocolError
 
-_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
-MAX_MESSAGE = 1 << 20  # a client message larger than this closes the connection (1009)
+from parsnip.livequery.framing import (
+    BINARY, CLOSE, PING, PONG, TEXT, FrameReader, ProtocolError, frame,
+)
+
 CLOSE_TIMEOUT = 1.0  # seconds a close frame may take to go out before the socket is just closed
 _CHUNK = 1 << 16  # a write's progress is checked every this many bytes
 
@@ -55,186 +50,12 @@ class Stalled(trio.BrokenResourceError):
     """A write made no progress for the write timeout: the client stopped reading."""
 
 
-class ProtocolError(Exception):
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-
-
-def accept_key(key: str) -> str:
-    """The Sec-WebSocket-Accept answer to a client's Sec-WebSocket-Key."""
-    return base64.b64encode(hashlib.sha1(key.strip().encode("ascii") + _GUID).digest()).decode("ascii")
-
-
-def handshake_response(key: str) -> bytes:
-    return (
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Accept: {accept_key(key)}\r\n\r\n"
-    ).encode("ascii")
-
-
-def frame(payload: bytes, opcode: int = TEXT) -> bytes:
-    """One unmasked, final frame (servers never mask)."""
-    n = len(payload)
-    if n < 126:
-        return bytes((0x80 | opcode, n)) + payload
-    if n < 65536:
-        return struct.pack("!BBH", 0x80 | opcode, 126, n) + payload
-    return struct.pack("!BBQ", 0x80 | opcode, 127, n) + payload
-
-
-class FrameReader:
-    """Client frames in, whole messages out: unmasks, joins fragments, checks the rules."""
-
-    def __init__(self, max_message: int = MAX_MESSAGE) -> None:
-        self._buf = bytearray()
-        self._parts: list[bytes] = []
-        self._size = 0
-        self._opcode: int | None = None
-        self._max = max_message
-
-    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
-        self._buf += data
-        out: list[tuple[int, bytes]] = []
-        buf = self._buf
-        while len(buf) >= 2:
-            b0, b1 = buf[0], buf[1]
-            if b0 & 0x70:
-                raise ProtocolError(1002, "reserved bits set")
-            if not b1 & 0x80:
-                raise ProtocolError(1002, "client frames must be masked")
-            fin, opcode, n, pos = b0 & 0x80, b0 & 0x0F, b1 & 0x7F, 2
-            if n == 126:
-                if len(buf) < 4:
-                    break
-                n, pos = struct.unpack_from("!H", buf, 2)[0], 4
-            elif n == 127:
-                if len(buf) < 10:
-                    break
-                n, pos = struct.unpack_from("!Q", buf, 2)[0], 10
-            if n > self._max or self._size + n > self._max:
-                raise ProtocolError(1009, "message too big")
-            if len(buf) < pos + 4 + n:
-                break
-            mask = bytes(buf[pos:pos + 4])
-            payload = _unmask(bytes(buf[pos + 4:pos + 4 + n]), mask)
-            del buf[:pos + 4 + n]
-            if opcode >= 0x8:
-                if not fin or n > 125:
-                    raise ProtocolError(1002, "bad control frame")
-                out.append((opcode, payload))
-                continue
-            if opcode == 0:
-                if self._opcode is None:
-                    raise ProtocolError(1002, "continuation without a message")
-            elif self._opcode is not None:
-                raise ProtocolError(1002, "new message inside a fragmented one")
-            else:
-                self._opcode = opcode
-            self._parts.append(payload)
-            self._size += n
-            if fin:
-                out.append((self._opcode, b"".join(self._parts)))
-                self._parts, self._size, self._opcode = [], 0, None
-        return out
-
-
-def _unmask(data: bytes, mask: bytes) -> bytes:
-    n = len(data)
-    if not n:
-        return data
-    key = (mask * (n // 4 + 1))[:n]
-    return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
-
-
-class _OwnCodec:
-    """Our own RFC 6455 framing (FrameReader in, frame() out)."""
-
-    def __init__(self, max_message: int = MAX_MESSAGE) -> None:
-        self._reader = FrameReader(max_message)
-
-    def feed(self, data: bytes) -> list[tuple[int, bytes | str]]:
-        return self._reader.feed(data)
-
-    def messages(self, texts: Sequence[str]) -> bytes:
-        return b"".join(frame(t.encode("utf-8")) for t in texts)
-
-    def control(self, opcode: int, payload: bytes = b"") -> bytes:
-        return frame(payload, opcode)
-
-    def close(self, code: int, reason: str) -> bytes:
-        return frame(struct.pack("!H", code) + reason.encode()[:120], CLOSE)
-
-
-class WsprotoReader:
-    """Client frames in, whole messages out, on the sans-IO `wsproto`: it unmasks and checks
-    the rules; we join a message's parts and bound its size (wsproto hands over a frame's
-    payload as it arrives, so a huge frame is refused before it is held)."""
-
-    def __init__(self, max_message: int = MAX_MESSAGE) -> None:
-        self.ws = wsproto.Connection(wsproto.ConnectionType.SERVER)
-        self._parts: list[Any] = []
-        self._size = 0
-        self._max = max_message
-
-    def feed(self, data: bytes) -> list[tuple[int, bytes | str]]:
-        ws = self.ws
-        try:
-            ws.receive_data(data)
-        except LocalProtocolError:  # fed after the close: nothing more is read
-            return [(CLOSE, b"")]
-        out: list[tuple[int, bytes | str]] = []
-        for event in ws.events():
-            if isinstance(event, Message):
-                self._size += len(event.data)  # text counts characters: never more than its bytes
-                if self._size > self._max:
-                    raise ProtocolError(1009, "message too big")
-                self._parts.append(event.data)
-                if event.message_finished:
-                    joined = "".join(self._parts) if isinstance(event, TextMessage) else b"".join(self._parts)
-                    out.append((TEXT if isinstance(event, TextMessage) else BINARY, joined))
-                    self._parts, self._size = [], 0
-            elif isinstance(event, Ping):
-                out.append((PING, bytes(event.payload)))
-            elif isinstance(event, Pong):
-                out.append((PONG, bytes(event.payload)))
-            elif isinstance(event, CloseConnection):
-                if ws.state is wsproto.ConnectionState.OPEN:  # a parse failure, not the client's close
-                    raise ProtocolError(event.code, event.reason or "protocol error")
-                out.append((CLOSE, b""))
-        return out
-
-
-class _WsprotoCodec(WsprotoReader):
-    def messages(self, texts: Sequence[str]) -> bytes:
-        send = self.ws.send
-        try:
-            return b"".join([send(TextMessage(data=t)) for t in texts])
-        except LocalProtocolError:  # the closing handshake has begun
-            raise trio.BrokenResourceError from None
-
-    def control(self, opcode: int, payload: bytes = b"") -> bytes:
-        try:
-            return self.ws.send(Ping(payload) if opcode == PING else Pong(payload))
-        except LocalProtocolError:
-            raise trio.BrokenResourceError from None
-
-    def close(self, code: int, reason: str) -> bytes:
-        try:
-            return self.ws.send(CloseConnection(code, reason))
-        except LocalProtocolError:
-            return b""
-
-
-_CODEC = _WsprotoCodec if os.environ.get("PARSNIP_WS_FRAMING", "wsproto") == "wsproto" else _OwnCodec
-
-
 class RawTransport:
     """A websocket on a trio stream whose handshake has been answered."""
 
     def __init__(self, stream: trio.abc.Stream, leftover: bytes = b"", write_timeout: float = 10.0) -> None:
         self._stream = stream
-        self._reader = _CODEC()
+        self._reader = FrameReader()
         self._ready: deque[tuple[int, bytes]] = deque()
         self._leftover = leftover
         self._lock = trio.Lock()
@@ -254,8 +75,6 @@ class RawTransport:
             while self._ready:
                 opcode, payload = self._ready.popleft()
                 self.alive = True
-                if isinstance(payload, str):
-                    return payload
                 if opcode == TEXT or opcode == BINARY:
                     try:
                         return payload.decode("utf-8")
@@ -270,7 +89,7 @@ class RawTransport:
             if self._pong is not None:
                 pong, self._pong = self._pong, None
                 try:
-                    await self._send_raw(self._reader.control(PONG, pong))
+                    await self._send_raw(frame(pong, PONG))
                 except trio.BrokenResourceError:
                     self._closed = True
                     return None
@@ -293,11 +112,11 @@ class RawTransport:
                 return None
 
     async def send_many(self, texts: Sequence[str]) -> None:
-        await self._send_raw(self._reader.messages(texts))
+        await self._send_raw(b"".join(frame(t.encode("utf-8")) for t in texts))
 
     async def ping(self) -> None:
         self.alive = False
-        await self._send_raw(self._reader.control(PING))
+        await self._send_raw(frame(b"", PING))
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Send a close frame if the socket can still take one (within CLOSE_TIMEOUT), then
@@ -307,7 +126,7 @@ class RawTransport:
             self._close_sent = True
             with trio.move_on_after(CLOSE_TIMEOUT):
                 try:
-                    await self._send_raw(self._reader.close(code, reason))
+                    await self._send_raw(frame(struct.pack("!H", code) + reason.encode()[:120], CLOSE))
                 except trio.BrokenResourceError:
                     pass
         if self._torn:

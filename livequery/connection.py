@@ -54,6 +54,9 @@ class Connection:
         self.master = False
         self.session_token: str | None = None
         self.subscriptions: dict[Any, Subscription] = {}
+        # Request ids of subscriptions the server ended (session ended, matching failed), oldest
+        # first: the SDK still holds them and its `unsubscribe` must not look like a client bug.
+        self.ended: dict[Any, None] = {}
         self.prefixes: dict[str, str] = {}
         self._queue: deque[Any] = deque()  # texts, and renderers while after-event hooks run
         self._deferred = False  # a renderer is queued
@@ -70,6 +73,13 @@ class Connection:
         self.master = master
         self.session_token = session_token
         self.prefixes = protocol.event_prefix(self.id, installation_id)
+
+    def remember_ended(self, request_id: Any, limit: int) -> None:
+        """Note that the server ended subscription `request_id`, keeping at most `limit` ids."""
+        self.ended.pop(request_id, None)
+        self.ended[request_id] = None
+        while len(self.ended) > limit:
+            del self.ended[next(iter(self.ended))]
 
     # -- sending ---------------------------------------------------------------------------
     def push(self, text: str) -> None:

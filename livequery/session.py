@@ -140,6 +140,7 @@ class Sessions:
         if self._before_connect is not None:
             await self._run_before_connect(conn, fields, master)
         self._subs.remove_all(conn)  # a second connect starts the client afresh
+        conn.ended.clear()
         conn.connected(fields.get("installationId"), master, fields.get("sessionToken"))
         conn.push(protocol.connected(conn.id, conn.installation_id))
 

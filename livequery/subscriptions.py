@@ -73,6 +73,7 @@ class Subscriptions:
             guard.check_query(access, parse_where({f: {"$exists": True} for f in watch}))
         if s.request_id in conn.subscriptions:  # a reused requestId replaces its subscription
             self.remove(conn.subscriptions[s.request_id])
+        conn.ended.pop(s.request_id, None)
         query = self.registry.query_for(s.class_name, where, node)
         query.compiled = compiled
         sub = Subscription(conn, s.request_id, request_id_json(s.request_id), query, keys, watch,
@@ -105,6 +106,14 @@ class Subscriptions:
 
     def unsubscribe(self, conn: Connection, request_id: Any, notify: bool) -> None:
         sub = conn.subscriptions.get(request_id)
+        if sub is None and request_id in conn.ended:
+            # The server ended it and said so; the client unsubscribing is its normal cleanup.
+            # Parse answers an unknown id with an error saying `reconnect`, and the JS SDK then
+            # opens a new socket without closing this one: answer `unsubscribed` instead.
+            del conn.ended[request_id]
+            if notify:
+                conn.push(protocol.unsubscribed(conn.id, conn.installation_id, request_id))
+            return
         if sub is None:
             raise protocol.ProtocolError(
                 protocol.NO_CLIENT,
@@ -113,6 +122,12 @@ class Subscriptions:
         self.remove(sub)
         if notify:
             conn.push(protocol.unsubscribed(conn.id, conn.installation_id, request_id))
+
+    def _end(self, sub: Subscription) -> None:
+        """The server ends `sub` (its client is told why by the caller); an `unsubscribe` the
+        client sends for it later is answered `unsubscribed`."""
+        self.remove(sub)
+        sub.connection.remember_ended(sub.request_id, self._settings.max_subscriptions)
 
     def remove(self, sub: Subscription) -> None:
         sub.active = False
@@ -133,7 +148,7 @@ class Subscriptions:
         logs it; every other subscription goes on."""
         if not sub.active:
             return
-        self.remove(sub)
+        self._end(sub)
         conn = sub.connection
         if isinstance(error, RegexTimeout):
             logger.warning("LiveQuery client %s (%s): subscription %s ended: %s",
@@ -148,7 +163,7 @@ class Subscriptions:
                       message: str = "Invalid session token") -> None:
         """The session ended: its subscriptions stop, each told why (209, no reconnect)."""
         for sub in list(principal.subscriptions):
-            self.remove(sub)
+            self._end(sub)
             sub.connection.push(protocol.error(code, message, False, sub.request_id))
         self.principals.remove(principal)
 

@@ -90,6 +90,33 @@ async def test_a_logged_out_session_stops_receiving(server, cls):
         assert (refused["op"], refused["code"], refused["requestId"]) == ("error", 209, 2)
 
 
+async def test_unsubscribing_a_subscription_the_server_ended_is_acknowledged(server, cls):
+    """The JS SDK keeps a subscription the server ended and unsubscribes it later (its normal
+    cleanup). Parse answers an unknown requestId with an error saying `reconnect`, on which the
+    SDK opens a new socket and leaves this one open; so an ended one is answered `unsubscribed`."""
+    rest = Rest(server)
+    _, token = await rest.signup()
+    async with open_websocket_url(ws_url(server)) as ws:
+        c = await connected(ws, server)
+        client_id = (await c.subscribe(1, cls, {}, sessionToken=token))["clientId"]
+        assert (await c.subscribe(2, cls, {}, sessionToken=token))["op"] == "subscribed"
+        await rest.call("POST", "/logout", {}, {"X-Parse-Session-Token": token}, 200)
+        ended = sorted([await c.recv(), await c.recv()], key=lambda m: m["requestId"])
+        assert [(m["op"], m["code"], m["requestId"]) for m in ended] == [("error", 209, 1), ("error", 209, 2)]
+        await c.send(op="unsubscribe", requestId=1)
+        assert await c.recv() == {"op": "unsubscribed", "clientId": client_id, "requestId": 1}
+        # Once only: the id is forgotten, as any unsubscribed one is.
+        await c.send(op="unsubscribe", requestId=1)
+        again = await c.recv()
+        assert (again["op"], again["code"], again["reconnect"]) == ("error", 2, True)
+        # A new subscription under an ended id replaces the memory of the ended one.
+        assert (await c.subscribe(2, cls, {}))["op"] == "subscribed"
+        await c.send(op="unsubscribe", requestId=2)
+        assert (await c.recv())["op"] == "unsubscribed"
+        await c.send(op="unsubscribe", requestId=2)
+        assert (await c.recv())["code"] == 2
+
+
 async def test_a_role_granted_or_taken_counts_from_the_next_event(server, cls):
     rest = Rest(server)
     uid, token = await rest.signup()

@@ -32,7 +32,7 @@ class ConnectRequest:
     use_master_key: bool
     auth: Auth  # who the session token stands for (nobody without one, or if it is not valid)
     client_ip: str | None
-    clients: int  # clients connected to this node before this one
+    clients: int  # other websockets open on this node
     subscriptions: int  # subscriptions on this node
 
 

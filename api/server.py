@@ -24,8 +24,9 @@ from parsnip.api.cluster import serve_cluster  # noqa: F401  (`parsnip --cluster
 from parsnip.api.connections import DELIVERY, GRACE, LONGEST_REQUEST, Connections
 from parsnip.api.runtime import Runtime, exit_process, open_runtime
 from parsnip.core.config import Config
+from parsnip.livequery.framing import handshake_response
 from parsnip.livequery.server import LiveQueryServer
-from parsnip.livequery.websocket import AsgiTransport, RawTransport, handshake_response
+from parsnip.livequery.websocket import AsgiTransport, RawTransport
 
 logger = logging.getLogger("parsnip")
 

@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import trio
 
@@ -58,7 +58,8 @@ class Connection:
         # first: the SDK still holds them and its `unsubscribe` must not look like a client bug.
         self.ended: dict[Any, None] = {}
         self.prefixes: dict[str, str] = {}
-        self._queue: deque[str] = deque()
+        self._queue: deque[Any] = deque()  # texts, and renderers while after-event hooks run
+        self._deferred = False  # a renderer is queued
         self._max = max_queue
         self._wake = trio.Event()
         self._room = trio.Event()
@@ -91,6 +92,13 @@ class Connection:
         self._queue.append(text)
         self._wake.set()
 
+    def push_later(self, render: Callable[[], Awaitable[str | None]]) -> None:
+        """Queue a message whose text is made by `render` when its turn to be sent comes (an
+        after-event hook runs there, on the client's own task, in order)."""
+        if not (self.closed or self.overflowed):
+            self._deferred = True
+        self.push(render)  # type: ignore[arg-type]
+
     def cut_off(self) -> None:
         """Drop the client: it has fallen further behind than the server will hold for it."""
         self.overflowed = True
@@ -102,13 +110,16 @@ class Connection:
         """Messages waiting to be sent (for the metrics)."""
         return len(self._queue)
 
-    async def push_when_room(self, text: str) -> None:
+    async def push_when_room(self, text: str | Callable[[], Awaitable[str | None]]) -> None:
         """Queue a message, first waiting while the queue is more than half full (for replays,
         which must not cut their own client off)."""
         while len(self._queue) > self._max // 2 and not self.closed:
             self._room = trio.Event()
             await self._room.wait()
-        self.push(text)
+        if isinstance(text, str):
+            self.push(text)
+        else:
+            self.push_later(text)
 
     async def run_sender(self) -> None:
         """Write whatever is queued, in order, until the client goes or is cut off."""
@@ -125,7 +136,10 @@ class Connection:
                 batch = list(self._queue)
                 self._queue.clear()
                 self._room.set()
-                if not await self._send(batch):
+                if self._deferred:
+                    self._deferred = False
+                    batch = await _rendered(batch)
+                if batch and not await self._send(batch):
                     return
             if self.closed:
                 return
@@ -148,6 +162,15 @@ class Connection:
         self.closed = True
         self._wake.set()
         self._room.set()
+
+
+async def _rendered(batch: list[Any]) -> list[str]:
+    out = []
+    for item in batch:
+        text = item if isinstance(item, str) else await item()
+        if text is not None:
+            out.append(text)
+    return out
 
 
 def request_id_json(request_id: Any) -> str:

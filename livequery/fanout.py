@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 from typing import Any, Hashable
 
-from parsnip.core.events import DELETE
+from parsnip.core.errors import ParseError
+from parsnip.core.events import DELETE, Event, object_states
+from parsnip.core.query.match import matches
 
 _MISSING = object()
 _ALWAYS = ("className", "objectId", "createdAt", "updatedAt", "ACL")
@@ -55,6 +57,50 @@ def decide(sub: Any, kind: str, object_id: str, before: dict | None, after: dict
     return kind_of, obj, original
 
 
+def matched(node: Any, obj: dict | None) -> bool:
+    """Whether `obj` matches the query (an object it cannot be compared with does not)."""
+    if obj is None:
+        return False
+    try:
+        return matches(node, obj)
+    except ParseError:
+        return False
+
+
+def visible(sub: Any, ev: Event, before: dict | None, after: dict | None, mb: bool, ma: bool
+            ) -> tuple[str, dict, dict | None, frozenset[str], frozenset[str]] | None:
+    """(event type, object, original, hidden fields of each) for this subscriber, or None."""
+    decided = decide(sub, ev.kind, ev.object_id, before, after, mb, ma)
+    if decided is None:
+        return None
+    kind, obj, original = decided
+    access = sub.access
+    hidden = access.hidden_fields(ev.object_id, obj)
+    hidden_original = access.hidden_fields(ev.object_id, original) if original is not None else frozenset()
+    return kind, obj, original, hidden, hidden_original
+
+
+def message_body(sub: Any, ev: Event, before: dict | None, after: dict | None, mb: bool, ma: bool,
+                 bodies: "Bodies") -> tuple[str, str] | None:
+    """(event type, message body) for this subscriber, or None."""
+    seen = visible(sub, ev, before, after, mb, ma)
+    if seen is None:
+        return None
+    kind, obj, original, hidden, hidden_original = seen
+    return kind, bodies.body(kind, obj, original, sub.keys, hidden, hidden_original)
+
+
+def replayed(sub: Any, ev: Event, files_base: str) -> tuple[str, dict, dict | None, frozenset[str], frozenset[str]] | None:
+    """What a resuming subscriber gets for a past event (matched afresh), or None."""
+    before, after = object_states(ev)
+    node = sub.query.node
+    mb = matched(node, before)
+    ma = matched(node, after)
+    if not (mb or ma):
+        return None
+    return visible(sub, ev, before, after, mb, ma)
+
+
 def _watched_changed(watch: tuple[str, ...], before: dict | None, after: dict | None) -> bool:
     old = before or {}
     new = after or {}
@@ -82,6 +128,14 @@ class Bodies:
             text += f',"position":{self._position}}}'
             self._cache[key] = text
         return text
+
+    def fresh(self, kind: str, obj: dict, original: dict | None, keys: tuple[str, ...] | None,
+              hidden: frozenset[str], hidden_original: frozenset[str]) -> str:
+        """The same body, not shared (for objects a hook may have changed)."""
+        text = ',"object":' + self._json(obj, keys, hidden)
+        if original is not None:
+            text += ',"original":' + self._json(original, keys, hidden_original)
+        return text + f',"position":{self._position}}}'
 
     def _json(self, obj: dict, keys: tuple[str, ...] | None, hidden: frozenset[str]) -> str:
         out: dict[str, Any] = {"className": self._class}

@@ -1,4 +1,4 @@
-"""The websocket framing LiveQuery writes and reads itself (livequery/websocket.py)."""
+"""The websocket framing LiveQuery writes and reads itself (livequery/framing.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.livequery.live_helpers import client_frame
-from parsnip.livequery.websocket import (
+from parsnip.livequery.framing import (
     BINARY, CLOSE, PING, TEXT, FrameReader, ProtocolError, accept_key, frame, handshake_response,
 )
 

@@ -30,6 +30,7 @@ from parsnip.core.db import embedded
 from parsnip.core.db.gateway import Gateway
 from parsnip.core.events import SCHEMA, Context
 from parsnip.core.follower import LogFollower
+from parsnip.core.layout import table_name
 from parsnip.core.redis_bridge import RedisBridge, redis_url
 from parsnip.core.accounts import sessions
 from parsnip.core.errors import ParseError
@@ -145,7 +146,7 @@ class Runtime:
             return cached[1]
         rows = await self.gateway.fetch(
             "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1",
-            "p_" + class_name,
+            table_name(class_name),
         )
         fields = frozenset(m.group(1) for r in rows if (m := _BTREE_FIELD.search(r[0])))
         self._btree[class_name] = (now, fields)

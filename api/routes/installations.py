@@ -11,6 +11,7 @@ import asyncpg
 
 from parsnip.api.routes import Reply, objects
 from parsnip.core.errors import ParseError
+from parsnip.core.layout import INSTALLATION_TABLE
 from parsnip.core.schema import describe
 from parsnip.core.security.clp import DENIED
 from parsnip.core.values import type_of
@@ -65,6 +66,6 @@ async def create(rt, req) -> Reply:
 async def _by_installation_id(conn: asyncpg.Connection, installation_id: str) -> str | None:
     try:
         return await conn.fetchval(
-            """SELECT object_id FROM "p__Installation" WHERE data->>'installationId' = $1""", installation_id)
+            f"""SELECT object_id FROM {INSTALLATION_TABLE} WHERE data->>'installationId' = $1""", installation_id)
     except asyncpg.exceptions.UndefinedTableError:
         return None

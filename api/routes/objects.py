@@ -9,6 +9,7 @@ from parsnip.api.routes import Reply, checked
 from parsnip.core import json_input
 from parsnip.core.commands import Create, Delete, Result, Update, build_ops
 from parsnip.core.errors import ParseError
+from parsnip.core.layout import files_base
 from parsnip.core.query.ast import check_key, check_relative_times, parse_where
 from parsnip.core.schema import check_class_name, check_field_name
 from parsnip.core.security import guard
@@ -146,7 +147,7 @@ async def find(rt, req, class_name: str) -> Reply:
 
 def _file_options(rt, class_name: str) -> dict[str, Any]:
     files = [f for f, t in rt.schema.fields(class_name).items() if t.get("type") == "File"]
-    return {"file_fields": files, "files_base": f"{rt.config.publicServerURL or rt.config.serverURL}/files/{rt.config.appId}/"}
+    return {"file_fields": files, "files_base": files_base(rt.config)}
 
 
 def _redirect(rt, class_name: str, key: Any) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Mapping, TypeVar
+from typing import Any, AsyncIterator, Mapping, TypeVar
 
 import trio
 
@@ -20,6 +20,7 @@ from parsnip.core.config import Config
 from parsnip.core.errors import ParseError
 from parsnip.core.events import Context
 from parsnip.core.security.auth import Auth
+from parsnip.core.services.base import Caller, off_loop
 
 T = TypeVar("T")
 
@@ -72,6 +73,11 @@ class ParseRequest:
         return self.auth.context(self.keys.get("request_id"), self.client_ip)
 
     @property
+    def caller(self) -> Caller:
+        """Who is asking, as the services take it."""
+        return Caller(self.auth, self.context, self.keys.get("installation_id"), self.large_body)
+
+    @property
     def session_token(self) -> str | None:
         return self.keys.get("session_token") or None
 
@@ -113,21 +119,8 @@ async def read_body(body: AsyncIterator[bytes]) -> bytes:
 # loop, which serves every other request, keeps answering meanwhile; smaller ones are not worth
 # the thread hop (about 0.1 ms).
 LARGE_BODY = 256 * 1024
-# At most this many large bodies are worked on at once (each decodes to ten times its size).
-LARGE_BODY_WORKERS = 2
 _METHODS_WITH_BODY = ("POST", "PUT", "DELETE")
 _UNREAD: Any = object()
-_large_limiter: trio.lowlevel.RunVar = trio.lowlevel.RunVar("parsnip_large_body_limiter")
-
-
-async def off_loop(fn: Callable[..., T], *args: Any) -> T:
-    """`fn(*args)` on a large body, in one of LARGE_BODY_WORKERS worker threads."""
-    try:
-        limiter = _large_limiter.get()
-    except LookupError:
-        limiter = trio.CapacityLimiter(LARGE_BODY_WORKERS)
-        _large_limiter.set(limiter)
-    return await trio.to_thread.run_sync(fn, *args, limiter=limiter)
 
 
 async def decode_large_body(method: str, raw: bytes) -> Any:

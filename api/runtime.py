@@ -40,6 +40,7 @@ from parsnip.core.security.auth import MASTER, NOBODY, Auth
 from parsnip.core.security.roles import RoleCache, roles_of
 from parsnip.core.values import iso, now
 from parsnip.core.writer import Policy, Publisher, Writer
+from parsnip.projections.reads import READS
 from parsnip.projections.store import Projector
 
 T = TypeVar("T")
@@ -50,7 +51,8 @@ _BTREE_FIELD = re.compile(r"USING btree \(\(\(data -> '([A-Za-z][A-Za-z0-9_]*)':
 
 
 class Runtime:
-    """What a request handler needs: configuration, reads, writes and the bus."""
+    """What a request handler needs: configuration, reads, writes and the bus. It is the
+    services' `Backend` (`core/services/base.py`), with the projections' reads as `reads`."""
 
     def __init__(self, config: Config, gateway: Gateway, schema: SchemaCache, writer: Writer, bus: Bus,
                  roles: RoleCache | None = None, bridge: RedisBridge | None = None,
@@ -63,6 +65,7 @@ class Runtime:
         self.roles = roles or RoleCache()
         self.bridge = bridge
         self.follower = follower
+        self.reads = READS  # core/reads.py: ObjectReader, as the services read objects
         self._btree: dict[str, tuple[float, frozenset[str]]] = {}
 
     @property

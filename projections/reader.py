@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Iterator, Sequence
 
 import asyncpg
 
 from parsnip.core.errors import ParseError
 from parsnip.core.layout import object_json, table
-from parsnip.core.query.ast import And, Node
 from parsnip.core.query.sql import (
     Params, compile_near_order, compile_order, compile_text_score, compile_where, existing_tables,
 )
 from parsnip.core.schema import ClassSchema, schema_from_rows
-from parsnip.core.security.guard import ReadAccess
+from parsnip.core.reads import FindOptions
 from parsnip.projections import include
 from parsnip.projections.store import Projector
 
@@ -57,35 +55,6 @@ def query_refusals() -> Iterator[None]:
 def _readable(opts: "FindOptions", params: Params) -> str:
     """The rows the caller may read (ACL, pointer permissions), as a SQL condition."""
     return opts.access.condition(params.add) if opts.access is not None else "TRUE"
-
-
-@dataclass(frozen=True, slots=True)
-class FindOptions:
-    where: Node = And(())
-    order: str | None = None
-    limit: int = 100
-    skip: int = 0
-    keys: Sequence[str] | None = None
-    count: bool = False
-    file_fields: Sequence[str] = ()  # File fields of the class, whose URLs are made on read
-    files_base: str = ""  # e.g. "http://host/parse/files/<appId>/"
-    exclude_keys: Sequence[str] = ()
-    include: Sequence[str] = ()  # dotted paths of pointers to replace by their objects; "*" for all
-    file_fields_of: Mapping[str, Sequence[str]] = field(default_factory=dict)  # for included classes
-    explain: bool = False
-    scalar_fields: frozenset[str] = frozenset()  # String/Number/Boolean fields of the class
-    text_score: bool = False  # keys=$score: each result carries its $text relevance as `score`
-    # What the caller may see (core/security/guard.py); None only for internal reads.
-    access: ReadAccess | None = None
-    # The same for the classes `include` reaches, and for subqueries.
-    access_of: Callable[[str], ReadAccess] | None = None
-    subquery_access: Callable | None = None
-
-    @property
-    def needs_objects(self) -> bool:
-        """Whether results must be decoded for work SQL does not do (include, dotted keys)."""
-        dotted = any("." in k for k in (*(self.keys or ()), *self.exclude_keys))
-        return bool(self.include) or dotted
 
 
 async def _finish(conn: asyncpg.Connection, texts: list[str], opts: FindOptions) -> list[str]:

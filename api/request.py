@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Mapping, TypeVar
+from typing import Any, AsyncIterator, Mapping
 
 import trio
 
@@ -22,7 +22,6 @@ from parsnip.core.events import Context
 from parsnip.core.security.auth import Auth
 from parsnip.core.services.base import Caller, off_loop
 
-T = TypeVar("T")
 
 # Body fields of the JS SDK's form and the header each stands for.
 _BODY_KEYS = {
@@ -65,7 +64,7 @@ class ParseRequest:
     client_ip: str | None = None
     # Who is asking: set from the keys here, and from the session token by the runtime.
     auth: Auth = field(default_factory=Auth)
-    # The body is past LARGE_BODY: handlers check it off the trio loop (`api.routes.checked`).
+    # The body is past LARGE_BODY: services check it off the trio loop (`core/services/base.py: checked`).
     large_body: bool = False
 
     @property

@@ -74,7 +74,8 @@ class ParseRequest:
     @property
     def caller(self) -> Caller:
         """Who is asking, as the services take it."""
-        return Caller(self.auth, self.context, self.keys.get("installation_id"), self.large_body)
+        keys = self.keys
+        return Caller(self.auth, keys.get("request_id"), self.client_ip, keys.get("installation_id"), self.large_body)
 
     @property
     def session_token(self) -> str | None:

@@ -24,18 +24,28 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is asking and how: their `Auth`, the context their writes carry into the log, the
-    installation id the client sent (a new session records it), and whether the input is
-    large enough to be checked off the trio loop."""
+    """Who is asking and how: their `Auth`, the request's id and client address (which their
+    writes carry into the log), the installation id the client sent (a new session records
+    it), and whether the input is large enough to be checked off the trio loop."""
 
     auth: Auth
-    context: Context
+    request_id: str | None = None
+    client_ip: str | None = None
     installation_id: str | None = None
     large_input: bool = False
 
     @property
     def master(self) -> bool:
         return self.auth.master
+
+    @property
+    def context(self) -> Context:
+        """The context a write records (made when a write needs it: reads never do)."""
+        return self.auth.context(self.request_id, self.client_ip)
+
+    def acting_as(self, auth: Auth) -> "Caller":
+        """The same request, acting with another `Auth` (the server reading for the caller)."""
+        return Caller(auth, self.request_id, self.client_ip, self.installation_id, self.large_input)
 
 
 class Backend(Protocol):

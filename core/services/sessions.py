@@ -43,7 +43,7 @@ async def me(rt: Backend, caller: Caller) -> str:
     """The caller's current session, read as the server (209 without one)."""
     if caller.auth.session_id is None:
         raise ParseError(ParseError.INVALID_SESSION_TOKEN, "Invalid session token")
-    return await objects.get(rt, Caller(MASTER, caller.context), SESSION, caller.auth.session_id, {})
+    return await objects.get(rt, caller.acting_as(MASTER), SESSION, caller.auth.session_id, {})
 
 
 async def create(rt: Backend, caller: Caller, class_name: str, body: Any) -> Saved:

@@ -15,7 +15,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from parsnip.api import observe
-from parsnip.api.errors import Unauthorized, log_failure, request_id, status_for
+from parsnip.api.errors import INTERNAL, Unauthorized, log_failure, request_id, status_for
 from parsnip.api.request import BodyTimeout, decode_large_body, read_body, read_request
 from parsnip.api.routes import Reply, pages
 from parsnip.api.routes.table import find_route
@@ -139,7 +139,7 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
     return app
 
 
-INTERNAL_ERROR = b'{"code":1,"error":"Internal server error."}'
+INTERNAL_ERROR = Reply(INTERNAL).encode()
 
 
 def _guarded(asgi: Callable) -> Callable:

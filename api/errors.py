@@ -7,19 +7,12 @@ import logging
 import uuid
 from typing import Mapping
 
-from parsnip.core.errors import DatabaseUnavailable, ParseError
+from parsnip.core.errors import DatabaseUnavailable, ParseError, Unauthorized
 from parsnip.core.logcontext import REQUEST_ID
 
+__all__ = ["INTERNAL", "Unauthorized", "error_json", "log_failure", "request_id", "status_for"]
+
 logger = logging.getLogger("parsnip.api")
-
-
-class Unauthorized(Exception):
-    """Missing or wrong application id or client key: 403 `{"error": "unauthorized"}`."""
-
-    def __init__(self, message: str = "unauthorized", status: int = 403) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 def status_for(err: ParseError) -> int:
@@ -50,3 +43,18 @@ def log_failure(err: BaseException, method: str, route: str, rid: str) -> None:
     the traceback attached (one line in JSON logs)."""
     logger.error("request failed: %s %r request_id=%r: %s: %s", method, route[:500], rid, type(err).__name__,
                  str(err)[:500], exc_info=err, extra={"request_id": rid, "route": route[:500]})
+
+
+# What a client gets for a failure nobody foresaw: Parse's "internal" error, never a traceback.
+INTERNAL = {"code": ParseError.INTERNAL_SERVER_ERROR, "error": "Internal server error."}
+
+
+def error_json(err: BaseException, method: str, route: str, rid: str) -> dict:
+    """A failure as a Parse error body, for answers that carry several (a batch's entries): a
+    ParseError as itself, a refused caller as 119, anything else as INTERNAL, logged once."""
+    if isinstance(err, ParseError):
+        return err.to_json()
+    if isinstance(err, Unauthorized):
+        return {"code": ParseError.OPERATION_FORBIDDEN, "error": err.message}
+    log_failure(err, method, route, rid)
+    return dict(INTERNAL)

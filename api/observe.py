@@ -30,7 +30,6 @@ Asgi = Callable[[dict, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable
 _PREFIX = secrets.token_hex(3)
 _COUNTER = itertools.count(1)
 _MAX_ID = 200
-_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
 SAMPLE_SECONDS = 2.0  # --cluster: how often each worker writes its gauges for the others' scrapes
 
 
@@ -173,10 +172,10 @@ def _template(method: str, path: str, handler: Any) -> str:
         from parsnip.api.routes.pages import PAGES
         from parsnip.api.routes.table import ROUTES
 
-        _all_routes = [(m, pattern, _template_text(pattern)) for m, pattern, _ in (*ROUTES, *PAGES)]
+        _all_routes = [(r.method, r.pattern, r.template) for r in (*ROUTES, *PAGES)]
         _by_handler = {}
-        for (m, pattern, h), (_, _, text) in zip((*ROUTES, *PAGES), _all_routes):
-            _by_handler.setdefault(h, []).append((pattern, text))
+        for r in (*ROUTES, *PAGES):
+            _by_handler.setdefault(r.handler, []).append((r.pattern, r.template))
     candidates = _by_handler.get(handler) if handler is not None else None
     if candidates:
         for pattern, text in candidates:
@@ -186,15 +185,3 @@ def _template(method: str, path: str, handler: Any) -> str:
         if m == method and pattern.match(path):
             return text
     return "other"
-
-
-def _template_text(pattern: re.Pattern) -> str:
-    """`^/classes/(?P<class_name>[^/]+)/?\\Z` -> `/classes/:className`."""
-    text = pattern.pattern.removeprefix("^").removesuffix("/?\\Z").removesuffix("/?$")
-    text = _GROUP.sub(lambda m: ":" + _camel(m.group(1)), text)
-    return text.replace("\\", "")
-
-
-def _camel(name: str) -> str:
-    first, *rest = name.split("_")
-    return first + "".join(part.title() for part in rest)

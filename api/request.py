@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Mapping, TypeVar
+from typing import Any, AsyncIterator, Mapping
 
 import trio
 
@@ -20,8 +20,8 @@ from parsnip.core.config import Config
 from parsnip.core.errors import ParseError
 from parsnip.core.events import Context
 from parsnip.core.security.auth import Auth
+from parsnip.core.services.base import Caller, off_loop
 
-T = TypeVar("T")
 
 # Body fields of the JS SDK's form and the header each stands for.
 _BODY_KEYS = {
@@ -64,12 +64,18 @@ class ParseRequest:
     client_ip: str | None = None
     # Who is asking: set from the keys here, and from the session token by the runtime.
     auth: Auth = field(default_factory=Auth)
-    # The body is past LARGE_BODY: handlers check it off the trio loop (`api.routes.checked`).
+    # The body is past LARGE_BODY: services check it off the trio loop (`core/services/base.py: checked`).
     large_body: bool = False
 
     @property
     def context(self) -> Context:
         return self.auth.context(self.keys.get("request_id"), self.client_ip)
+
+    @property
+    def caller(self) -> Caller:
+        """Who is asking, as the services take it."""
+        keys = self.keys
+        return Caller(self.auth, keys.get("request_id"), self.client_ip, keys.get("installation_id"), self.large_body)
 
     @property
     def session_token(self) -> str | None:
@@ -113,21 +119,8 @@ async def read_body(body: AsyncIterator[bytes]) -> bytes:
 # loop, which serves every other request, keeps answering meanwhile; smaller ones are not worth
 # the thread hop (about 0.1 ms).
 LARGE_BODY = 256 * 1024
-# At most this many large bodies are worked on at once (each decodes to ten times its size).
-LARGE_BODY_WORKERS = 2
 _METHODS_WITH_BODY = ("POST", "PUT", "DELETE")
 _UNREAD: Any = object()
-_large_limiter: trio.lowlevel.RunVar = trio.lowlevel.RunVar("parsnip_large_body_limiter")
-
-
-async def off_loop(fn: Callable[..., T], *args: Any) -> T:
-    """`fn(*args)` on a large body, in one of LARGE_BODY_WORKERS worker threads."""
-    try:
-        limiter = _large_limiter.get()
-    except LookupError:
-        limiter = trio.CapacityLimiter(LARGE_BODY_WORKERS)
-        _large_limiter.set(limiter)
-    return await trio.to_thread.run_sync(fn, *args, limiter=limiter)
 
 
 async def decode_large_body(method: str, raw: bytes) -> Any:

@@ -30,6 +30,7 @@ from parsnip.core.db import embedded
 from parsnip.core.db.gateway import Gateway
 from parsnip.core.events import SCHEMA, Context
 from parsnip.core.follower import LogFollower
+from parsnip.core.layout import table_name
 from parsnip.core.redis_bridge import RedisBridge, redis_url
 from parsnip.core.accounts import sessions
 from parsnip.core.errors import ParseError
@@ -39,6 +40,7 @@ from parsnip.core.security.auth import MASTER, NOBODY, Auth
 from parsnip.core.security.roles import RoleCache, roles_of
 from parsnip.core.values import iso, now
 from parsnip.core.writer import Policy, Publisher, Writer
+from parsnip.projections.reads import READS
 from parsnip.projections.store import Projector
 
 T = TypeVar("T")
@@ -49,7 +51,8 @@ _BTREE_FIELD = re.compile(r"USING btree \(\(\(data -> '([A-Za-z][A-Za-z0-9_]*)':
 
 
 class Runtime:
-    """What a request handler needs: configuration, reads, writes and the bus."""
+    """What a request handler needs: configuration, reads, writes and the bus. It is the
+    services' `Backend` (`core/services/base.py`), with the projections' reads as `reads`."""
 
     def __init__(self, config: Config, gateway: Gateway, schema: SchemaCache, writer: Writer, bus: Bus,
                  roles: RoleCache | None = None, bridge: RedisBridge | None = None,
@@ -62,6 +65,7 @@ class Runtime:
         self.roles = roles or RoleCache()
         self.bridge = bridge
         self.follower = follower
+        self.reads = READS  # core/reads.py: ObjectReader, as the services read objects
         self._btree: dict[str, tuple[float, frozenset[str]]] = {}
 
     @property
@@ -145,7 +149,7 @@ class Runtime:
             return cached[1]
         rows = await self.gateway.fetch(
             "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1",
-            "p_" + class_name,
+            table_name(class_name),
         )
         fields = frozenset(m.group(1) for r in rows if (m := _BTREE_FIELD.search(r[0])))
         self._btree[class_name] = (now, fields)

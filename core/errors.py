@@ -90,3 +90,14 @@ class OutcomeUnknown(ParseError):
     def __init__(self, message: str = ("The database connection was lost while the write was committing: "
                                        "it may or may not have been saved. Read it back before retrying.")) -> None:
         super().__init__(ParseError.TIMEOUT, message)
+
+
+class Unauthorized(Exception):
+    """A request refused before it is served (a missing or wrong application id or client key,
+    or the master key required): Parse answers it outside its error codes, as HTTP 403
+    `{"error": message}` (`api/errors.py`); in a batch it is the sub-request's 119."""
+
+    def __init__(self, message: str = "unauthorized", status: int = 403) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status

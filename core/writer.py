@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
@@ -40,6 +39,7 @@ from parsnip.core import log as event_log, metrics
 from parsnip.core.db import faults
 from parsnip.core.commands import DROP_CLASS, PURGE_CLASS, Command, Create, Delete, Result, SchemaChange, Update
 from parsnip.core.errors import ConflictError, DatabaseUnavailable, OutcomeUnknown, ParseError
+from parsnip.core.layout import MISSING_TABLE
 from parsnip.core.events import CREATE, DELETE, PURGE, SCHEMA, UPDATE, Context, Event
 from parsnip.core.operations import apply as apply_op
 from parsnip.core.schema import SchemaCache, SchemaOverlay, schema_from_rows
@@ -53,7 +53,7 @@ logger = logging.getLogger("parsnip.writer")
 MAX_BATCH = 128
 OUTCOME_WAIT = 2.0  # seconds to learn a lost COMMIT's outcome before answering "unknown"
 _RETRYABLE = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
-_MISSING_TABLE = re.compile(r'relation "p_([^"]+)" does not exist')
+_MISSING_TABLE = MISSING_TABLE
 
 
 class Publisher(Protocol):

@@ -19,19 +19,13 @@ from typing import Any, Callable
 import asyncpg
 
 from parsnip.core.errors import ParseError
+from parsnip.core.layout import DOCUMENT, table
 from parsnip.core.query.ast import parse_where
 from parsnip.core.query.sql import Params, compile_where
 from parsnip.core.security.guard import INTERNAL_USER_FIELDS, USER_CLASS
 from parsnip.projections.reader import query_refusals
-from parsnip.projections.store import table
 
 _PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*")
-_BASE_DOC = (
-    "(jsonb_build_object('objectId', object_id,"
-    " 'createdAt', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
-    " 'updatedAt', to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"
-    " || data || CASE WHEN acl IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('ACL', acl) END)"
-)
 # A stage's rows seen as a projection table, for $match.
 _AS_TABLE = (
     "SELECT doc, ord, doc->>'objectId' AS object_id, (doc->>'createdAt')::timestamptz AS created_at,"
@@ -203,7 +197,7 @@ def compile_pipeline(class_name: str, pipeline: Any) -> tuple[str, list]:
     if not isinstance(pipeline, list):
         raise _bad("pipeline must be an array of stages")
     params = Params()
-    sql = f"SELECT {_BASE_DOC} AS doc, row_number() OVER (ORDER BY created_at, object_id) AS ord FROM {_source(class_name)}"
+    sql = f"SELECT {DOCUMENT} AS doc, row_number() OVER (ORDER BY created_at, object_id) AS ord FROM {_source(class_name)}"
     stages = _stages()
     for stage in pipeline:
         if not isinstance(stage, dict) or len(stage) != 1:
@@ -231,7 +225,7 @@ async def distinct(conn: asyncpg.Connection, class_name: str, field: str, where:
     path = params.add(_name(field).split("."), "::text[]")
     value = f"(data #> {path})"
     if field in ("objectId", "createdAt", "updatedAt"):
-        value = f"({_BASE_DOC} #> {path})"
+        value = f"({DOCUMENT} #> {path})"
     sql = (
         f"SELECT DISTINCT v::text FROM (SELECT CASE WHEN jsonb_typeof({value}) = 'array'"
         f" THEN e.value ELSE {value} END AS v FROM {_source(class_name)}"

@@ -13,6 +13,7 @@ import hashlib
 import re
 from typing import Any, Mapping
 
+from parsnip.core.layout import table_name
 from parsnip.core.schema import check_field_name
 
 PRIMARY = "_id_"
@@ -24,11 +25,11 @@ _MAX_IDENTIFIER = 63  # PostgreSQL's NAMEDATALEN - 1
 def pg_name(class_name: str, index: str) -> str:
     """The PostgreSQL name of a class's index: readable when it can be, else a digest (index
     names are any string and PostgreSQL's names are per schema, not per table)."""
-    readable = f"p_{class_name}_i_{index}"
+    readable = f"{table_name(class_name)}_i_{index}"
     if _PLAIN.match(index) and len(readable.encode()) <= _MAX_IDENTIFIER:
         return readable
     digest = hashlib.sha1(f"{class_name}\0{index}".encode()).hexdigest()[:16]
-    return f"p_{class_name[:30]}_i_{digest}"
+    return f"{table_name(class_name[:30])}_i_{digest}"
 
 
 def is_text(keys: Mapping[str, Any]) -> bool:

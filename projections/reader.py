@@ -9,55 +9,19 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Iterator, Sequence
 
 import asyncpg
 
 from parsnip.core.errors import ParseError
-from parsnip.core.query.ast import And, Node
+from parsnip.core.layout import object_json, table
 from parsnip.core.query.sql import (
     Params, compile_near_order, compile_order, compile_text_score, compile_where, existing_tables,
 )
-from parsnip.core.schema import ClassSchema, check_field_name, schema_from_rows
-from parsnip.core.security.guard import ReadAccess
+from parsnip.core.schema import ClassSchema, schema_from_rows
+from parsnip.core.reads import FindOptions
 from parsnip.projections import include
-from parsnip.projections.store import Projector, table
-
-_ISO = """'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'"""
-_BASE = (
-    "jsonb_build_object('objectId', object_id,"
-    f" 'createdAt', to_char(created_at AT TIME ZONE 'UTC', {_ISO}),"
-    f" 'updatedAt', to_char(updated_at AT TIME ZONE 'UTC', {_ISO}))"
-)
-_ACL = "CASE WHEN acl IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('ACL', acl) END"
-
-
-def _files(file_fields: Sequence[str], base_param: str | None) -> str:
-    """File fields get their URL from the server's files endpoint, as Parse Server gives it."""
-    out = ""
-    for name in file_fields:
-        check_field_name(name)  # validated, so it is safe in the SQL text
-        col = f"data->'{name}'"
-        out += (
-            f" || CASE WHEN jsonb_typeof({col}) = 'object' THEN jsonb_build_object('{name}',"
-            f" {col} || jsonb_build_object('url', {base_param} || ({col}->>'name'))) ELSE '{{}}'::jsonb END"
-        )
-    return out
-
-
-def _object_json(keys_param: str | None, file_fields: Sequence[str] = (), base_param: str | None = None,
-                 exclude_param: str | None = None, score: str | None = None, hidden: str | None = None) -> str:
-    fields = "data" if hidden is None else f"(data - ({hidden}))"
-    if keys_param is not None:
-        fields = f"COALESCE((SELECT jsonb_object_agg(k, v) FROM jsonb_each({fields}) AS e(k, v) WHERE k = ANY({keys_param})), '{{}}'::jsonb)"
-    if exclude_param is not None:
-        fields = f"({fields} - {exclude_param})"
-    files = _files(file_fields, base_param) if file_fields else ""
-    if score is not None:  # keys=$score: the $text relevance, as Parse Server on Postgres names it
-        files += f" || jsonb_build_object('score', {score})"
-    return f"({_BASE} || {fields}{files} || {_ACL})::text"
-
+from parsnip.projections.store import Projector
 
 def _top(paths: Sequence[str]) -> list[str]:
     return sorted({p.split(".", 1)[0] for p in paths})
@@ -74,7 +38,7 @@ def _select(opts: "FindOptions", params: Params, score: str | None = None) -> st
     files = [f for f in opts.file_fields if (keys is None or f in keys) and f not in top_excludes]
     base_param = params.add(opts.files_base, "::text") if files else None
     hidden = opts.access.hidden(params.add) if opts.access is not None else None
-    return _object_json(keys_param, files, base_param, exclude_param, score, hidden)
+    return object_json(keys_param, files, base_param, exclude_param, score, hidden)
 
 
 @contextmanager
@@ -91,35 +55,6 @@ def query_refusals() -> Iterator[None]:
 def _readable(opts: "FindOptions", params: Params) -> str:
     """The rows the caller may read (ACL, pointer permissions), as a SQL condition."""
     return opts.access.condition(params.add) if opts.access is not None else "TRUE"
-
-
-@dataclass(frozen=True, slots=True)
-class FindOptions:
-    where: Node = And(())
-    order: str | None = None
-    limit: int = 100
-    skip: int = 0
-    keys: Sequence[str] | None = None
-    count: bool = False
-    file_fields: Sequence[str] = ()  # File fields of the class, whose URLs are made on read
-    files_base: str = ""  # e.g. "http://host/parse/files/<appId>/"
-    exclude_keys: Sequence[str] = ()
-    include: Sequence[str] = ()  # dotted paths of pointers to replace by their objects; "*" for all
-    file_fields_of: Mapping[str, Sequence[str]] = field(default_factory=dict)  # for included classes
-    explain: bool = False
-    scalar_fields: frozenset[str] = frozenset()  # String/Number/Boolean fields of the class
-    text_score: bool = False  # keys=$score: each result carries its $text relevance as `score`
-    # What the caller may see (core/security/guard.py); None only for internal reads.
-    access: ReadAccess | None = None
-    # The same for the classes `include` reaches, and for subqueries.
-    access_of: Callable[[str], ReadAccess] | None = None
-    subquery_access: Callable | None = None
-
-    @property
-    def needs_objects(self) -> bool:
-        """Whether results must be decoded for work SQL does not do (include, dotted keys)."""
-        dotted = any("." in k for k in (*(self.keys or ()), *self.exclude_keys))
-        return bool(self.include) or dotted
 
 
 async def _finish(conn: asyncpg.Connection, texts: list[str], opts: FindOptions) -> list[str]:

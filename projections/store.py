@@ -1,6 +1,6 @@
 """The projection tables and how one event changes them.
 
-One table per class, `"p_<ClassName>"`: object_id, version, created_at, updated_at, acl, data.
+One table per class (named by `core/layout.py`, `"p_<ClassName>"`): object_id, version, created_at, updated_at, acl, data.
 The schema is projected too (`parsnip_schema`). `apply` is the only code that writes these
 tables, both on the live write path (inside the writer's transaction) and in a rebuild, so
 replaying the log reproduces them exactly.
@@ -16,8 +16,9 @@ from parsnip.core import json_input
 from parsnip.core.accounts.authdata import store as authdata_store
 from parsnip.core.errors import ParseError
 from parsnip.core.events import CREATE, DELETE, PURGE, SCHEMA, UPDATE, Event
+from parsnip.core.layout import table, table_name
 from parsnip.core.query.sql.geo import point_expression
-from parsnip.core.schema import check_class_name, check_field_name, describe, same_type
+from parsnip.core.schema import check_field_name, describe, same_type
 from parsnip.projections import indexes
 
 SCHEMA_DDL = """
@@ -54,26 +55,23 @@ END $$;
 # names (case-insensitive, as Parse checks them), and session tokens looked up on every request.
 # A unique violation becomes the Parse error its index stands for.
 _SYSTEM_INDEXES: dict[str, list[tuple[str, str]]] = {
-    "_User": [
-        ("p__User_username", "CREATE UNIQUE INDEX IF NOT EXISTS \"p__User_username\" ON \"p__User\" (lower(data->>'username'))"),
-        ("p__User_email", "CREATE UNIQUE INDEX IF NOT EXISTS \"p__User_email\" ON \"p__User\" (lower(data->>'email'))"),
-    ],
-    "_Role": [("p__Role_name", "CREATE UNIQUE INDEX IF NOT EXISTS \"p__Role_name\" ON \"p__Role\" ((data->>'name'))")],
-    "_Installation": [("p__Installation_id", "CREATE UNIQUE INDEX IF NOT EXISTS \"p__Installation_id\" ON \"p__Installation\" ((data->>'installationId'))")],
-    "_Session": [("p__Session_token", "CREATE INDEX IF NOT EXISTS \"p__Session_token\" ON \"p__Session\" ((data->>'sessionToken'))")],
+    cls: [(f"{table_name(cls)}_{suffix}", f'CREATE {kind}INDEX IF NOT EXISTS "{table_name(cls)}_{suffix}" ON {table(cls)} ({expr})')
+          for suffix, kind, expr in specs]
+    for cls, specs in {
+        "_User": [("username", "UNIQUE ", "lower(data->>'username')"), ("email", "UNIQUE ", "lower(data->>'email')")],
+        "_Role": [("name", "UNIQUE ", "(data->>'name')")],
+        "_Installation": [("id", "UNIQUE ", "(data->>'installationId')")],
+        "_Session": [("token", "", "(data->>'sessionToken')")],
+    }.items()
 }
 _UNIQUE_ERRORS = {
-    "p__User_username": (ParseError.USERNAME_TAKEN, "Account already exists for this username."),
-    "p__User_email": (ParseError.EMAIL_TAKEN, "Account already exists for this email address."),
-    "p__Role_name": (ParseError.DUPLICATE_VALUE, "A role with that name already exists."),
-    "p__Installation_id": (ParseError.DUPLICATE_VALUE, "A duplicate value for a field with unique values was provided"),
+    f"{table_name('_User')}_username": (ParseError.USERNAME_TAKEN, "Account already exists for this username."),
+    f"{table_name('_User')}_email": (ParseError.EMAIL_TAKEN, "Account already exists for this email address."),
+    f"{table_name('_Role')}_name": (ParseError.DUPLICATE_VALUE, "A role with that name already exists."),
+    f"{table_name('_Installation')}_id": (ParseError.DUPLICATE_VALUE, "A duplicate value for a field with unique values was provided"),
 }
 
 
-def table(class_name: str) -> str:
-    """The quoted table name of a class; the name is validated so quoting is safe."""
-    check_class_name(class_name)
-    return f'"p_{class_name}"'
 
 
 class Projector:
@@ -198,7 +196,7 @@ class Projector:
         )
         # Serves equality, $in and pointer queries (containment on the whole document).
         await conn.execute(
-            f'CREATE INDEX IF NOT EXISTS "p_{class_name}_data" ON {table(class_name)}'
+            f'CREATE INDEX IF NOT EXISTS "{table_name(class_name)}_data" ON {table(class_name)}'
             " USING gin (data jsonb_path_ops)"
         )
         for _name, ddl in _SYSTEM_INDEXES.get(class_name, ()):
@@ -225,7 +223,7 @@ class Projector:
             "DELETE FROM parsnip_relations WHERE owner_class = $1 AND field = ANY($2::text[])", class_name, names)
         for field in names:
             check_field_name(field)
-            await conn.execute(f'DROP INDEX IF EXISTS "p_{class_name}_{field}_geo"')
+            await conn.execute(f'DROP INDEX IF EXISTS "{table_name(class_name)}_{field}_geo"')
 
     async def _set_option(self, conn: asyncpg.Connection, class_name: str, key: str, value: Any) -> None:
         if value is None:
@@ -245,7 +243,7 @@ class Projector:
             check_field_name(field)  # spliced into the index expression
             # Serves $nearSphere / $centerSphere bounding boxes (core/query/sql/geo.py).
             await conn.execute(
-                f'CREATE INDEX IF NOT EXISTS "p_{class_name}_{field}_geo" ON {table(class_name)}'
+                f'CREATE INDEX IF NOT EXISTS "{table_name(class_name)}_{field}_geo" ON {table(class_name)}'
                 f" USING gist ({point_expression(field)})"
             )
         # Another node may have added the same field first: keep its type, refuse a clash.

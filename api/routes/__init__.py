@@ -1,17 +1,14 @@
-"""Route handlers, one module per Parse resource. Each handler takes (runtime, request, **path params)."""
+"""Route handlers: thin adapters from HTTP to one service call each (`core/services/`). Each
+handler takes (runtime, request, **path params) and returns a `Reply`."""
 
 from __future__ import annotations
 
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Sequence, TypeVar
+from typing import Any, Awaitable, Callable, Sequence
 
-from parsnip.api.request import off_loop
 from parsnip.core.errors import ParseError
-
-T = TypeVar("T")
-
 
 @dataclass
 class Reply:
@@ -37,21 +34,47 @@ class Reply:
 
 
 Handler = Callable[..., Awaitable[Reply]]
-Route = tuple[str, re.Pattern, Handler]
+
+_PARAM = re.compile(r":([A-Za-z]+)")
 
 
-def compile_routes(spec: Sequence[tuple[str, str, Handler]]) -> list[Route]:
-    """(method, pattern, handler) with each pattern anchored and a trailing slash allowed."""
-    return [(method, re.compile(f"^{pattern}/?\\Z"), handler) for method, pattern, handler in spec]
+@dataclass(frozen=True)
+class Route:
+    """One route: its method, its template as Parse writes it (`/classes/:className`, also the
+    metrics' route label), the pattern compiled from it, and its handler."""
+
+    method: str
+    template: str
+    pattern: re.Pattern
+    handler: Handler
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"[A-Z]", lambda m: "_" + m.group(0).lower(), name)
+
+
+def compile_routes(spec: Sequence[tuple[str, str, Handler]], constraints: dict[str, str] | None = None) -> list[Route]:
+    """(method, template, handler) with each template's `:name` a path segment (or what
+    `constraints[name]` allows), passed to the handler as `snake_name`; anchored, and a
+    trailing slash allowed."""
+    constraints = constraints or {}
+
+    def pattern(template: str) -> re.Pattern:
+        parts = _PARAM.split(template)  # literal, name, literal, name, ...
+        regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{_snake(part)}>{constraints.get(part, '[^/]+')})"
+                        for i, part in enumerate(parts))
+        return re.compile(f"^{regex}/?\\Z")
+
+    return [Route(method, template, pattern(template), handler) for method, template, handler in spec]
 
 
 def match_route(routes: Sequence[Route], method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
     """The first route for (method, path), with the path's named parts."""
-    for m, pattern, handler in routes:
-        if m == method:
-            found = pattern.match(path)
+    for route in routes:
+        if route.method == method:
+            found = route.pattern.match(path)
             if found:
-                return handler, found.groupdict()
+                return route.handler, found.groupdict()
     return None
 
 
@@ -60,11 +83,3 @@ def check_object_id(object_id: str | None) -> None:
     anything reads it."""
     if object_id is not None and "\x00" in object_id:
         raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found.")
-
-
-async def checked(req: Any, fn: Callable[..., T], *args: Any) -> T:
-    """`fn(*args)`: reading a body into a command, in a worker thread when the body is large
-    (`ParseRequest.large_body`), so that checking 20 MB of fields never stops the trio loop."""
-    if req.large_body:
-        return await off_loop(fn, *args)
-    return fn(*args)

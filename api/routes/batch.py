@@ -1,5 +1,7 @@
 """POST /batch: many requests in one call; with `transaction: true`, all or nothing.
 
+Each batched path is resolved to a service call (`core/services/`), never to another route.
+
 Writes of a plain batch are handed to the writer together, so they commit in one group but
 each succeeds or fails alone; a transactional batch is one unit of the writer.
 """
@@ -12,10 +14,14 @@ from typing import Any
 
 import trio
 
-from parsnip.api.errors import Unauthorized, log_failure
-from parsnip.api.routes import Reply, check_object_id, checked, objects
+from parsnip.api.errors import error_json
+from parsnip.api.routes import Reply, check_object_id
 from parsnip.core.commands import Command, Create, Delete, Update
 from parsnip.core.errors import ParseError
+from parsnip.core.services import objects, users
+from parsnip.core.services.access import require_writable
+from parsnip.core.services.base import Caller, checked
+from parsnip.core.services.classes import service_for
 
 _CLASS_PATH = re.compile(r"^/classes/([^/]+)(?:/([^/]+))?/?$")
 _ALIASES = {"/roles": "_Role", "/installations": "_Installation"}
@@ -62,10 +68,9 @@ async def batch(rt, req) -> Reply:
     return Reply(await _independent(rt, req, routed))
 
 
-def _command(rt, req, route, item) -> Command:
+def _command(rt, caller: Caller, route, item) -> Command:
     method, cls, oid, _ = route
-    if method != "GET":
-        objects._check_writable(req)
+    require_writable(caller.auth)
     check_object_id(oid)
     if method == "POST":
         return objects.create_command(rt, cls, item.get("body", {}))
@@ -84,49 +89,56 @@ def _success(cmd: Command, result) -> dict:
 
 async def _transaction(rt, req, routed) -> Reply:
     commands = []
+    caller = req.caller
     for route, item in routed:
         if route[0] == "GET":
             raise ParseError(ParseError.INVALID_JSON, "a transactional batch may only write")
         if route[1] in _NOT_TRANSACTIONAL:
             raise ParseError(ParseError.INVALID_JSON, f"{route[1]} objects cannot be written in a transactional batch")
-        commands.append(await checked(req, _command, rt, req, route, item))
-    results = await rt.write(commands, req.context, req.auth)
+        commands.append(await checked(caller, _command, rt, caller, route, item))
+    results = await rt.write(commands, caller.context, caller.auth)
     return Reply([{"success": _success(c, r)} for c, r in zip(commands, results)])
 
 
 async def _independent(rt, req, routed) -> list[dict]:
     """Each request succeeds or fails alone: whatever one raises becomes its own error entry
-    (logged when unexpected), never the whole batch's answer."""
+    (logged once when unexpected), never the whole batch's answer."""
     out: list[dict | None] = [None] * len(routed)
-
-    from parsnip.api.routes.table import find_route  # the table routes /batch itself
+    caller = req.caller
 
     async def run(i: int, route, item) -> None:
         method, _, _, path = route
         try:
-            found = find_route(method, path)
-            if found is None:
-                raise ParseError(ParseError.INVALID_JSON, f"cannot route {method} {path}")
-            handler, path_params = found
-            body, params = _body_and_params(method, item)
-            sub = type(req)(method, path, params, body,
-                            master=req.master, read_only_master=req.read_only_master,
-                            keys=req.keys, client_ip=req.client_ip, auth=req.auth, large_body=req.large_body)
-            reply = await handler(rt, sub, **path_params)
-            out[i] = {"success": json.loads(reply.encode())}
-        except ParseError as e:
-            out[i] = {"error": e.to_json()}
-        except Unauthorized as e:
-            out[i] = {"error": {"code": ParseError.OPERATION_FORBIDDEN, "error": e.message}}
+            out[i] = {"success": await _call(rt, caller, route, item)}
         except Exception as e:
-            log_failure(e, method, f"/batch {path}", req.keys.get("request_id") or "-")
-            out[i] = {"error": {"code": ParseError.INTERNAL_SERVER_ERROR, "error": "Internal server error."}}
+            out[i] = {"error": error_json(e, method, f"/batch {path}", req.keys.get("request_id") or "-")}
 
     # Submitted together, so the writer can commit them in one group.
     async with trio.open_nursery() as nursery:
         for i, (route, item) in enumerate(routed):
             nursery.start_soon(run, i, route, item)
     return out  # type: ignore[return-value]
+
+
+async def _call(rt, caller: Caller, route, item) -> Any:
+    """One batched request: its path resolved to a service call, the answer as Parse's JSON."""
+    method, cls, oid, path = route
+    if path.startswith("/users") and not (path == "/users" or path.startswith("/users/")):
+        raise ParseError(ParseError.INVALID_JSON, f"cannot route {method} {path}")
+    check_object_id(oid)
+    body, params = _body_and_params(method, item)
+    if method == "GET" and path.rstrip("/") == "/users/me":
+        return json.loads(await users.me(rt, caller))
+    service = service_for(cls)
+    if method == "GET":
+        if oid is None:
+            return json.loads((await service.find(rt, caller, cls, params)).text())
+        return json.loads(await service.get(rt, caller, cls, oid, params))
+    if method == "DELETE":
+        await service.delete(rt, caller, cls, oid)
+        return {}
+    saved = await (service.create(rt, caller, cls, body) if method == "POST" else service.update(rt, caller, cls, oid, body))
+    return json.loads(saved.text) if saved.text is not None else saved.body
 
 
 def _body_and_params(method: str, item: dict) -> tuple[Any, dict]:

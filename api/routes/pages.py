@@ -205,15 +205,14 @@ async def static_page(rt, req: PageRequest, page: str) -> Reply:
                      f"</title></head><body><h1>{text}</h1></body></html>\n", content_type=HTML)
 
 
-_APP = r"(?P<app_id>[^/]+)"
 PAGES = compile_routes([
     ("GET", "/apps/choose_password", choose_password),
-    ("GET", f"/apps/{_APP}/verify_email", verify_email),
-    ("POST", f"/apps/{_APP}/resend_verification_email", resend_verification_email),
-    ("GET", f"/apps/{_APP}/request_password_reset", open_reset_link),
-    ("POST", f"/apps/{_APP}/request_password_reset", reset_password),
-    ("GET", r"/apps/(?P<page>[a-z_]+\.html)", static_page),
-])
+    ("GET", "/apps/:appId/verify_email", verify_email),
+    ("POST", "/apps/:appId/resend_verification_email", resend_verification_email),
+    ("GET", "/apps/:appId/request_password_reset", open_reset_link),
+    ("POST", "/apps/:appId/request_password_reset", reset_password),
+    ("GET", "/apps/:page", static_page),
+], constraints={"page": r"[a-z_]+\.html"})
 
 
 def find_page(method: str, path: str) -> tuple[Handler, dict[str, str]] | None:

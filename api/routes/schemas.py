@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from parsnip.api.errors import Unauthorized
 from parsnip.api.routes import Reply
 from parsnip.core import js
 from parsnip.core.commands import CREATE_CLASS, DROP_CLASS, PURGE_CLASS, UNSET, UPDATE_CLASS, SchemaChange
@@ -16,17 +15,7 @@ from parsnip.core.errors import ParseError
 from parsnip.core.schema import BUILT_IN_CLASSES, VOLATILE_CLASSES, check_class_name
 from parsnip.core.schema_plan import NEEDS_CLASS_NAME
 from parsnip.core.schema_view import class_view, created_view
-from parsnip.projections import reader
-
-
-def _require_master(req) -> None:
-    if not req.master:
-        raise Unauthorized("Permission denied")
-
-
-def _check_writable(req, verb: str) -> None:
-    if req.read_only_master:
-        raise ParseError(ParseError.OPERATION_FORBIDDEN, f"read-only masterKey isn't allowed to {verb} a schema.")
+from parsnip.core.services.access import require_master, require_writable
 
 
 def _body(req) -> dict[str, Any]:
@@ -39,8 +28,8 @@ def _mismatch(body_name: Any, path_name: str) -> ParseError:
 
 
 async def list_classes(rt, req) -> Reply:
-    _require_master(req)
-    stored = await rt.read(reader.classes)
+    require_master(req.auth)
+    stored = await rt.read(rt.reads.classes)
     # The built-in classes first, as a fresh Parse Server lists them, then the others by name.
     names = [*BUILT_IN_CLASSES, *sorted(n for n in stored if n not in BUILT_IN_CLASSES)]
     return Reply({"results": [class_view(n, stored.get(n)) for n in names]})
@@ -55,16 +44,16 @@ def _may_exist(class_name: str) -> bool:
 
 
 async def get_class(rt, req, class_name: str) -> Reply:
-    _require_master(req)
-    stored = (await rt.read(reader.classes, class_name)).get(class_name) if _may_exist(class_name) else None
+    require_master(req.auth)
+    stored = (await rt.read(rt.reads.classes, class_name)).get(class_name) if _may_exist(class_name) else None
     if stored is None and class_name not in BUILT_IN_CLASSES and class_name not in VOLATILE_CLASSES:
         raise ParseError(ParseError.INVALID_CLASS_NAME, f"Class {class_name} does not exist.")
     return Reply(class_view(class_name, stored))
 
 
 async def create_class(rt, req, class_name: str | None = None) -> Reply:
-    _require_master(req)
-    _check_writable(req, "create")
+    require_master(req.auth)
+    require_writable(req.auth, "create a schema")
     body = _body(req)
     body_name = body.get("className")
     if class_name and js.truthy(body_name) and body_name != class_name:
@@ -81,8 +70,8 @@ async def create_class(rt, req, class_name: str | None = None) -> Reply:
 
 
 async def update_class(rt, req, class_name: str) -> Reply:
-    _require_master(req)
-    _check_writable(req, "update")
+    require_master(req.auth)
+    require_writable(req.auth, "update a schema")
     body = _body(req)
     if js.truthy(body.get("className")) and body["className"] != class_name:
         raise _mismatch(body["className"], class_name)
@@ -90,14 +79,14 @@ async def update_class(rt, req, class_name: str) -> Reply:
                           body.get("indexes", UNSET))
     await rt.write([change], req.context)
     rt.indexes_changed(class_name)
-    stored = (await rt.read(reader.classes, class_name)).get(class_name)
+    stored = (await rt.read(rt.reads.classes, class_name)).get(class_name)
     return Reply(class_view(class_name, stored))
 
 
 async def drop_class(rt, req, class_name: str) -> Reply:
     """Only an empty class can go (255 otherwise); a class that does not exist is fine."""
-    _require_master(req)
-    _check_writable(req, "delete")
+    require_master(req.auth)
+    require_writable(req.auth, "delete a schema")
     check_class_name(class_name)
     await rt.write([SchemaChange(class_name, DROP_CLASS)], req.context)
     rt.indexes_changed(class_name)
@@ -106,8 +95,8 @@ async def drop_class(rt, req, class_name: str) -> Reply:
 
 async def purge(rt, req, class_name: str) -> Reply:
     """Delete every object of the class; the class and its schema stay."""
-    _require_master(req)
-    _check_writable(req, "purge")
+    require_master(req.auth)
+    require_writable(req.auth, "purge a schema")
     try:
         check_class_name(class_name)
     except ParseError:

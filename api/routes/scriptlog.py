@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import trio
 
-from parsnip.api.errors import Unauthorized
 from parsnip.api.logfiles import parse_query, query
 from parsnip.api.logsetup import logs_folder
 from parsnip.api.routes import Reply
+from parsnip.core.services.access import require_master
 
 
 async def scriptlog(rt, req) -> Reply:
-    if not req.master:
-        raise Unauthorized("Permission denied")  # Parse 9: the sanitized "master key is required"
+    require_master(req.auth)  # Parse 9: 403, the sanitized "master key is required"
     q = parse_query(req.params)
     # A week of files can be large: read them off the event loop.
     records = await trio.to_thread.run_sync(query, logs_folder(rt.config), q)

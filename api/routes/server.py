@@ -3,17 +3,16 @@ in `api/app.py`, before any key check)."""
 
 from __future__ import annotations
 
-from parsnip.api.errors import Unauthorized
 from parsnip.api.logsetup import logs_folder
 from parsnip.api.routes import Reply
+from parsnip.core.services.access import require_master
 
 VERSION = "0.1.0"
 
 
 
 async def server_info(rt, req) -> Reply:
-    if not req.master:
-        raise Unauthorized("Permission denied")
+    require_master(req.auth)
     crud = {"create": False, "read": False, "update": False, "delete": False}
     logs = logs_folder(rt.config) is not None  # GET /scriptlog reads the files there
     return Reply({

@@ -25,6 +25,7 @@ from parsnip.core.accounts.policy import PasswordPolicy
 from parsnip.core.commands import Command, Delete, Update
 from parsnip.core.config import Config
 from parsnip.core.errors import ParseError
+from parsnip.core.layout import USER_TABLE
 from parsnip.core.events import Context
 from parsnip.core.operations import Op
 from parsnip.core.security.auth import MASTER, Auth
@@ -89,7 +90,7 @@ def check_email_param(body: Any) -> str:
 
 async def _user_where(conn: Any, condition: str, value: Any) -> tuple[str, dict] | None:
     try:
-        row = await conn.fetchrow(f'SELECT object_id, data FROM "p__User" WHERE {condition} LIMIT 1', value)
+        row = await conn.fetchrow(f'SELECT object_id, data FROM {USER_TABLE} WHERE {condition} LIMIT 1', value)
     except asyncpg.exceptions.UndefinedTableError:
         return None
     return (row["object_id"], dict(row["data"])) if row else None

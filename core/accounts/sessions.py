@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from parsnip.core.commands import Create
+from parsnip.core.layout import SESSION_TABLE, USER_TABLE
 from parsnip.core.operations import Op
 from parsnip.core.values import iso, parse_iso
 
@@ -62,9 +63,9 @@ class Session:
         return self.expires_at is not None and self.expires_at <= now
 
 
-_LOOKUP = """
+_LOOKUP = f"""
 SELECT s.object_id, s.updated_at, s.data, u.object_id AS user_id
-  FROM "p__Session" s JOIN "p__User" u ON u.object_id = s.data->'user'->>'objectId'
+  FROM {SESSION_TABLE} s JOIN {USER_TABLE} u ON u.object_id = s.data->'user'->>'objectId'
  WHERE s.data->>'sessionToken' = $1
 """
 
@@ -90,7 +91,7 @@ async def sessions_of(conn: Any, user_id: str) -> list[tuple[str, str]]:
     """(objectId, token) of every session of a user."""
     try:
         rows = await conn.fetch(
-            """SELECT object_id, data->>'sessionToken' FROM "p__Session" WHERE data->'user' @> $1::jsonb""",
+            f"""SELECT object_id, data->>'sessionToken' FROM {SESSION_TABLE} WHERE data->'user' @> $1::jsonb""",
             user_pointer(user_id),
         )
     except asyncpg.exceptions.UndefinedTableError:

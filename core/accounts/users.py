@@ -10,6 +10,7 @@ from typing import Any, Mapping
 import asyncpg
 
 from parsnip.core.errors import ParseError
+from parsnip.core.layout import USER_TABLE
 
 USER_CLASS = "_User"
 
@@ -80,11 +81,11 @@ async def find_for_login(conn: Any, username: str | None, email: str | None) -> 
     try:
         if username is not None:
             row = await conn.fetchrow(
-                """SELECT object_id, data FROM "p__User" WHERE lower(data->>'username') = lower($1)
+                f"""SELECT object_id, data FROM {USER_TABLE} WHERE lower(data->>'username') = lower($1)
                    AND data->>'username' = $1""", username)
         else:
             row = await conn.fetchrow(
-                """SELECT object_id, data FROM "p__User" WHERE lower(data->>'email') = lower($1)""", email)
+                f"""SELECT object_id, data FROM {USER_TABLE} WHERE lower(data->>'email') = lower($1)""", email)
     except asyncpg.exceptions.UndefinedTableError:
         return None
     return (row["object_id"], dict(row["data"])) if row else None

@@ -15,11 +15,12 @@ from typing import Any, Iterable, Mapping
 import asyncpg
 
 from parsnip.core.errors import ParseError
+from parsnip.core.layout import ROLE_TABLE
 
 ROLE_CLASS = "_Role"
 
 # UNION (not UNION ALL) stops at cycles of roles containing each other.
-_ROLES_SQL = """
+_ROLES_SQL = f"""
 WITH RECURSIVE held(id) AS (
     SELECT owner_id FROM parsnip_relations
      WHERE owner_class = '_Role' AND field = 'users' AND target_id = $1
@@ -27,7 +28,7 @@ WITH RECURSIVE held(id) AS (
     SELECT r.owner_id FROM parsnip_relations r JOIN held ON r.target_id = held.id
      WHERE r.owner_class = '_Role' AND r.field = 'roles'
 )
-SELECT data->>'name' FROM "p__Role" WHERE object_id IN (SELECT id FROM held)
+SELECT data->>'name' FROM {ROLE_TABLE} WHERE object_id IN (SELECT id FROM held)
 """
 
 

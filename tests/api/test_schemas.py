@@ -16,7 +16,7 @@ import asyncpg
 import httpx
 import pytest
 
-from parsnip.api.routes.objects import find_options
+from parsnip.core.services.query_options import find_options
 from parsnip.core.commands import CREATE_CLASS, Create, SchemaChange
 from parsnip.core.events import Context
 from parsnip.core.operations import Op

@@ -2,5 +2,5 @@
 
 `base` says what an adapter is, `anonymous` and `oauth2` are adapters, `registry` builds the
 enabled ones from `Config.auth`, `store` finds a user by provider id and keeps ids unique.
-The request flows (signup-or-login, link, unlink) are in `api/routes/authdata.py`.
+The request flows (signup-or-login, link, unlink) are in `core/services/authdata.py`.
 """

@@ -19,8 +19,8 @@ from typing import Any
 import asyncpg
 
 from parsnip.core.errors import ParseError
+from parsnip.core.layout import USER_TABLE
 
-USER_TABLE = "p__User"
 ALREADY_LINKED = "this auth is already used"
 
 
@@ -29,7 +29,7 @@ async def users_with(conn: Any, ids: dict[str, str]) -> dict[str, tuple[str, dic
     found: dict[str, tuple[str, dict]] = {}
     for provider, pid in ids.items():
         try:
-            rows = await conn.fetch(f'SELECT object_id, data FROM "{USER_TABLE}" WHERE data @> $1::jsonb',
+            rows = await conn.fetch(f'SELECT object_id, data FROM {USER_TABLE} WHERE data @> $1::jsonb',
                                     {"authData": {provider: {"id": pid}}})
         except asyncpg.exceptions.UndefinedTableError:
             return {}
@@ -47,7 +47,7 @@ async def check_unique(conn: Any, user_id: str, auth_data: Any) -> None:
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"parsnip_auth:{provider}:{pid}")
     for provider, pid in keys:
         taken = await conn.fetchval(
-            f'SELECT 1 FROM "{USER_TABLE}" WHERE data @> $1::jsonb AND object_id <> $2 LIMIT 1',
+            f'SELECT 1 FROM {USER_TABLE} WHERE data @> $1::jsonb AND object_id <> $2 LIMIT 1',
             {"authData": {provider: {"id": pid}}}, user_id)
         if taken:
             raise ParseError(ParseError.ACCOUNT_ALREADY_LINKED, ALREADY_LINKED)
@@ -56,7 +56,7 @@ async def check_unique(conn: Any, user_id: str, auth_data: Any) -> None:
 async def auth_data_of(conn: Any, user_id: str) -> dict[str, Any]:
     """The user's stored authData ({} when none, or no such user)."""
     try:
-        value = await conn.fetchval(f'SELECT data->\'authData\' FROM "{USER_TABLE}" WHERE object_id = $1', user_id)
+        value = await conn.fetchval(f'SELECT data->\'authData\' FROM {USER_TABLE} WHERE object_id = $1', user_id)
     except asyncpg.exceptions.UndefinedTableError:
         return {}
     return dict(value) if isinstance(value, dict) else {}

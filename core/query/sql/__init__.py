@@ -1,6 +1,6 @@
 """Compile a query AST into a SQL condition over a projection table, every value a parameter.
 
-The table layout this targets (owned by `projections/`): `object_id text`, `created_at` and
+The table layout this targets (named in `core/layout.py`, made by `projections/store.py`): `object_id text`, `created_at` and
 `updated_at timestamptz`, `acl jsonb`, and `data jsonb` holding every other field in Parse's
 REST encoding, with a GIN `jsonb_path_ops` index on `data`. User values, field names and paths
 only ever appear as bind parameters; the only names in the SQL text are validated class names.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from parsnip.core import layout
 from parsnip.core.errors import ParseError
 from parsnip.core.query.ast import check_key, walk
 from parsnip.core.query.ast import (
@@ -130,11 +131,7 @@ def _text(node: Text, params: Params) -> str:
 
 # -- subqueries ----------------------------------------------------------------------------
 
-def _table(class_name: str) -> str:
-    """The quoted projection table of a class (the name is validated, so quoting is safe).
-    The same naming as `projections.store.table`, which `core` may not import."""
-    check_class_name(class_name)
-    return f'"p_{class_name}"'
+_table = layout.table
 
 
 def _values_of(expr: str) -> str:

@@ -2,7 +2,7 @@
 
 Nothing a user sends is spliced into SQL text: values, field names and paths are bind
 parameters. The only identifiers placed in the text are table names, validated first
-(`projections.store.table`), and the column names below.
+(`core/layout.py: table`), and the column names below.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from parsnip.core.errors import ParseError
+from parsnip.core.layout import ISO_FORMAT
 
-ISO_FORMAT = """'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'"""
 DATE_COLUMNS = {"createdAt": "created_at", "updatedAt": "updated_at"}
 
 # Typed values whose stored form contains the query value, so jsonb containment (`@>`) tests

@@ -1,4 +1,4 @@
-"""authData on /users, as Parse Server answers it: POST with authData logs the provider's user
+"""authData on users, as Parse Server answers it: POST with authData logs the provider's user
 in (200) or signs a new one up (201, random username); PUT on one's own user links providers
 (`{p: {...}}`) and unlinks them (`{p: null}`).
 
@@ -14,8 +14,6 @@ import string
 import weakref
 from typing import Any, Mapping
 
-from parsnip.api.routes import Reply, objects
-from parsnip.api.routes import users as user_routes
 from parsnip.core.accounts import users
 from parsnip.core.accounts.authdata import registry as _registry
 from parsnip.core.accounts.authdata import store
@@ -23,6 +21,11 @@ from parsnip.core.commands import Create, Update, build_ops
 from parsnip.core.errors import ParseError
 from parsnip.core.operations import Op
 from parsnip.core.security.auth import MASTER
+from parsnip.core.services import objects
+from parsnip.core.services.access import require_writable
+from parsnip.core.services.base import Backend, Caller
+from parsnip.core.services.objects import Saved
+from parsnip.core.services.own_account import hashed, new_session, own_view, session_token
 from parsnip.core.values import new_object_id
 
 USER = users.USER_CLASS
@@ -77,13 +80,13 @@ def _with_auth_response(text: str) -> str:
     return text[:-1] + ',"authDataResponse":{}}'
 
 
-# -- POST /users with authData ------------------------------------------------------------------
+# -- signup with authData ------------------------------------------------------------------
 
-async def signup_or_login(rt, req, body: dict[str, Any]) -> Reply:
+async def signup_or_login(rt: Backend, caller: Caller, body: dict[str, Any]) -> Saved:
     """Log in the user who holds these provider ids, or sign a new one up with them."""
-    objects._check_writable(req)
+    require_writable(caller.auth)
     users.check_user_fields(body)
-    users.check_client_fields(body, req.master)
+    users.check_client_fields(body, caller.master)
     given = {p: d for p, d in body["authData"].items() if d is not None}
     ids = await validated(rt, given)
     found = await rt.read(store.users_with, ids)
@@ -92,23 +95,22 @@ async def signup_or_login(rt, req, body: dict[str, Any]) -> Reply:
     provider = ",".join(ids)
     if found:
         [(user_id, data)] = found.values()
-        return await _login(rt, req, user_id, data, given, provider)
-    return await _signup(rt, req, body, given, ids, provider)
+        return await _login(rt, caller, user_id, data, given, provider)
+    return await _signup(rt, caller, body, given, ids, provider)
 
 
-async def _login(rt, req, user_id: str, data: dict, given: dict, provider: str) -> Reply:
+async def _login(rt: Backend, caller: Caller, user_id: str, data: dict, given: dict, provider: str) -> Saved:
     stored = data.get("authData") if isinstance(data.get("authData"), dict) else {}
     merged = {**stored, **given}
     if merged != stored:  # e.g. a new access token: keep the latest, as Parse does
-        await rt.write([Update(USER, user_id, {"authData": Op("Set", merged)})], req.context, MASTER)
-    session = user_routes.new_session(rt, req, user_id, "login", provider)
-    await rt.write([session], req.context, MASTER)
-    text = await user_routes.own_view(rt, user_id, session.ops["sessionToken"].value)
-    location = f"{rt.config.serverURL}/users/{user_id}"
-    return Reply(raw=_with_auth_response(text), headers={"Location": location})
+        await rt.write([Update(USER, user_id, {"authData": Op("Set", merged)})], caller.context, MASTER)
+    session = new_session(rt, caller, user_id, "login", provider)
+    await rt.write([session], caller.context, MASTER)
+    text = await own_view(rt, user_id, session_token(session))
+    return Saved(user_id, text=_with_auth_response(text), located=True)
 
 
-async def _signup(rt, req, body: dict, given: dict, ids: dict[str, str], provider: str) -> Reply:
+async def _signup(rt: Backend, caller: Caller, body: dict, given: dict, ids: dict[str, str], provider: str) -> Saved:
     fields = {k: v for k, v in body.items() if k not in ("password", "authData")}
     generated = "username" not in fields
     if generated:
@@ -118,22 +120,22 @@ async def _signup(rt, req, body: dict, given: dict, ids: dict[str, str], provide
     ops, _ = build_ops(USER, fields)
     ops["authData"] = Op("Set", given)
     if isinstance(body.get("password"), str) and body["password"]:
-        ops["_hashed_password"] = Op("Set", await user_routes.hashed(body["password"]))
+        ops["_hashed_password"] = Op("Set", await hashed(body["password"]))
     user = Create(USER, ops, user_id, server_chosen_id=True)
     # Parse records an authData signup's session as a login with that provider.
-    session = user_routes.new_session(rt, req, user_id, "login", provider)
-    [created, _] = await rt.write([user, session], req.context, req.auth)
+    session = new_session(rt, caller, user_id, "login", provider)
+    [created, _] = await rt.write([user, session], caller.context, caller.auth)
     reply: dict[str, Any] = objects.created_body(user, created)
     if generated:
         reply["username"] = fields["username"]
-    reply["sessionToken"] = session.ops["sessionToken"].value
+    reply["sessionToken"] = session_token(session)
     reply["authDataResponse"] = {}
-    return Reply(reply, status=201, headers={"Location": f"{rt.config.serverURL}/users/{user_id}"})
+    return Saved(user_id, reply, created=True, located=True)
 
 
-# -- PUT /users/{id} with authData ----------------------------------------------------------------
+# -- a user update with authData ----------------------------------------------------------------
 
-async def link_op(rt, req, object_id: str, auth_data: Any) -> Op:
+async def link_op(rt: Backend, object_id: str, auth_data: Any) -> Op:
     """The operation on `authData` that links the providers given with data and unlinks those
     given as null; the rest of the user's providers stay."""
     if not isinstance(auth_data, dict):

@@ -1,0 +1,44 @@
+"""What signup and every kind of login share: a new session for the caller, the user's own
+view of themself with its token, and a password's hash."""
+
+from __future__ import annotations
+
+import json
+
+import trio
+
+from parsnip.core.accounts import passwords, sessions
+from parsnip.core.accounts.users import USER_CLASS as USER
+from parsnip.core.commands import Create
+from parsnip.core.errors import ParseError
+from parsnip.core.reads import FindOptions
+from parsnip.core.security import guard
+from parsnip.core.security.auth import MASTER
+from parsnip.core.services.base import Backend, Caller
+
+
+def new_session(rt: Backend, caller: Caller, user_id: str, action: str, provider: str = "password") -> Create:
+    """A new session of `user_id` for the installation the caller named."""
+    length = rt.config.sessionLength if rt.config.expireInactiveSessions else None
+    return sessions.create_session(user_id, action, provider, length, caller.installation_id)
+
+
+def session_token(cmd: Create) -> str:
+    """The token of a new session command."""
+    return cmd.ops["sessionToken"].value
+
+
+async def own_view(rt: Backend, user_id: str, session_token: str | None = None) -> str:
+    """The user as they see themself (internal fields never), plus their session token."""
+    # Read as the server (the user's own CLP may not allow `get`); internal fields stay hidden.
+    opts = FindOptions(access=guard.ReadAccess(USER, MASTER))
+    text = await rt.read(rt.reads.get, USER, user_id, opts)
+    if text is None:
+        raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found.")
+    if session_token:
+        text = text[:-1] + f',"sessionToken":{json.dumps(session_token)}}}'
+    return text
+
+
+async def hashed(password: str) -> str:
+    return await trio.to_thread.run_sync(passwords.hash_password, password)

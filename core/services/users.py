@@ -1,0 +1,154 @@
+"""Users: signup, login, logout, me, upgrading to a revocable session, and the user's own
+object (update, delete; find and get are the objects' own).
+
+Passwords are hashed in a worker thread (bcrypt is slow on purpose) and only the hash is
+written. A new user and its first session are one unit of the writer: both or neither.
+Third-party and anonymous login (`authData`) are in `core/services/authdata.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+
+from parsnip.core.accounts import passwords, sessions, user_hooks, users
+from parsnip.core.commands import Create, Delete, Update, build_ops
+from parsnip.core.errors import ParseError
+from parsnip.core.operations import Op
+from parsnip.core.reads import FindOptions
+from parsnip.core.security.auth import MASTER
+from parsnip.core.services import authdata, objects
+from parsnip.core.services.access import require_writable
+from parsnip.core.services.base import Backend, Caller
+from parsnip.core.services.objects import Found, Saved
+from parsnip.core.services.own_account import hashed, new_session, own_view, session_token
+from parsnip.core.values import new_object_id
+
+USER = users.USER_CLASS
+
+
+# -- signup, login, logout, me ---------------------------------------------------------------
+
+async def signup(rt: Backend, caller: Caller, body: Any) -> Saved:
+    """A new user with its first session; with `authData`, a login if a user holds it."""
+    require_writable(caller.auth)
+    if not isinstance(body, dict):
+        raise ParseError(ParseError.INVALID_JSON, "request body must be a JSON object")
+    if authdata.is_auth_signup(body):
+        return await authdata.signup_or_login(rt, caller, body)
+    users.check_signup(body, has_auth_data=False)
+    users.check_client_fields(body, caller.master)
+    fields = {k: v for k, v in body.items() if k != "password"}
+    user_id = new_object_id()
+    fields["ACL"] = users.owner_acl(user_id, body.get("ACL"), public_read=not rt.config.enforcePrivateUsers)
+    ops, _ = build_ops(USER, fields)
+    pending = await user_hooks.before_signup(rt, body, ops)
+    ops["_hashed_password"] = Op("Set", await hashed(body["password"]))
+    user = Create(USER, ops, user_id, server_chosen_id=True)
+    session = new_session(rt, caller, user_id, "signup")
+    [created, _] = await rt.write([user, session], caller.context, caller.auth)
+    await user_hooks.after_write(rt, pending)
+    return Saved(user_id, {**objects.created_body(user, created), "sessionToken": session_token(session)},
+                 created=True, located=True)
+
+
+async def login(rt: Backend, caller: Caller, credentials: dict[str, Any]) -> str:
+    """The user's own view with a new session token; 101 for any wrong name or password."""
+    username, email, password = users.login_credentials(credentials)
+    found = await rt.read(users.find_for_login, username, email)
+    stored = found[1].get("_hashed_password") if found else None
+    ok = await trio.to_thread.run_sync(passwords.verify, password, stored)
+    await user_hooks.check_login(rt, caller.context, found, ok)  # lockout, verified email, password age
+    if not ok or found is None:
+        raise ParseError(ParseError.OBJECT_NOT_FOUND, users.INVALID_LOGIN)
+    user_id = found[0]
+    session = new_session(rt, caller, user_id, "login")
+    await rt.write([session], caller.context, MASTER)
+    return await own_view(rt, user_id, session_token(session))
+
+
+async def me(rt: Backend, caller: Caller) -> str:
+    """The caller's own user, with their session token (209 without a session)."""
+    if caller.auth.user_id is None:
+        raise ParseError(ParseError.INVALID_SESSION_TOKEN, "Invalid session token")
+    return await own_view(rt, caller.auth.user_id, caller.auth.session_token)
+
+
+async def logout(rt: Backend, caller: Caller) -> None:
+    """End the caller's session (none: nothing to do)."""
+    if caller.auth.session_id is not None:
+        try:
+            await rt.write([Delete(sessions.SESSION_CLASS, caller.auth.session_id)], caller.context, MASTER)
+        except ParseError as e:
+            if e.code != ParseError.OBJECT_NOT_FOUND:  # logged out twice at once: already gone
+                raise
+
+
+async def upgrade_to_revocable(rt: Backend, caller: Caller) -> str:
+    """Every Parsnip session is revocable already; this hands out a new one, as Parse does
+    for a legacy token. The new session's JSON text."""
+    if caller.auth.user_id is None:
+        raise ParseError(ParseError.INVALID_SESSION_TOKEN, "Invalid session token")
+    session = new_session(rt, caller, caller.auth.user_id, "upgrade")
+    [result] = await rt.write([session], caller.context, MASTER)
+    return await rt.read(rt.reads.get, sessions.SESSION_CLASS, result.object_id, FindOptions())
+
+
+# -- the user's object -----------------------------------------------------------------------
+
+async def find(rt: Backend, caller: Caller, class_name: str, params: dict[str, Any]) -> Found:
+    return await objects.find(rt, caller, USER, params)
+
+
+async def get(rt: Backend, caller: Caller, class_name: str, object_id: str, params: dict[str, Any]) -> str:
+    return await objects.get(rt, caller, USER, object_id, params)
+
+
+async def create(rt: Backend, caller: Caller, class_name: str, body: Any) -> Saved:
+    return await signup(rt, caller, body)
+
+
+async def update(rt: Backend, caller: Caller, class_name: str, object_id: str, body: Any) -> Saved:
+    """Change a user; a new password ends the user's other sessions; `authData` links and
+    unlinks providers."""
+    require_writable(caller.auth)
+    if not isinstance(body, dict):
+        raise ParseError(ParseError.INVALID_JSON, "request body must be a JSON object")
+    users.check_user_fields(body)
+    users.check_client_fields(body, caller.master)
+    password = body.get("password")
+    linked = await authdata.link_op(rt, object_id, body["authData"]) if "authData" in body else None
+    ops, new_id = build_ops(USER, {k: v for k, v in body.items() if k not in ("password", "authData")},
+                            allow_object_id=True)
+    if new_id is not None and new_id != object_id:
+        raise ParseError(ParseError.INVALID_KEY_NAME, "objectId is an invalid field name.")
+    if password is not None:
+        ops["_hashed_password"] = Op("Set", await hashed(password))
+    if linked is not None:
+        ops["authData"] = linked
+    pending = await user_hooks.before_update(rt, object_id, body, ops)
+    cmd = Update(USER, object_id, ops)
+    [result] = await rt.write([cmd], caller.context, caller.auth)
+    await user_hooks.after_write(rt, pending)
+    if password is not None:  # a new password ends every other session of the user
+        await _revoke_sessions(rt, caller, object_id, keep=caller.auth.session_token)
+    reply = objects.updated_body(cmd, result)
+    return Saved(object_id, {**reply, "authDataResponse": {}} if linked is not None else reply)
+
+
+async def delete(rt: Backend, caller: Caller, class_name: str, object_id: str) -> None:
+    """Delete a user and end its sessions."""
+    require_writable(caller.auth)
+    await rt.write([Delete(USER, object_id)], caller.context, caller.auth)
+    await _revoke_sessions(rt, caller, object_id)
+
+
+async def _revoke_sessions(rt: Backend, caller: Caller, user_id: str, keep: str | None = None) -> None:
+    doomed = [Delete(sessions.SESSION_CLASS, oid) for oid, token in await rt.read(sessions.sessions_of, user_id)
+              if token != keep]
+    for cmd in doomed:  # one by one: a session may be gone already (logged out meanwhile)
+        try:
+            await rt.write([cmd], caller.context, MASTER)
+        except ParseError:
+            pass

@@ -112,7 +112,7 @@ async def get(rt, req, class_name: str, object_id: str) -> Reply:
     opts = reader.FindOptions(**read_options(rt, req.params, class_name),
                               **(access_options(rt, req, class_name, "get") if valid else {}))
     if valid and await rt.has_class(class_name):
-        text = await rt.read(reader.get, class_name, object_id, opts)
+        text = await rt.get(class_name, object_id, opts, req.auth, req.context)
     if text is None:
         raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found.")
     return Reply(raw=text)
@@ -133,7 +133,7 @@ async def find(rt, req, class_name: str) -> Reply:
         if opts.count:
             body["count"] = 0
         return Reply(body)
-    results, total = await rt.read(reader.find, class_name, opts)
+    results, total = await rt.find(class_name, opts, req.auth, req.context)
     if opts.explain:  # the plan PostgreSQL chose, as Parse Server on Postgres answers
         return Reply(raw='{"results":' + results[0] + "}")
     if redirected:  # Parse names the class each result really belongs to

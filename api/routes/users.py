@@ -15,7 +15,6 @@ from parsnip.api.routes import Reply, authdata, objects
 from parsnip.core.accounts import passwords, sessions, user_hooks, users
 from parsnip.core.commands import Create, Delete, Update, build_ops
 from parsnip.core.errors import ParseError
-from parsnip.core.operations import Op
 from parsnip.core.security import guard
 from parsnip.core.security.auth import MASTER
 from parsnip.core.values import new_object_id
@@ -68,12 +67,10 @@ async def signup(rt, req) -> Reply:
     user_id = new_object_id()
     fields["ACL"] = users.owner_acl(user_id, body.get("ACL"), public_read=not rt.config.enforcePrivateUsers)
     ops, _ = build_ops(USER, fields)
-    pending = await user_hooks.before_signup(rt, body, ops)
-    ops["_hashed_password"] = Op("Set", await hashed(body["password"]))
-    user = Create(USER, ops, user_id, server_chosen_id=True)
+    # The password is checked and hashed by the `_User` rules (core/accounts/user_hooks.py).
+    user = Create(USER, ops, user_id, server_chosen_id=True, password=body["password"])
     session = new_session(rt, req, user_id, "signup")
     [created, _] = await rt.write([user, session], req.context, req.auth)
-    await user_hooks.after_write(rt, pending)
     reply = {**objects.created_body(user, created), "sessionToken": _token(session)}
     location = f"{rt.config.serverURL}/users/{user_id}"
     return Reply(reply, status=201, headers={"Location": location})
@@ -137,14 +134,10 @@ async def update(rt, req, object_id: str) -> Reply:
                             allow_object_id=True)
     if new_id is not None and new_id != object_id:
         raise ParseError(ParseError.INVALID_KEY_NAME, "objectId is an invalid field name.")
-    if password is not None:
-        ops["_hashed_password"] = Op("Set", await hashed(password))
     if linked is not None:
         ops["authData"] = linked
-    pending = await user_hooks.before_update(rt, object_id, body, ops)
-    cmd = Update(USER, object_id, ops)
+    cmd = Update(USER, object_id, ops, password=password)  # hashed by the `_User` rules
     [result] = await rt.write([cmd], req.context, req.auth)
-    await user_hooks.after_write(rt, pending)
     if password is not None:  # a new password ends every other session of the user
         await _revoke_sessions(rt, req, object_id, keep=req.auth.session_token)
     reply = objects.updated_body(cmd, result)

@@ -3,6 +3,10 @@
 This is the composition root: the one place where `core` (the write path, the bus) meets
 `projections` (the tables the writer updates and the API reads).
 
+Writes and reads enter here (`Runtime.write`, `find`, `get`): a unit that touches a class with
+hooks goes through the stages of core/pipeline/ (after-save hooks run in the runtime's nursery);
+any other goes straight to the writer or the reader, as cheap as without a pipeline.
+
 Its background tasks (the writer's loop, the log follower, the Redis bridge) recover from a
 database outage by themselves. One that fails otherwise (a bug) must not leave the HTTP side
 answering on a dead runtime: it is logged, accepted writes are committed, and `on_failure`

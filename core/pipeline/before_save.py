@@ -57,7 +57,8 @@ async def run(hooks: Hooks, commands: Sequence[Command], auth: Auth, context: Co
     return staged
 
 
-async def _save(hooks, i, cmd, auth, context, clp_of, load, staged) -> Command:
+async def _save(hooks: Hooks, i: int, cmd: Create | Update, auth: Auth, context: Context, clp_of: ClpOf,
+                load: LoadObject, staged: Staged) -> Command:
     before, after = hooks.of(BEFORE_SAVE, cmd.class_name), hooks.of(AFTER_SAVE, cmd.class_name)
     if not before and not after:
         return cmd
@@ -72,17 +73,22 @@ async def _save(hooks, i, cmd, auth, context, clp_of, load, staged) -> Command:
     if before:
         req = SaveRequest(cmd.class_name, cmd.object_id, original, cmd.ops, auth, context,
                           is_create=isinstance(cmd, Create), password=cmd.password)
-        for hook in before:
+        for hook in (h for h in before if not h.builtin):
             await run_hook(hook, req)
-        ops, changed = req.final_ops()
-        cmd = dataclasses.replace(cmd, ops=ops, password=None, by_hook=tuple(sorted({*cmd.by_hook, *changed})))
+        # The event names the fields user code chose; the built-in rules' are the server's own.
+        by_user = req.final_ops()[1] if not before[0].builtin else ()
+        for hook in (h for h in before if h.builtin):
+            await run_hook(hook, req)
+        ops, _ = req.final_ops()
+        cmd = dataclasses.replace(cmd, ops=ops, password=None, by_hook=tuple(sorted({*cmd.by_hook, *by_user})))
         notes = req.notes
     if after:
         staged.after.append(Pending(i, after, original, notes))
     return cmd
 
 
-async def _delete(hooks, i, cmd, auth, context, clp_of, load, staged) -> None:
+async def _delete(hooks: Hooks, i: int, cmd: Delete, auth: Auth, context: Context, clp_of: ClpOf,
+                  load: LoadObject, staged: Staged) -> None:
     before, after = hooks.of(BEFORE_DELETE, cmd.class_name), hooks.of(AFTER_DELETE, cmd.class_name)
     if not before and not after:
         return

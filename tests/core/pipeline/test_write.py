@@ -242,3 +242,15 @@ async def test_a_password_the_user_rules_did_not_hash_is_never_written(runtime):
                                     password="secret")], MASTER)
     assert caught.value.code == ParseError.INTERNAL_SERVER_ERROR
     assert await runtime.read(event_log.head) == head
+
+
+async def test_the_event_names_only_the_fields_user_code_chose(runtime):
+    @runtime.hooks.before_save("_User")
+    async def nickname(req):
+        req.object["nickname"] = "N"
+
+    await runtime.write([Create("_User", {"username": Op("Set", "nick")}, "user0000002", server_chosen_id=True,
+                                password="pw")], MASTER)
+    ev = await _last_event(runtime)
+    assert ev.payload["hooked"] == ["nickname"]
+    assert "_hashed_password" in ev.payload["set"] and "password" not in ev.payload["set"]

@@ -3,6 +3,10 @@
 This is the composition root: the one place where `core` (the write path, the bus) meets
 `projections` (the tables the writer updates and the API reads).
 
+Writes and reads enter here (`Runtime.write`, `find`, `get`): a unit that touches a class with
+hooks goes through the stages of core/pipeline/ (after-save hooks run in the runtime's nursery);
+any other goes straight to the writer or the reader, as cheap as without a pipeline.
+
 Its background tasks (the writer's loop, the log follower, the Redis bridge) recover from a
 database outage by themselves. One that fails otherwise (a bug) must not leave the HTTP side
 answering on a dead runtime: it is logged, accepted writes are committed, and `on_failure`
@@ -20,6 +24,7 @@ from datetime import timedelta
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Awaitable, Callable, Sequence, TypeVar
 
+import asyncpg
 import trio
 
 from parsnip.core import log as event_log
@@ -32,9 +37,12 @@ from parsnip.core.events import SCHEMA, Context
 from parsnip.core.follower import LogFollower
 from parsnip.core.layout import table_name
 from parsnip.core.redis_bridge import RedisBridge, redis_url
-from parsnip.core.accounts import sessions
+from parsnip.core.accounts import sessions, user_hooks
 from parsnip.core.errors import ParseError
 from parsnip.core.operations import Op
+from parsnip.core.pipeline import find as find_pipeline, write as write_pipeline
+from parsnip.core.pipeline.hooks import Hooks
+from parsnip.core.pipeline.requests import FindRequest
 from parsnip.core.schema import SchemaCache
 from parsnip.core.security.auth import MASTER, NOBODY, Auth
 from parsnip.core.security.roles import RoleCache, roles_of
@@ -56,7 +64,8 @@ class Runtime:
 
     def __init__(self, config: Config, gateway: Gateway, schema: SchemaCache, writer: Writer, bus: Bus,
                  roles: RoleCache | None = None, bridge: RedisBridge | None = None,
-                 follower: LogFollower | None = None) -> None:
+                 follower: LogFollower | None = None, projector: Projector | None = None,
+                 hooks: Hooks | None = None, nursery: trio.Nursery | None = None) -> None:
         self.config = config
         self.gateway = gateway
         self.schema = schema
@@ -66,6 +75,9 @@ class Runtime:
         self.bridge = bridge
         self.follower = follower
         self.reads = READS  # core/reads.py: ObjectReader, as the services read objects
+        self.projector = projector or Projector()
+        self.hooks = hooks or Hooks()  # the hook registry (core/pipeline/hooks.py)
+        self._nursery = nursery  # where after-save hooks run: the runtime's own
         self._btree: dict[str, tuple[float, frozenset[str]]] = {}
 
     @property
@@ -83,9 +95,52 @@ class Runtime:
         """
         if auth is None:
             auth = MASTER if context.master else NOBODY
+        if self.hooks.touches(commands):  # the stages of core/pipeline/write.py around the commit
+            return await write_pipeline.run(self.hooks, commands, context, auth, clp_of=self.schema.clp,
+                                            load=self.load_object, commit=self._commit, nursery=self._hook_nursery())
+        return await self._commit(commands, context, auth)
+
+    async def _commit(self, commands: Sequence[Command], context: Context, auth: Auth) -> list[Result]:
+        """The append + project and publish stages: the writer's group commit."""
         self.gateway.check_up()
         with trio.CancelScope(shield=True):
             return await self.gateway.call_steady(self.writer.write, list(commands), context, auth)
+
+    def _hook_nursery(self) -> trio.Nursery:
+        if self._nursery is None:
+            raise RuntimeError("this runtime runs no after-save hooks (no nursery)")
+        return self._nursery
+
+    async def load_object(self, class_name: str, object_id: str) -> dict | None:
+        """An object's fields as stored (ACL included), or None: what a hook is shown."""
+        found = await self.read(_load, self.projector, class_name, object_id)
+        return found[1]["fields"] if found else None
+
+    async def find(self, class_name: str, opts: Any, auth: Auth = NOBODY,
+                   context: Context | None = None) -> tuple[list[str], int | None]:
+        """The read pipeline of a find (core/pipeline/find.py): (objects as JSON, count or None)."""
+        if not self.hooks.on_read(class_name):
+            return await self.read(self.reads.find, class_name, opts)
+
+        async def execute(query: Any) -> tuple[list[str], int | None]:
+            return await self.read(self.reads.find, class_name, query)
+
+        return await find_pipeline.run(self.hooks, FindRequest(class_name, opts, auth, context), execute,
+                                       decode=not opts.explain)
+
+    async def get(self, class_name: str, object_id: str, opts: Any, auth: Auth = NOBODY,
+                  context: Context | None = None) -> str | None:
+        """The read pipeline of a get: the object as JSON, or None when there is none to see."""
+        if not self.hooks.on_read(class_name):
+            return await self.read(self.reads.get, class_name, object_id, opts)
+
+        async def execute(query: Any) -> tuple[list[str], None]:
+            text = await self.read(self.reads.get, class_name, object_id, query)
+            return ([] if text is None else [text]), None
+
+        texts, _ = await find_pipeline.run(self.hooks, FindRequest(class_name, opts, auth, context, is_get=True),
+                                           execute)
+        return texts[0] if texts else None
 
     async def authenticate(self, token: str, installation_id: str | None = None) -> Auth:
         """The Auth of a session token, with the user's roles; 209 when it is unknown or expired."""
@@ -256,7 +311,10 @@ async def _open_runtime(config: Config, dsn: str | None) -> AsyncIterator[Runtim
                     if bridge is not None:
                         nursery.start_soon(_essential, "the Redis bridge", gateway.call_steady, bridge.run)
                     try:
-                        yield Runtime(config, gateway, schema, writer, bus, roles, bridge, follower)
+                        rt = Runtime(config, gateway, schema, writer, bus, roles, bridge, follower, projector,
+                                     nursery=nursery)
+                        user_hooks.install(rt.hooks, rt)  # the built-in `_User` rules
+                        yield rt
                     finally:
                         nursery.cancel_scope.cancel()
             finally:
@@ -332,6 +390,13 @@ class _Watched:
 async def _load_schema(gateway: Gateway, projector: Projector):
     async with gateway.pool.acquire() as conn:
         return await projector.load_schema(conn)
+
+
+async def _load(conn, projector: Projector, class_name: str, object_id: str):
+    try:
+        return await projector.load(conn, class_name, object_id)
+    except asyncpg.exceptions.UndefinedTableError:  # no such class: no such object
+        return None
 
 
 async def _head(gateway: Gateway) -> int:

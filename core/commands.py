@@ -28,6 +28,11 @@ class Create:
     # The server chose `object_id` (a user created with its session in one unit), so it is
     # not a client's custom id, which `allowCustomObjectId` governs.
     server_chosen_id: bool = False
+    # A signup's plain password, for the `_User` rules (passwordPolicy) that hash it into
+    # `_hashed_password` before the write (core/accounts/user_hooks.py); the writer refuses
+    # a command that still carries one, so it never reaches the log.
+    password: str | None = field(default=None, repr=False)
+    by_hook: tuple[str, ...] = ()  # the fields whose operation a before-save hook chose
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +40,8 @@ class Update:
     class_name: str
     object_id: str
     ops: Mapping[str, Op]
+    password: str | None = field(default=None, repr=False)  # a new plain password: as on Create
+    by_hook: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,14 +113,15 @@ def build_ops(class_name: str, body: Any, *, allow_object_id: bool = False) -> t
             object_id = value
             continue
         if key == "ACL":
-            ops[key] = _acl_op(value)
+            ops[key] = acl_op(value)
             continue
         check_field_name(key)
         ops[key] = parse_op(value)
     return ops, object_id
 
 
-def _acl_op(value: Any) -> Op:
+def acl_op(value: Any) -> Op:
+    """An ACL field of a body: its Set (checked: 123 when malformed) or Delete."""
     if isinstance(value, dict) and value.get("__op") == "Delete":
         return Op("Delete")
     if not isinstance(value, dict):

@@ -94,9 +94,15 @@ class Projector:
         self, conn: asyncpg.Connection, class_name: str, object_id: str
     ) -> tuple[int, dict] | None:
         """Lock an object's row for this transaction and return (version, fields)."""
+        return await self.load(conn, class_name, object_id, " FOR UPDATE")
+
+    async def load(
+        self, conn: asyncpg.Connection, class_name: str, object_id: str, _lock: str = ""
+    ) -> tuple[int, dict] | None:
+        """(version, fields) of an object as stored, without a lock (what a hook is shown)."""
         row = await conn.fetchrow(
             f"SELECT version, created_at, updated_at, acl, data::text AS data FROM {table(class_name)}"
-            " WHERE object_id = $1 FOR UPDATE",
+            " WHERE object_id = $1" + _lock,
             object_id,
         )
         if row is None:

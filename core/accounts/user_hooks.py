@@ -1,26 +1,35 @@
 """What signup, login and a user update add for the account options (verifyUserEmails,
-passwordPolicy, accountLockout), kept out of the routes so they call one hook each.
+passwordPolicy, accountLockout).
 
-A `before_*` hook checks the request and adds operations to the user's write; it returns what
-must happen once the write committed (`after_write`: the verification mail).
+On signup and update they are built-in hooks of the write pipeline on `_User` (`install`): the
+before-save one checks the plain password the command carries against the policy, hashes it
+and adds the operations the options call for, after any user hook (as Parse applies its rules
+after beforeSave); the after-save one mails the verification link once the write committed.
+Login asks `check_login`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Mapping
 
-from parsnip.core.accounts import email_flows, lockout
+import trio
+
+from parsnip.core.accounts import email_flows, lockout, passwords
 from parsnip.core.accounts.email_flows import Runtime
 from parsnip.core.accounts.policy import EXPIRED, PasswordPolicy
 from parsnip.core.commands import Update
 from parsnip.core.errors import ParseError
 from parsnip.core.events import Context
 from parsnip.core.operations import Op
+from parsnip.core.pipeline.hooks import AFTER_SAVE, BEFORE_SAVE, Hooks
+from parsnip.core.pipeline.requests import AfterWriteRequest, SaveRequest
 from parsnip.core.security.auth import MASTER
 from parsnip.core.values import date_value, now, parse_iso
 
 UNVERIFIED = "User email is not verified."
+USER = "_User"
+PASSWORD_HASH = "_hashed_password"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,48 +40,76 @@ class PendingMail:
     token: str
 
 
-async def before_signup(rt: Runtime, body: Mapping[str, Any], ops: dict[str, Op]) -> PendingMail | None:
-    """Check the password against the policy; mark the email unverified with a token."""
-    policy = PasswordPolicy.from_option(rt.config.passwordPolicy)
-    password = body.get("password")
-    if policy is not None and isinstance(password, str):
-        policy.check(password, body.get("username"))
-        if policy.max_age_days:
-            ops["_password_changed_at"] = Op("Set", date_value(now()))
-    email = body.get("email")
-    if rt.config.verifyUserEmails and isinstance(email, str):
-        verify, token = email_flows.verify_ops(rt.config)
-        ops.update(verify)
-        return PendingMail(email, token)
-    return None
+_MAIL = "verification_mail"  # the note a before-save leaves for the after-save
 
 
-async def before_update(rt: Runtime, object_id: str, body: Mapping[str, Any],
-                        ops: dict[str, Op]) -> PendingMail | None:
-    """A new password: policy, hash, history (replaces any `_hashed_password` op). A new email:
-    unverified with a token. Either one ends a pending password reset."""
-    password = body.get("password")
-    email = body.get("email")
-    if password is None and email is None:
+def install(hooks: Hooks, rt: Runtime) -> None:
+    """Register the `_User` rules as built-in hooks of the write pipeline."""
+
+    async def before_save(req: SaveRequest) -> None:
+        pending = await (_before_signup(rt, req) if req.is_create else _before_update(rt, req))
+        if pending is not None:
+            req.notes[_MAIL] = pending
+
+    async def after_save(req: AfterWriteRequest) -> None:
+        pending = req.notes.get(_MAIL)
+        if pending is not None:
+            await email_flows.send_verification(rt.config, pending.email, pending.token)
+
+    hooks.register(BEFORE_SAVE, USER, before_save, builtin=True)
+    hooks.register(AFTER_SAVE, USER, after_save, builtin=True)
+
+
+async def _before_signup(rt: Runtime, req: SaveRequest) -> PendingMail | None:
+    """A password signup: the password checked against the policy and hashed; the email marked
+    unverified with a token. (An authData signup, which carries no password, gets neither.)"""
+    password = req.password
+    if password is None:
         return None
-    found = await rt.read(email_flows.user_by_id, object_id)
-    user = found[1] if found else {}
-    if isinstance(password, str):
-        username = body.get("username") if isinstance(body.get("username"), str) else None
-        made = ops["_hashed_password"].value if "_hashed_password" in ops else None
-        ops.update(await email_flows.password_ops(rt.config, password, user, username, made))
-    ops[email_flows.RESET_TOKEN] = Op("Delete")
-    ops[email_flows.RESET_EXPIRES] = Op("Delete")
-    if rt.config.verifyUserEmails and isinstance(email, str) and email != user.get("email"):
-        verify, token = email_flows.verify_ops(rt.config)
-        ops.update(verify)
-        return PendingMail(email, token)
+    policy = PasswordPolicy.from_option(rt.config.passwordPolicy)
+    if policy is not None:
+        policy.check(password, _str_set(req.ops, "username"))
+        if policy.max_age_days:
+            req.set("_password_changed_at", date_value(now()))
+    req.set(PASSWORD_HASH, await trio.to_thread.run_sync(passwords.hash_password, password))
+    email = _str_set(req.ops, "email")
+    if rt.config.verifyUserEmails and email is not None:
+        return _verify(rt, req, email)
     return None
 
 
-async def after_write(rt: Runtime, pending: PendingMail | None) -> None:
-    if pending is not None:
-        await email_flows.send_verification(rt.config, pending.email, pending.token)
+async def _before_update(rt: Runtime, req: SaveRequest) -> PendingMail | None:
+    """A new password: policy, hash, history. A new email: unverified with a token. Either one
+    ends a pending password reset."""
+    password = req.password
+    email_op = req.ops.get("email")
+    if password is None and (email_op is None or (email_op.kind == "Set" and email_op.value is None)):
+        return None
+    found = await rt.read(email_flows.user_by_id, req.object_id)
+    user = found[1] if found else {}
+    if password is not None:
+        for name, op in (await email_flows.password_ops(rt.config, password, user,
+                                                        _str_set(req.ops, "username"))).items():
+            req.apply(name, op)
+    req.unset(email_flows.RESET_TOKEN)
+    req.unset(email_flows.RESET_EXPIRES)
+    email = _str_set(req.ops, "email")
+    if rt.config.verifyUserEmails and email is not None and email != user.get("email"):
+        return _verify(rt, req, email)
+    return None
+
+
+def _verify(rt: Runtime, req: SaveRequest, email: str) -> PendingMail:
+    ops, token = email_flows.verify_ops(rt.config)
+    for name, op in ops.items():
+        req.apply(name, op)
+    return PendingMail(email, token)
+
+
+def _str_set(ops: Mapping[str, Op], name: str) -> str | None:
+    """The string a request sets `name` to, if it does."""
+    op = ops.get(name)
+    return op.value if op is not None and op.kind == "Set" and isinstance(op.value, str) else None
 
 
 async def check_login(rt: Runtime, ctx: Context, found: tuple[str, dict] | None, password_ok: bool) -> None:

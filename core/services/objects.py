@@ -134,7 +134,7 @@ async def get(rt: Backend, caller: Caller, class_name: str, object_id: str, para
     opts = FindOptions(**read_options(rt, params, class_name),
                        **(access_options(rt, caller.auth, class_name, "get") if valid else {}))
     if valid and await rt.has_class(class_name):
-        text = await rt.read(rt.reads.get, class_name, object_id, opts)
+        text = await rt.get(class_name, object_id, opts, caller.auth, caller.context)
     if text is None:
         raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found.")
     return text
@@ -151,7 +151,7 @@ async def find(rt: Backend, caller: Caller, class_name: str, params: dict[str, A
                         await rt.btree_fields(class_name) if exists else frozenset(), caller.auth)
     if not exists:
         return Found([], 0 if opts.count else None)
-    results, total = await rt.read(rt.reads.find, class_name, opts)
+    results, total = await rt.find(class_name, opts, caller.auth, caller.context)
     if opts.explain:
         return Found(results, explain=True)
     if redirected:  # Parse names the class each result really belongs to

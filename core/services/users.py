@@ -1,7 +1,8 @@
 """Users: signup, login, logout, me, upgrading to a revocable session, and the user's own
 object (update, delete; find and get are the objects' own).
 
-Passwords are hashed in a worker thread (bcrypt is slow on purpose) and only the hash is
+A password travels on its command to the `_User` rules (`core/accounts/user_hooks.py`, a
+built-in before-save hook), which check it and hash it in a worker thread; only the hash is
 written. A new user and its first session are one unit of the writer: both or neither.
 Third-party and anonymous login (`authData`) are in `core/services/authdata.py`.
 """
@@ -15,14 +16,13 @@ import trio
 from parsnip.core.accounts import passwords, sessions, user_hooks, users
 from parsnip.core.commands import Create, Delete, Update, build_ops
 from parsnip.core.errors import ParseError
-from parsnip.core.operations import Op
 from parsnip.core.reads import FindOptions
 from parsnip.core.security.auth import MASTER
 from parsnip.core.services import authdata, objects
 from parsnip.core.services.access import require_writable
 from parsnip.core.services.base import Backend, Caller
 from parsnip.core.services.objects import Found, Saved
-from parsnip.core.services.own_account import hashed, new_session, own_view, session_token
+from parsnip.core.services.own_account import new_session, own_view, session_token
 from parsnip.core.values import new_object_id
 
 USER = users.USER_CLASS
@@ -43,12 +43,10 @@ async def signup(rt: Backend, caller: Caller, body: Any) -> Saved:
     user_id = new_object_id()
     fields["ACL"] = users.owner_acl(user_id, body.get("ACL"), public_read=not rt.config.enforcePrivateUsers)
     ops, _ = build_ops(USER, fields)
-    pending = await user_hooks.before_signup(rt, body, ops)
-    ops["_hashed_password"] = Op("Set", await hashed(body["password"]))
-    user = Create(USER, ops, user_id, server_chosen_id=True)
+    # The password is checked and hashed by the `_User` rules (core/accounts/user_hooks.py).
+    user = Create(USER, ops, user_id, server_chosen_id=True, password=body["password"])
     session = new_session(rt, caller, user_id, "signup")
     [created, _] = await rt.write([user, session], caller.context, caller.auth)
-    await user_hooks.after_write(rt, pending)
     return Saved(user_id, {**objects.created_body(user, created), "sessionToken": session_token(session)},
                  created=True, located=True)
 
@@ -123,14 +121,10 @@ async def update(rt: Backend, caller: Caller, class_name: str, object_id: str, b
                             allow_object_id=True)
     if new_id is not None and new_id != object_id:
         raise ParseError(ParseError.INVALID_KEY_NAME, "objectId is an invalid field name.")
-    if password is not None:
-        ops["_hashed_password"] = Op("Set", await hashed(password))
     if linked is not None:
         ops["authData"] = linked
-    pending = await user_hooks.before_update(rt, object_id, body, ops)
-    cmd = Update(USER, object_id, ops)
+    cmd = Update(USER, object_id, ops, password=password)  # hashed by the `_User` rules
     [result] = await rt.write([cmd], caller.context, caller.auth)
-    await user_hooks.after_write(rt, pending)
     if password is not None:  # a new password ends every other session of the user
         await _revoke_sessions(rt, caller, object_id, keep=caller.auth.session_token)
     reply = objects.updated_body(cmd, result)

@@ -13,7 +13,7 @@ its client; the dispatcher goes on with every other one.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Iterator
 
 import trio
 
@@ -129,16 +129,7 @@ class Dispatcher:
         if self._after_event is not None:
             self._fan_out_hooked(ev, before, after, bodies, at)
             return
-        for query in self._registry.candidates(ev.class_name, (before, after)):
-            try:
-                mb = before is not None and matched(query.node, before)
-                ma = after is not None and matched(query.node, after)
-            except Exception as e:
-                for sub in list(query.subscriptions):
-                    fail(sub, e)
-                continue
-            if not (mb or ma):
-                continue
+        for query, mb, ma in self._matching(ev, before, after):
             # Subscribers with one principal, operation, keys and watch get the very same
             # message body: decide once for all of them (a broadcast to thousands of anonymous
             # subscribers is one decision and one serialization).
@@ -165,10 +156,9 @@ class Dispatcher:
                     conn = sub.connection
                     conn.push(conn.prefixes[result[0]] + sub.request_id_json + result[1])
 
-    def _fan_out_hooked(self, ev: Event, before, after, bodies: Bodies, at) -> None:
-        """The same with an after-event hook: each subscriber's message is made on its own
-        connection's task once the hook has seen that subscriber's copy."""
-        hook = self._after_event
+    def _matching(self, ev: Event, before, after) -> Iterator[tuple[Any, bool, bool]]:
+        """The candidate queries the object matched before or after the change, with which; a
+        query whose match raises fails its subscriptions alone."""
         for query in self._registry.candidates(ev.class_name, (before, after)):
             try:
                 mb = before is not None and matched(query.node, before)
@@ -177,8 +167,14 @@ class Dispatcher:
                 for sub in list(query.subscriptions):
                     self._subs.fail(sub, e)
                 continue
-            if not (mb or ma):
-                continue
+            if mb or ma:
+                yield query, mb, ma
+
+    def _fan_out_hooked(self, ev: Event, before, after, bodies: Bodies, at) -> None:
+        """The same with an after-event hook: each subscriber's message is made on its own
+        connection's task once the hook has seen that subscriber's copy."""
+        hook = self._after_event
+        for query, mb, ma in self._matching(ev, before, after):
             for sub in list(query.subscriptions):
                 if sub.held is not None:
                     sub.held.append(ev)

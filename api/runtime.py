@@ -38,6 +38,7 @@ from parsnip.core.follower import LogFollower
 from parsnip.core.layout import table_name
 from parsnip.core.redis_bridge import RedisBridge, redis_url
 from parsnip.core.accounts import sessions, user_hooks
+from parsnip.core.cloud import triggers as cloud_triggers
 from parsnip.core.cloud.registry import Cloud
 from parsnip.core.errors import ParseError
 from parsnip.core.operations import Op
@@ -318,6 +319,8 @@ async def _open_runtime(config: Config, dsn: str | None, cloud: Cloud | None = N
                         rt = Runtime(config, gateway, schema, writer, bus, roles, bridge, follower, projector,
                                      nursery=nursery, cloud=cloud)
                         user_hooks.install(rt.hooks, rt)  # the built-in `_User` rules
+                        if cloud is not None:
+                            cloud_triggers.install(cloud, rt.hooks)  # its save triggers (core/cloud/triggers.py)
                         yield rt
                     finally:
                         nursery.cancel_scope.cancel()

@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, _admin_sql, _free_port, _with_database, start_server, stop_server
+from tests.api.cloud_helpers import server_with_cloud
+from tests.conftest import ROOT, _free_port
 
 CLOUD = textwrap.dedent('''
     import threading
@@ -110,14 +111,8 @@ CLOUD = textwrap.dedent('''
 @pytest.fixture(scope="module")
 def cloud_server(admin_dsn, tmp_path_factory):
     """A server of its own, with the module above as its Cloud Code."""
-    path = tmp_path_factory.mktemp("cloud") / "main.py"
-    path.write_text(CLOUD)
-    name = "parsnip_f_" + secrets.token_hex(6)
-    _admin_sql(admin_dsn, f'CREATE DATABASE "{name}"')
-    info = start_server(_with_database(admin_dsn, name), "--cloud", str(path))
-    yield info
-    stop_server(info)
-    _admin_sql(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with server_with_cloud(admin_dsn, tmp_path_factory.mktemp("cloud"), CLOUD) as info:
+        yield info
 
 
 @pytest.fixture

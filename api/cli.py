@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import dataclasses
+import logging
 import os
 import secrets
 import shutil
@@ -48,6 +49,7 @@ _HELP = {
     "liveQuery": 'LiveQuery: JSON, e.g. {"classNames": ["Message"]} (names are regular expressions)',
     "startLiveQueryServer": "serve LiveQuery websockets on this server's port",
     "liveQueryServerOptions": 'JSON: {"keyPairs": {...}, "websocketTimeout": ms, "maxQueue": n}',
+    "cloud": "Cloud Code: a Python file (main.py) or module whose `cloud` is a parsnip.cloud.Cloud",
 }
 
 
@@ -130,7 +132,14 @@ def main(argv: list[str] | None = None) -> None:
     logsetup.configure(cfg)
     from parsnip.api.routes.server import VERSION
     from parsnip.api.server import serve, serve_cluster
+    from parsnip.core.cloud.loader import CloudLoadError, load_cloud
 
+    try:
+        load_cloud(cfg.cloud)  # before serving (and before --cluster forks): a broken module stops here
+    except CloudLoadError as err:
+        logging.getLogger("parsnip").critical("%s; not starting", err, exc_info=err.__cause__)
+        print(f"parsnip: {err}", file=sys.stderr)
+        sys.exit(1)
     banner.announce(cfg, VERSION, _master_key_file(cfg))
     if cfg.cluster > 1:
         serve_cluster(cfg, cfg.cluster)

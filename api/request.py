@@ -35,7 +35,6 @@ _BODY_KEYS = {
     "_ClientVersion": "client_version",
     "_RevocableSession": "revocable",
     "_ContentType": "content_type",
-    "_context": "context",
 }
 _HEADERS = {
     "x-parse-application-id": "app_id",
@@ -66,6 +65,11 @@ class ParseRequest:
     auth: Auth = field(default_factory=Auth)
     # The body is past LARGE_BODY: services check it off the trio loop (`core/services/base.py: checked`).
     large_body: bool = False
+    # The request's headers as received, and the Cloud Code context the client sent
+    # (X-Parse-Cloud-Context, or `_context` in the JS SDK's body form), unread until a cloud
+    # function needs it (api/routes/functions.py).
+    headers: Mapping[str, str] = field(default_factory=dict)
+    cloud_context: Any = None
 
     @property
     def context(self) -> Context:
@@ -148,9 +152,13 @@ def read_request(
     params: dict[str, Any] = dict(query)
     if body is _UNREAD:
         body = decode_body(raw_body) if method in _METHODS_WITH_BODY else {}
+    cloud_context = headers.get("x-parse-cloud-context")
     if isinstance(body, dict) and ("_method" in body or "_ApplicationId" in body):
         body = dict(body)
         override = body.pop("_method", None)
+        if body.get("_context"):  # Parse reads a truthy `_context` (object or JSON text) over the header
+            cloud_context = body["_context"]
+        body.pop("_context", None)
         for k, name in _BODY_KEYS.items():
             if k in body:
                 value = body.pop(k)
@@ -162,7 +170,7 @@ def read_request(
             params.update(body)
             body = {}
     req = ParseRequest(method, path, params, body, keys=keys, client_ip=client_ip,
-                       large_body=len(raw_body) > LARGE_BODY)
+                       large_body=len(raw_body) > LARGE_BODY, headers=headers, cloud_context=cloud_context)
     _authenticate(config, req)
     req.auth = Auth(master=req.master, read_only=req.read_only_master,
                     installation_id=keys.get("installation_id"))

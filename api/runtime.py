@@ -38,6 +38,8 @@ from parsnip.core.follower import LogFollower
 from parsnip.core.layout import table_name
 from parsnip.core.redis_bridge import RedisBridge, redis_url
 from parsnip.core.accounts import sessions, user_hooks
+from parsnip.core.cloud import triggers as cloud_triggers
+from parsnip.core.cloud.registry import Cloud
 from parsnip.core.errors import ParseError
 from parsnip.core.operations import Op
 from parsnip.core.pipeline import find as find_pipeline, write as write_pipeline
@@ -65,7 +67,7 @@ class Runtime:
     def __init__(self, config: Config, gateway: Gateway, schema: SchemaCache, writer: Writer, bus: Bus,
                  roles: RoleCache | None = None, bridge: RedisBridge | None = None,
                  follower: LogFollower | None = None, projector: Projector | None = None,
-                 hooks: Hooks | None = None, nursery: trio.Nursery | None = None) -> None:
+                 hooks: Hooks | None = None, nursery: trio.Nursery | None = None, cloud: Cloud | None = None) -> None:
         self.config = config
         self.gateway = gateway
         self.schema = schema
@@ -78,6 +80,7 @@ class Runtime:
         self.projector = projector or Projector()
         self.hooks = hooks or Hooks()  # the hook registry (core/pipeline/hooks.py)
         self._nursery = nursery  # where after-save hooks run: the runtime's own
+        self.cloud = cloud  # the user's Cloud Code (core/cloud/), None without the `cloud` option
         self._btree: dict[str, tuple[float, frozenset[str]]] = {}
 
     @property
@@ -253,17 +256,19 @@ def exit_process(error: BaseException) -> None:
 
 @asynccontextmanager
 async def open_runtime(config: Config, dsn: str | None = None, *,
-                       on_failure: Callable[[BaseException], None] | None = None) -> AsyncIterator[Runtime]:
+                       on_failure: Callable[[BaseException], None] | None = None,
+                       cloud: Cloud | None = None) -> AsyncIterator[Runtime]:
     """Start everything; on exit, commit every accepted write before closing the database.
 
     The writer's loop, the log follower and the Redis bridge run in nurseries owned by this
     context: they live exactly as long as the runtime. If one fails (not an outage: those they
     ride out), the context ends with `RuntimeFailed`, and `on_failure(error)` is called first;
-    so it is if the runtime cannot start (the database unreachable at start, say).
+    so it is if the runtime cannot start (the database unreachable at start, say). `cloud`
+    is the user's Cloud Code, loaded by the caller (`core/cloud/loader.py`).
     """
     started = False
     try:
-        async with _open_runtime(config, dsn) as rt:
+        async with _open_runtime(config, dsn, cloud) as rt:
             started = True
             yield rt
     except BaseException as e:
@@ -276,7 +281,7 @@ async def open_runtime(config: Config, dsn: str | None = None, *,
 
 
 @asynccontextmanager
-async def _open_runtime(config: Config, dsn: str | None) -> AsyncIterator[Runtime]:
+async def _open_runtime(config: Config, dsn: str | None, cloud: Cloud | None = None) -> AsyncIterator[Runtime]:
     dsn = dsn or await trio.to_thread.run_sync(database_uri, config)
     projector = Projector()
     async with Gateway(dsn, max_size=config.databasePoolSize) as gateway:
@@ -312,8 +317,10 @@ async def _open_runtime(config: Config, dsn: str | None) -> AsyncIterator[Runtim
                         nursery.start_soon(_essential, "the Redis bridge", gateway.call_steady, bridge.run)
                     try:
                         rt = Runtime(config, gateway, schema, writer, bus, roles, bridge, follower, projector,
-                                     nursery=nursery)
+                                     nursery=nursery, cloud=cloud)
                         user_hooks.install(rt.hooks, rt)  # the built-in `_User` rules
+                        if cloud is not None:
+                            cloud_triggers.install(cloud, rt.hooks)  # its save triggers (core/cloud/triggers.py)
                         yield rt
                     finally:
                         nursery.cancel_scope.cancel()

@@ -23,6 +23,7 @@ from parsnip.api.app import create_app
 from parsnip.api.cluster import serve_cluster  # noqa: F401  (`parsnip --cluster N`, called by api/cli.py)
 from parsnip.api.connections import DELIVERY, GRACE, LONGEST_REQUEST, Connections
 from parsnip.api.runtime import Runtime, exit_process, open_runtime
+from parsnip.core.cloud.loader import load_cloud
 from parsnip.core.config import Config
 from parsnip.livequery.framing import handshake_response
 from parsnip.livequery.server import LiveQueryServer
@@ -41,7 +42,9 @@ def livequery_enabled(config: Config) -> bool:
 def asgi_app(config: Config, dsn: str | None = None) -> QuartTrio:
     """The Parsnip ASGI app; its runtime (and LiveQuery server, when enabled) live in the
     app's own nursery while it serves. Websockets reaching the app through its ASGI host are
-    LiveQuery connections; `serve` gives them the socket itself instead (api/listener.py)."""
+    LiveQuery connections; `serve` gives them the socket itself instead (api/listener.py).
+    The `cloud` module is loaded here, before serving: one that fails raises `CloudLoadError`."""
+    cloud = load_cloud(config.cloud)
     holder: dict[str, Any] = {}
     stop = trio.Event()
     stopped = trio.Event()
@@ -70,7 +73,7 @@ def asgi_app(config: Config, dsn: str | None = None) -> QuartTrio:
 
     async def run_runtime(task_status=trio.TASK_STATUS_IGNORED) -> None:
         try:
-            async with open_runtime(config, dsn, on_failure=exit_process) as rt:
+            async with open_runtime(config, dsn, on_failure=exit_process, cloud=cloud) as rt:
                 holder["rt"] = rt
                 async with trio.open_nursery() as nursery:
                     if livequery_enabled(config):

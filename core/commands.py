@@ -84,6 +84,7 @@ class Result:
     updated_at: Any = None
     fields: dict[str, Any] = field(default_factory=dict)
     changed: tuple[str, ...] = ()
+    hooked: tuple[str, ...] = ()  # fields a before-save hook chose: the save response carries them
 
 
 def build_ops(class_name: str, body: Any, *, allow_object_id: bool = False) -> tuple[dict[str, Op], str | None]:

@@ -71,6 +71,9 @@ class Config:
     liveQuery: dict | None = None
     startLiveQueryServer: bool = False
     liveQueryServerOptions: dict | None = None
+    # Cloud Code: a Python file (main.py) or dotted module whose attribute `cloud` is a
+    # `parsnip.cloud.Cloud` (core/cloud/loader.py).
+    cloud: str | None = None
 
     def __post_init__(self) -> None:
         if not self.mountPath.startswith("/"):

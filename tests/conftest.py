@@ -135,7 +135,9 @@ def stop_server(info: ServerInfo) -> int:
 
 # The session server also serves LiveQuery for every class on its own port, as the reference
 # Parse Server does, so the JS SDK's LiveQuery tests (tests/sdk/livequery.test.mjs) use it too.
-PARSNIP_SERVER_ARGS = ("--startLiveQueryServer", "--liveQuery", '{"classNames": [".*"]}')
+# Its Cloud Code (tests/sdk/cloud/main.py) mirrors the reference server's cloud/main.js.
+PARSNIP_SERVER_ARGS = ("--startLiveQueryServer", "--liveQuery", '{"classNames": [".*"]}',
+                       "--cloud", str(ROOT / "tests" / "sdk" / "cloud" / "main.py"))
 
 
 @pytest.fixture(scope="session")

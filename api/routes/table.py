@@ -7,8 +7,8 @@ from __future__ import annotations
 from functools import partial
 
 from parsnip.api.routes import (
-    Handler, Route, aggregate, batch, check_object_id, compile_routes, match_route, objects, pages, schemas, server,
-    users,
+    Handler, Route, aggregate, batch, check_object_id, compile_routes, functions, match_route, objects, pages, schemas,
+    server, users,
 )
 from parsnip.api.routes.scriptlog import scriptlog
 
@@ -42,6 +42,7 @@ _SPEC: list[tuple[str, str, Handler]] = [
     *_class_routes("/classes/:className"),
     ("POST", "/batch", batch.batch),
     ("GET", "/aggregate/:className", aggregate.aggregate),
+    ("POST", "/functions/:functionName", functions.call),
     ("GET", "/serverInfo", server.server_info),
     ("GET", "/scriptlog", scriptlog),
     ("GET", "/schemas", schemas.list_classes),

@@ -27,6 +27,9 @@ async def run(hooks: Hooks, commands: Sequence[Command], context: Context, auth:
     """Commit `commands` with their hooks run around the write; one Result per command."""
     staged = await before_save.run(hooks, commands, auth, context, clp_of, load)
     results = await commit(staged.commands, context, auth)
+    for cmd, result in zip(staged.commands, results):
+        if getattr(cmd, "by_hook", ()):  # Parse answers the fields its beforeSave changed
+            result.hooked = cmd.by_hook
     if staged.after:
         await after_save.run(nursery, staged.after, staged.commands, results, auth, context)
     return results

@@ -70,8 +70,13 @@ def _body_for_write(class_name: str, body: Any) -> Any:
 
 
 def op_results(ops, result: Result) -> dict[str, Any]:
-    """The fields a save response carries back: the results of Increment/Add/AddUnique/Remove."""
-    return {name: result.fields.get(name) for name, op in ops.items() if op.kind in _ECHOED_OPS}
+    """The fields a save response carries back: the results of Increment/Add/AddUnique/Remove,
+    and the fields a before-save hook chose (present ones, as they were written)."""
+    echoed = {name: result.fields.get(name) for name, op in ops.items() if op.kind in _ECHOED_OPS}
+    for name in result.hooked:
+        if name in result.fields:
+            echoed[name] = result.fields[name]
+    return echoed
 
 
 def create_command(rt: Backend, class_name: str, body: Any) -> Create:

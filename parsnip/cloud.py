@@ -1,0 +1,20 @@
+"""Cloud Code in Python: register functions, jobs and triggers on a `Cloud`, in the module
+Parse's option `cloud` names (`parsnip --cloud main.py`, PARSE_SERVER_CLOUD, "cloud" in the
+JSON file). The loader takes the module's attribute `cloud`.
+
+    from parsnip.cloud import Cloud, ParseError
+
+    cloud = Cloud()
+
+    @cloud.define("hello")
+    async def hello(req):
+        return "Hello world!"
+"""
+
+from __future__ import annotations
+
+from parsnip.core.cloud.registry import Cloud
+from parsnip.core.cloud.requests import FunctionRequest
+from parsnip.core.errors import ParseError
+
+__all__ = ["Cloud", "FunctionRequest", "ParseError"]

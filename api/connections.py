@@ -145,6 +145,14 @@ class Connections:
             oldest = trio.current_time() - keep_alive
             self._close(lambda conn: conn.idle_since is not None and conn.idle_since < oldest)
 
+    def turned(self, conn: Connection, idle: bool) -> None:
+        """`conn` began waiting for its next request head (`idle`) or began one. Once draining,
+        a connection that turns idle is closed at once, like those idle when the drain began
+        (a client that read its answer a moment before SIGTERM is not made to wait the grace)."""
+        conn.idle_since = trio.current_time() if idle else None
+        if idle and self.draining:
+            conn.close()
+
     def _close(self, which: Callable[[Connection], bool]) -> None:
         for conn in list(self._open):
             if which(conn):

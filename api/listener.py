@@ -61,7 +61,7 @@ class _TCPServer(TCPServer):
 
     async def protocol_send(self, event: Any) -> None:
         if isinstance(event, Updated):
-            self._conn.idle_since = trio.current_time() if event.idle else None
+            _connections.turned(self._conn, event.idle)
             return
         await super().protocol_send(event)
 

@@ -18,6 +18,7 @@ from parsnip.core.cloud.registry import Cloud
 from parsnip.livequery.cloud_hooks import hooks_for
 from parsnip.livequery.hooks import NO_HOOKS
 from tests.conftest import _admin_sql, _with_database, start_server, stop_server
+from tests.livequery.conftest import server_log
 from tests.livequery.live_helpers import Client, Rest, connected, ws_url
 
 KEY_PAIRS = {"clientKey": "ck", "masterKey": "test-master"}  # LiveQuery knows the master key from keyPairs
@@ -141,6 +142,8 @@ async def test_before_subscribe_refuses_one_subscription_and_the_connection_goes
         assert await c.subscribe(2, "Room", {"name": "crash"}) == _refused(141, "'no such room'", 2)
         assert (await c.subscribe(3, "Room", {"name": "lobby"}))["op"] == "subscribed"
         await c.nothing(0.2)
+    # The traceback is the operator's, in the log; the client got only the message.
+    assert "KeyError: 'no such room'" in server_log(server)
 
 
 async def test_before_subscribe_changes_the_query_and_the_keys_sent(server):
@@ -287,3 +290,21 @@ def test_subscription_query_constraints_combine_as_parse_querys(build, where):
     query = SubscriptionQuery("A", {"b": {"$gt": 0}}, None, None)
     build(query)
     assert query.where == where
+
+
+async def test_after_event_runs_on_the_events_a_resuming_subscriber_missed(server):
+    rest = Rest(server)
+    room = "resume-" + secrets.token_hex(4)
+    async with open_websocket_url(ws_url(server)) as ws:
+        c = await _connected(ws, server)
+        subscribed = await c.subscribe(1, "Message", {"room": room})
+    await rest.create("Message", {"room": room, "text": "missed"})
+    await rest.create("Message", {"room": room, "text": "missed, hidden", "onlyFor": "someone"})
+    async with open_websocket_url(ws_url(server)) as ws:
+        c = await _connected(ws, server)
+        assert (await c.subscribe(2, "Message", {"room": room}, position=subscribed["position"]))["op"] == "subscribed"
+        await rest.create("Message", {"room": room, "text": "live"})
+        got = [await c.recv() for _ in range(2)]
+        await c.nothing()
+    assert [(m["op"], m["object"]["text"], m["object"]["seenBy"]) for m in got] == [
+        ("create", "missed", "anonymous"), ("create", "live", "anonymous")]

@@ -2,7 +2,10 @@
 `@cloud.before_subscribe(cls)` and `@cloud.after_live_query_event(cls)` refuse, change and drop
 as Parse's beforeConnect, beforeSubscribe and afterLiveQueryEvent do, with their validators; a
 trigger's failure is its client's error and nothing else's. A real `parsnip` process loading a
-cloud module the test writes, real websockets.
+cloud module the test writes, real websockets. The same triggers written in JavaScript on Parse
+Server 9.10 gave the same frames (codes, messages, requestId, keys, renamed and withheld events),
+except that Parse's LiveQuery requests carry no `master`, so its `requireMaster` refuses a client
+connected with the master key too.
 """
 
 from __future__ import annotations
@@ -10,11 +13,17 @@ from __future__ import annotations
 import json
 import secrets
 
+import operator
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from trio_websocket import open_websocket_url
 
 from parsnip.core.cloud.live import SubscriptionQuery
 from parsnip.core.cloud.registry import Cloud
+from parsnip.core.query.ast import parse_where
+from parsnip.core.query.match import matches
 from parsnip.livequery.cloud_hooks import hooks_for
 from parsnip.livequery.hooks import NO_HOOKS
 from tests.conftest import _admin_sql, _with_database, start_server, stop_server
@@ -308,3 +317,22 @@ async def test_after_event_runs_on_the_events_a_resuming_subscriber_missed(serve
         await c.nothing()
     assert [(m["op"], m["object"]["text"], m["object"]["seenBy"]) for m in got] == [
         ("create", "missed", "anonymous"), ("create", "live", "anonymous")]
+
+
+_COMPARISONS = {"greater_than": operator.gt, "greater_than_or_equal_to": operator.ge, "less_than": operator.lt,
+                "less_than_or_equal_to": operator.le, "not_equal_to": operator.ne}
+
+
+@given(constraints=st.lists(st.tuples(st.sampled_from(sorted(_COMPARISONS)), st.sampled_from("ab"),
+                                      st.integers(-3, 3)), max_size=6),
+       obj=st.fixed_dictionaries({"a": st.integers(-4, 4), "b": st.integers(-4, 4)}))
+def test_a_narrowed_subscription_matches_exactly_what_every_constraint_allows(constraints, obj):
+    """Whatever comparisons a trigger adds, the subscription keeps an object iff each holds
+    (a later constraint of the same kind on a field replaces the earlier, as in Parse.Query)."""
+    query = SubscriptionQuery("A", {}, None, None)
+    last: dict[tuple[str, str], int] = {}
+    for method, key, value in constraints:
+        getattr(query, method)(key, value)
+        last[(method, key)] = value
+    expected = all(_COMPARISONS[method](obj[key], value) for (method, key), value in last.items())
+    assert matches(parse_where(query.where), {"objectId": "x", **obj}) == expected

@@ -3,7 +3,8 @@
 request becomes the `req` Parse hands its trigger (`core/cloud/live.py`), validators first.
 
 Only what is registered is active: no before_connect, no hook on connect; an after-event trigger
-takes only its own classes off the shared-body path (`after_event_on`).
+takes only its own classes off the shared-body path (`after_event_on`). Registrations are looked
+up in the cloud module in use at each call, so a `--dev` reload's triggers take over at once.
 """
 
 from __future__ import annotations
@@ -21,42 +22,48 @@ from parsnip.core.cloud.registry import Cloud, Registration
 from parsnip.core.errors import ParseError
 from parsnip.livequery.hooks import NO_HOOKS, ConnectRequest, LiveEvent, LiveQueryHooks, SubscribeRequest
 
-_KINDS = ("before_subscribe", "after_live_query_event")
+_KINDS = ("before_connect", "before_subscribe", "after_live_query_event")
+_SEAM = {"before_connect": "before_connect", "before_subscribe": "before_subscribe",
+         "after_live_query_event": "after_event"}
 
 
-def hooks_for(cloud: Cloud | None) -> LiveQueryHooks:
-    """The LiveQuery hooks of a cloud module (none without one, or when it registers none)."""
-    if cloud is None or not any(kind == "before_connect" or kind in _KINDS for kind, _ in cloud.triggers):
+def hooks_for(cloud_of: Callable[[], Cloud | None], *, every_kind: bool = False) -> LiveQueryHooks:
+    """The LiveQuery hooks of the cloud module `cloud_of()` gives at each call (a `--dev` reload
+    swaps it): none when it registers no LiveQuery trigger. Only the kinds it registers now are
+    active, unless `every_kind` (for a reload that may bring a kind the server started without)."""
+    cloud = cloud_of()
+    kinds = set(_KINDS) if every_kind else {kind for kind, _ in (cloud.triggers if cloud else ()) if kind in _KINDS}
+    if not kinds:
         return NO_HOOKS
-    return CloudHooks(cloud)
+    return CloudHooks(cloud_of, {_SEAM[kind] for kind in kinds})
 
 
 class CloudHooks(LiveQueryHooks):
-    def __init__(self, cloud: Cloud) -> None:
-        self._connect = cloud.trigger("before_connect")
-        by_kind: dict[str, dict[str, Registration]] = {kind: {} for kind in _KINDS}
-        for (kind, class_name), registration in cloud.triggers.items():
-            if kind in by_kind and class_name is not None:
-                by_kind[kind][class_name] = registration
-        self._subscribe = by_kind["before_subscribe"]
-        self._event = by_kind["after_live_query_event"]
+    def __init__(self, cloud_of: Callable[[], Cloud | None], active: set[str]) -> None:
+        self._cloud_of = cloud_of
+        self._active = active  # the seam's hook names the server is to call
 
     def active(self, name: str) -> Callable[..., Awaitable[None]] | None:
-        registered = {"before_connect": self._connect is not None, "before_subscribe": bool(self._subscribe),
-                      "after_event": bool(self._event)}
-        return super().active(name) if registered.get(name) else None
+        return super().active(name) if name in self._active else None
 
     def after_event_on(self, class_name: str) -> bool:
-        return class_name in self._event
+        return self._trigger("after_live_query_event", class_name) is not None
+
+    def _trigger(self, kind: str, class_name: str | None) -> Registration | None:
+        cloud = self._cloud_of()
+        return cloud.trigger(kind, class_name) if cloud is not None else None
 
     async def before_connect(self, request: ConnectRequest) -> None:
+        registration = self._trigger("before_connect", None)
+        if registration is None:
+            return
         auth = request.auth
         req = ConnectTriggerRequest(request.installation_id, request.session_token, request.use_master_key,
                                     auth.user_id, request.client_ip, request.clients, request.subscriptions)
-        await _run(self._connect, req, auth.user_id)
+        await _run(registration, req, auth.user_id)
 
     async def before_subscribe(self, request: SubscribeRequest) -> None:
-        registration = self._subscribe.get(request.class_name)
+        registration = self._trigger("before_subscribe", request.class_name)
         if registration is None:
             return
         auth = request.auth
@@ -68,7 +75,7 @@ class CloudHooks(LiveQueryHooks):
         request.where, request.keys, request.watch = _subscription_of(req.query)
 
     async def after_event(self, event: LiveEvent) -> None:
-        registration = self._event.get(event.class_name)
+        registration = self._trigger("after_live_query_event", event.class_name)
         if registration is None:
             return
         auth = event.auth

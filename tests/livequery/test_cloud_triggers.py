@@ -271,7 +271,7 @@ def test_a_cloud_without_livequery_triggers_adds_no_hook():
     async def noop(req):
         pass
 
-    assert hooks_for(None) is NO_HOOKS and hooks_for(cloud) is NO_HOOKS
+    assert hooks_for(lambda: None) is NO_HOOKS and hooks_for(lambda: cloud) is NO_HOOKS
 
 
 def test_only_registered_triggers_are_active_and_only_their_classes_lose_shared_bodies():
@@ -281,10 +281,24 @@ def test_only_registered_triggers_are_active_and_only_their_classes_lose_shared_
     async def event(req):
         pass
 
-    hooks = hooks_for(cloud)
+    hooks = hooks_for(lambda: cloud)
     assert hooks.active("before_connect") is None and hooks.active("before_subscribe") is None
     assert hooks.active("after_event") is not None
     assert hooks.after_event_on("Message") and not hooks.after_event_on("Plain")
+
+
+def test_a_reloaded_cloud_module_s_triggers_take_over_at_once():
+    old, new = Cloud(), Cloud()
+    old.after_live_query_event("Message")(lambda req: None)
+    new.after_live_query_event("Chat")(lambda req: None)
+    in_use = {"cloud": old}
+    hooks = hooks_for(lambda: in_use["cloud"])
+    assert hooks.after_event_on("Message") and not hooks.after_event_on("Chat")
+    in_use["cloud"] = new  # what a --dev reload does (Runtime.cloud)
+    assert hooks.after_event_on("Chat") and not hooks.after_event_on("Message")
+    # A kind the first module lacked is called only when every kind is made active (--dev).
+    assert hooks.active("before_connect") is None
+    assert hooks_for(lambda: in_use["cloud"], every_kind=True).active("before_connect") is not None
 
 
 @pytest.mark.parametrize("build, where", [

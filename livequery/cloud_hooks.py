@@ -95,7 +95,8 @@ class CloudHooks(LiveQueryHooks):
 async def _run(registration: Registration, req: Any, user_id: str | None) -> None:
     """The trigger's validator, then the trigger (`async def` awaited, `def` in a worker thread)."""
     if registration.validation is not None:
-        await registration.validation.check(req, has_user=user_id is not None)
+        if await registration.validation.check(req, has_user=user_id is not None):
+            return  # the validator says to skip the handler (skip_with_master_key)
     handler = registration.handler
     if inspect.iscoroutinefunction(handler):
         await handler(req)

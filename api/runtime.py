@@ -109,6 +109,11 @@ class Runtime:
         with trio.CancelScope(shield=True):
             return await self.gateway.call_steady(self.writer.write, list(commands), context, auth)
 
+    def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Run `fn(*args)` in the runtime's nursery: work that outlives the request that started
+        it (a job), cancelled when the runtime stops. `fn` must not raise: that would end the runtime."""
+        self._hook_nursery().start_soon(fn, *args)
+
     def _hook_nursery(self) -> trio.Nursery:
         if self._nursery is None:
             raise RuntimeError("this runtime runs no after-save hooks (no nursery)")

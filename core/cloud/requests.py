@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 # Where `req.log` writes: user code's records, beside Parsnip's own.
 CLOUD_LOG = logging.getLogger("parsnip.cloud")
@@ -25,4 +25,20 @@ class FunctionRequest:
     ip: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
+    log: logging.Logger = CLOUD_LOG
+
+
+@dataclass
+class JobRequest:
+    """A run of a job (`POST /jobs/{name}`, or a `_JobSchedule` slot): always as the master
+    key. `message(text)` sets the run's `_JobStatus.message`; awaiting it is optional (the
+    update is written in order either way, as Parse's promise is)."""
+
+    params: dict[str, Any]
+    job_name: str
+    job_id: str
+    message: Callable[[str], Awaitable[None]]
+    master: bool = True
+    ip: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
     log: logging.Logger = CLOUD_LOG

@@ -50,6 +50,7 @@ _HELP = {
     "startLiveQueryServer": "serve LiveQuery websockets on this server's port",
     "liveQueryServerOptions": 'JSON: {"keyPairs": {...}, "websocketTimeout": ms, "maxQueue": n}',
     "cloud": "Cloud Code: a Python file (main.py) or module whose `cloud` is a parsnip.cloud.Cloud",
+    "jobSchedulerInterval": "seconds between the job scheduler's looks at _JobSchedule (0: no scheduler here)",
 }
 
 

@@ -40,6 +40,7 @@ from parsnip.core.redis_bridge import RedisBridge, redis_url
 from parsnip.core.accounts import sessions, user_hooks
 from parsnip.core.cloud import triggers as cloud_triggers
 from parsnip.core.cloud.registry import Cloud
+from parsnip.core.cloud.scheduler import Scheduler
 from parsnip.core.errors import ParseError
 from parsnip.core.operations import Op
 from parsnip.core.pipeline import find as find_pipeline, write as write_pipeline
@@ -326,6 +327,8 @@ async def _open_runtime(config: Config, dsn: str | None, cloud: Cloud | None = N
                         user_hooks.install(rt.hooks, rt)  # the built-in `_User` rules
                         if cloud is not None:
                             cloud_triggers.install(cloud, rt.hooks)  # its save triggers (core/cloud/triggers.py)
+                        if cloud is not None and cloud.jobs and config.jobSchedulerInterval > 0:
+                            nursery.start_soon(Scheduler(rt, config.jobSchedulerInterval).run)  # _JobSchedule
                         yield rt
                     finally:
                         nursery.cancel_scope.cancel()

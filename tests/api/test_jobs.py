@@ -150,11 +150,18 @@ def test_messages_are_written_in_order_before_the_final_status(master):
     assert (done["status"], done["message"]) == ("succeeded", "step 4")
 
 
-def test_the_job_status_is_for_the_master_key_only(master, client):
+@pytest.mark.parametrize("class_name", ["_JobStatus", "_JobSchedule"])
+@pytest.mark.parametrize("method, path", [("GET", ""), ("GET", "/{id}"), ("POST", ""), ("PUT", "/{id}"),
+                                          ("DELETE", "/{id}")])
+def test_job_statuses_and_schedules_are_for_the_master_key_only(master, client, class_name, method, path):
+    """Parse's master-only classes: a client may not even create a schedule for the scheduler to run."""
     job_id = start(master, "silent")
-    finished(master, job_id)
-    assert client.get(f"/classes/_JobStatus/{job_id}").status_code == 404
-    assert client.get("/classes/_JobStatus").json() == {"results": []}
+    r = client.request(method, f"/classes/{class_name}" + path.format(id=job_id),
+                       json={"jobName": "silent", "startAfter": "2020-01-01T00:00:00.000Z"})
+    assert (r.status_code, r.json()) == (400, {"code": 119, "error": "Permission denied"})
+    batch = client.post("/batch", json={"requests": [{"method": "POST", "path": f"/parse/classes/{class_name}",
+                                                      "body": {"jobName": "silent"}}]})
+    assert batch.json() == [{"error": {"code": 119, "error": "Permission denied"}}]
 
 
 @pytest.mark.parametrize("path, body", [("/jobs/nope", {}), ("/jobs", {"jobName": "nope"}), ("/jobs", {}),

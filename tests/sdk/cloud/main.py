@@ -35,3 +35,15 @@ async def master_only(req):
     if not req.master:
         raise ParseError(ParseError.OPERATION_FORBIDDEN, "master key required")
     return "ok"
+
+
+# Jobs (tests/sdk/jobs.test.mjs): Parse.Cloud.startJob, then Parse.Cloud.getJobStatus.
+@cloud.job("sdkJob")
+async def sdk_job(req):
+    await req.message("working")
+    return f"done {req.params.get('n')} {req.params['when'].year}"
+
+
+@cloud.job("sdkFailingJob")
+async def sdk_failing_job(req):
+    raise ParseError(ParseError.VALIDATION_ERROR, "this job always fails")

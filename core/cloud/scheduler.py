@@ -38,6 +38,7 @@ logger = logging.getLogger("parsnip.cloud")
 
 GRACE = timedelta(minutes=10)
 MAX_SCHEDULES = 1000  # the schedules a node reads
+PRUNE_EVERY_S = 3600.0
 SOURCE = "schedule"  # a scheduled run's `_JobStatus.source` (Parse's own runs say "api")
 
 _DDL = """
@@ -66,6 +67,7 @@ class Scheduler:
         self.node = uuid.uuid4().hex[:12]
         self._caller = Caller(MASTER, request_id=f"scheduler-{self.node}")
         self._warned: dict[str, str] = {}  # schedule id -> the complaint already logged
+        self._next_prune = 0.0
 
     async def run(self) -> None:
         """Forever: start the due slots, then sleep until the next slot or the next look."""
@@ -89,7 +91,8 @@ class Scheduler:
     async def tick(self, at: datetime) -> datetime | None:
         """Start every slot due at `at` that this node wins; the earliest slot after `at`."""
         upcoming: datetime | None = None
-        for fields in await self._schedules():
+        schedules = await self._schedules()
+        for fields in schedules:
             schedule = self._schedule(fields)
             if schedule is None:
                 continue
@@ -99,6 +102,9 @@ class Scheduler:
             following = schedule.next_slot(at)
             if following is not None and (upcoming is None or following < upcoming):
                 upcoming = following
+        if trio.current_time() >= self._next_prune:
+            self._next_prune = trio.current_time() + PRUNE_EVERY_S
+            await self.rt.gateway.call(_prune, self.rt.gateway, [s.get("objectId") for s in schedules])
         return upcoming
 
     async def _schedules(self) -> list[dict[str, Any]]:
@@ -154,6 +160,17 @@ async def _install(gateway: Any) -> None:
     async with gateway.pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", event_log.INSTALL_LOCK)
         await conn.execute(_DDL)
+
+
+# The rows of deleted schedules go once claimed more than a day ago: their slot is long past its
+# grace, so forgetting the claim can never let that slot run again.
+_PRUNE = """
+DELETE FROM parsnip_job_slots WHERE claimed_at < now() - interval '1 day' AND schedule_id <> ALL($1::text[])"""
+
+
+async def _prune(gateway: Any, live: list[str]) -> None:
+    async with gateway.pool.acquire() as conn:
+        await conn.execute(_PRUNE, live)
 
 
 async def _claim(gateway: Any, schedule_id: str, slot: datetime, node: str) -> Any:

@@ -5,16 +5,20 @@ log's history holds each one."""
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 import trio
 
+from parsnip.core.errors import ParseError
 from parsnip.core.services import objects
 from parsnip.core.services.base import Caller
 from parsnip.core.values import iso, now
 
 JOB_STATUS_CLASS = "_JobStatus"
+
+logger = logging.getLogger("parsnip.cloud")
 
 
 class JobStatus:
@@ -31,9 +35,14 @@ class JobStatus:
     @classmethod
     async def create(cls, rt: Any, caller: Caller, job_name: str, params: dict[str, Any], source: str) -> "JobStatus":
         """A new "running" status for `job_name` (the caller must hold the master key)."""
-        saved = await objects.create(rt, caller, JOB_STATUS_CLASS, {
-            "jobName": job_name, "source": source, "status": "running", "params": params, "ACL": {},
-        })
+        body = {"jobName": job_name, "source": source, "status": "running", "params": params, "ACL": {}}
+        try:
+            objects.create_command(rt, JOB_STATUS_CLASS, body)
+        except ParseError as unfit:  # Parse runs the job all the same: its status keeps no params
+            logger.warning("job %r: its params cannot be stored in _JobStatus (%s); recorded without them",
+                           job_name, unfit.message)
+            del body["params"]
+        saved = await objects.create(rt, caller, JOB_STATUS_CLASS, body)
         return cls(rt, caller, saved.object_id)
 
     def message(self, text: Any) -> "_Written":
@@ -43,10 +52,14 @@ class JobStatus:
             done.set()
             return _Written(done)
         try:
-            trio.lowlevel.current_trio_token()
-            self._send.send_nowait((text, done))
-        except RuntimeError:  # a plain `def` job, in a worker thread
-            trio.from_thread.run_sync(self._send.send_nowait, (text, done), trio_token=self._token)
+            try:
+                trio.lowlevel.current_trio_token()
+            except RuntimeError:  # a plain `def` job, in a worker thread
+                trio.from_thread.run_sync(self._send.send_nowait, (text, done), trio_token=self._token)
+            else:
+                self._send.send_nowait((text, done))
+        except (trio.ClosedResourceError, trio.RunFinishedError):  # the run is over: nothing to update
+            done.set()
         return _Written(done)
 
     async def write_messages(self) -> None:

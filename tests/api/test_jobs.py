@@ -135,6 +135,13 @@ def test_params_arrive_decoded_and_the_query_string_wins(master):
     assert done["params"] == {"d": {"__type": "Date", "iso": "2030-05-06T07:08:09.000Z"}, "x": "1"}
 
 
+@pytest.mark.parametrize("params", [{"$x": 1}, {"a.b": 1}, {"p": {"__type": "Pointer"}},
+                                    {"d": {"__type": "Date", "iso": "nope"}}])
+def test_params_the_status_cannot_store_still_run_the_job_as_parse_does(master, params):
+    done = finished(master, start(master, "silent", params))
+    assert done["status"] == "succeeded" and "params" not in done
+
+
 @pytest.mark.parametrize("name, message", [
     ("refuses", "not today"),  # a ParseError's message
     ("crashes", "disk on fire"),  # any exception's, from a plain def too

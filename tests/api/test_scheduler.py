@@ -24,7 +24,7 @@ CLOUD = textwrap.dedent('''
 
     @cloud.job("tick")
     async def tick(req):
-        return "tock"
+        return f"tock {req.params.get('n')}"
 ''')
 
 INTERVAL = "0.2"  # seconds between each node's looks at _JobSchedule
@@ -61,8 +61,9 @@ def master(info: ServerInfo) -> httpx.Client:
 
 
 def schedule(info: ServerInfo, **fields) -> str:
+    job_schedule = {"jobName": "tick", "params": "{}", **fields}
     with master(info) as client:
-        r = client.post("/cloud_code/jobs", json={"job_schedule": {"jobName": "tick", "params": "{}", **fields}})
+        r = client.post("/cloud_code/jobs", json={"job_schedule": job_schedule})
     assert r.status_code == 201, r.text
     return r.json()["objectId"]
 
@@ -87,7 +88,7 @@ def test_two_nodes_run_each_slot_of_a_repeating_schedule_once(database):
     with nodes(database, 2) as (a, b):
         began = datetime.now(timezone.utc)
         schedule(a, repeatMinutes=SLOT_S / 60, timeOfDay="00:00:00.000Z", daysOfWeek=[1] * 7,
-                 startAfter=iso(began))
+                 startAfter=iso(began), params='{"n": 2}')  # params as the Dashboard sends them: JSON text
         time.sleep(5 * SLOT_S + 1)
         runs = scheduled_runs(b)
     slots = [int(created(run).timestamp() // SLOT_S) for run in runs]
@@ -95,7 +96,7 @@ def test_two_nodes_run_each_slot_of_a_repeating_schedule_once(database):
     assert len(slots) >= 5, f"slots were missed: {[r['createdAt'] for r in runs]}"
     for run in runs:  # each run starts just after its slot, not a tick later
         assert created(run).timestamp() % SLOT_S < 1.0, run["createdAt"]
-        assert run["status"] == "succeeded" and run["message"] == "tock" and run["jobName"] == "tick"
+        assert (run["status"], run["message"], run["jobName"], run["params"]) == ("succeeded", "tock 2", "tick", {"n": 2})
 
 
 def test_a_slot_already_run_is_not_run_again_after_every_node_restarts(database):

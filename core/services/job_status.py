@@ -76,6 +76,8 @@ class JobStatus:
                     waiting.append(more)
                 try:
                     await self._update({"message": text})
+                except Exception as exc:  # a lost message must not stop the job
+                    logger.warning("job status %s: a message could not be written: %s", self.object_id, exc)
                 finally:
                     for event in waiting:
                         event.set()

@@ -179,8 +179,12 @@ class ParseObject:
             raise TypeError(f"a field name must be a non-empty string, not {name!r}")
         if name in _RESERVED:
             raise ValueError(f"{name} is set by the server")
-        present, value = _apply(change, self._fields.get(name, _MISSING))
-        self._changes[name] = _merge(name, self._changes.get(name), change)
+        merged = _merge(name, self._changes.get(name), change)
+        if merged.kind in ("Set", "Delete"):  # the estimate is what the merged change stores
+            present, value = _apply(merged, _MISSING)
+        else:
+            present, value = _apply(change, self._fields.get(name, _MISSING))
+        self._changes[name] = merged
         if present:
             self._fields[name] = value
         else:

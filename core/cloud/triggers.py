@@ -24,6 +24,7 @@ from parsnip.core.pipeline.hooks import AFTER_SAVE, BEFORE_SAVE, Hooks
 # Parse's trigger names, as `req.trigger_name` gives them.
 _TRIGGER_NAMES = {BEFORE_SAVE: "beforeSave", AFTER_SAVE: "afterSave"}
 _CONTEXT = "cloud_context"  # the key in a write's notes carrying req.context to after_save
+_USER = "cloud_user"  # and the one carrying req.user: read once per write
 
 
 @dataclass
@@ -76,9 +77,10 @@ async def _request(kind: str, pipeline_req: Any) -> TriggerRequest:
     else:
         obj = written_object(class_name, object_id, pipeline_req.object, pipeline_req.created_at,
                              pipeline_req.updated_at)
+    if _USER not in pipeline_req.notes:
+        pipeline_req.notes[_USER] = await caller_user(binding.current(), auth)
     return TriggerRequest(_TRIGGER_NAMES[kind], obj, original_object(class_name, object_id, pipeline_req.original),
-                          auth.master, auth.user_id, auth.installation_id, context,
-                          user=await caller_user(binding.current(), auth))
+                          auth.master, auth.user_id, auth.installation_id, context, user=pipeline_req.notes[_USER])
 
 
 async def _invoke(handler: Any, req: TriggerRequest) -> None:

@@ -13,9 +13,12 @@ import httpx
 import pytest
 
 from tests.api.cloud_helpers import server_with_cloud
+from tests.conftest import ROOT
 
 CLOUD = textwrap.dedent('''
     from datetime import datetime, timezone
+
+    import trio
 
     from parsnip.cloud import Cloud, ParseError, ParseObject, ParseQuery
 
@@ -50,6 +53,11 @@ CLOUD = textwrap.dedent('''
         if run == "get":
             return await q.get(req.params["id"], **acting(req))
         return await getattr(q, run)(**acting(req))
+
+
+    @cloud.define("countInThread")
+    def count_in_thread(req):  # a plain def runs in a worker thread: it reaches trio to await
+        return trio.from_thread.run(ParseQuery("Note").count)
 
 
     @cloud.define("create")
@@ -203,6 +211,10 @@ def test_a_query_acts_as_nobody_unless_told_and_acls_apply(api, alice, notes, ac
     assert [o["n"] for o in found] == seen
     assert all(o["__type"] == "Object" and o["className"] == "Note" for o in found)
     assert result(api, "query", headers, **spec, run="count") == len(seen)
+
+
+def test_a_plain_def_handler_queries_through_trio_from_thread(api, notes):
+    assert result(api, "countInThread") == 1
 
 
 def test_a_session_token_param_acts_as_that_user_and_a_bad_one_is_209(api, alice, notes):
@@ -458,3 +470,33 @@ def test_after_save_writes_another_object_with_parse_object(api, master):
     logs = api.get("/classes/AuditLog", params={"order": "createdAt"}, headers=master).json()["results"]
     mine = [(log["action"], log["n"]) for log in logs if log["target"]["objectId"] == made]
     assert mine == [("create", 1), ("update", 2)]
+
+
+# -- the README's example --------------------------------------------------------------------------
+
+def _readme_example() -> str:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Cloud Code"):]
+    return section[section.index("```python\n") + len("```python\n"):section.index("```\n", section.index("```python"))]
+
+
+@pytest.fixture(scope="module")
+def readme_api(admin_dsn, tmp_path_factory):
+    with server_with_cloud(admin_dsn, tmp_path_factory.mktemp("readme"), _readme_example()) as info:
+        with httpx.Client(base_url=info.url, headers={"X-Parse-Application-Id": info.app_id}, timeout=30) as client:
+            yield client
+
+
+def test_the_readme_example_runs_as_it_says(readme_api):
+    api = readme_api
+    assert result(api, "hello") == "Hello world!"
+    assert api.post("/classes/Review", json={"stars": 9}).json()["code"] == 142
+    for stars in (5, 3, 4):
+        assert api.post("/classes/Review", json={"stars": stars, "comment": f" {stars} "}).status_code == 201
+    top = result(api, "topReviews")
+    assert [(r["__type"], r["stars"], r["comment"]) for r in top] == [("Object", 5, "5"), ("Object", 4, "4")]
+    assert [r["stars"] for r in result(api, "topReviews", limit=1)] == [5]
+    counter = api.post("/classes/Counter", json={"n": 1}).json()["objectId"]
+    api.put(f"/classes/Counter/{counter}", json={"n": 2})
+    logs = api.get("/classes/AuditLog", params={"order": "createdAt"}).json()["results"]
+    assert [log["action"] for log in logs] == ["create", "update"]

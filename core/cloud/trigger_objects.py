@@ -14,6 +14,7 @@ from typing import Any, Mapping
 from parsnip.core.cloud import codec
 from parsnip.core.cloud.objects import Change, ParseObject
 from parsnip.core.operations import parse_op
+from parsnip.core.schema import check_field_name
 from parsnip.core.values import iso
 
 _CHANGES = frozenset({"Set", "Delete", "Increment", "Add", "AddUnique", "Remove"})
@@ -21,18 +22,28 @@ _CHANGES = frozenset({"Set", "Delete", "Increment", "Add", "AddUnique", "Remove"
 
 def before_save_object(save_req: Any) -> ParseObject:
     """The object a before_save handler may change (`write_back` stores its changes)."""
-    obj = ParseObject.from_json({**save_req.object, **({"objectId": save_req.object_id} if save_req.object_id else {})},
-                                save_req.class_name)
+    data = _visible(save_req.object)
+    if save_req.object_id:
+        data["objectId"] = save_req.object_id
+    obj = ParseObject.from_json(data, save_req.class_name)
     obj._has_data = save_req.original is not None
     obj._changes = {name: Change(op.kind, codec.decode(op.value)) for name, op in save_req.ops.items()
-                    if op.kind in _CHANGES}
+                    if op.kind in _CHANGES and not name.startswith("_")}
     return obj
+
+
+def _visible(fields: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The fields user code sees: not the server's own (`_hashed_password`, tokens, ...), which
+    it can neither read nor change, as in Parse."""
+    return {k: v for k, v in (fields or {}).items() if not k.startswith("_")}
 
 
 def write_back(obj: ParseObject, save_req: Any) -> None:
     """The handler's changes become the save's operations on the fields it changed: an
     operation it added (an Increment, an Add) as that operation, any other change as a value."""
     for name in obj._fields.keys() | obj._synced.keys():
+        if name.startswith("_"):  # the server's own fields are not user code's to write (105)
+            check_field_name(name)
         change = obj._changes.get(name)
         asked = save_req.ops.get(name)
         if change is not None and change.kind not in ("Set", "Delete") and not _same_op(change, asked):
@@ -53,7 +64,7 @@ def _same_op(change: Change, asked: Any) -> bool:
 def written_object(class_name: str, object_id: str, fields: Mapping[str, Any] | None,
                    created_at: Any = None, updated_at: Any = None) -> ParseObject:
     """The object as a committed save wrote it (or as a delete found it)."""
-    data: dict[str, Any] = {**(fields or {}), "objectId": object_id}
+    data: dict[str, Any] = {**_visible(fields), "objectId": object_id}
     if created_at is not None:
         data["createdAt"] = iso(created_at)
     if updated_at is not None:

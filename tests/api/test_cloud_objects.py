@@ -140,6 +140,24 @@ CLOUD = textwrap.dedent('''
             req.object.unset("drop")
 
 
+    USER_SAW = {}
+
+
+    @cloud.before_save("_User")
+    async def user_trigger(req):
+        USER_SAW.clear()
+        USER_SAW.update({k: True for k in req.object.to_json() if k.startswith("_") and k != "__type"})
+        req.object.set("nick", (req.object.get("nick") or "").strip())
+        USER_SAW["nick"] = req.object.get("nick")
+        if req.object.get("sneak"):
+            req.object.set("_hashed_password", "x")
+
+
+    @cloud.define("userTriggerSaw")
+    async def user_trigger_saw(req):
+        return USER_SAW
+
+
     @cloud.after_save("Counter")
     async def audit(req):
         log = ParseObject("AuditLog")
@@ -500,3 +518,15 @@ def test_the_readme_example_runs_as_it_says(readme_api):
     api.put(f"/classes/Counter/{counter}", json={"n": 2})
     logs = api.get("/classes/AuditLog", params={"order": "createdAt"}).json()["results"]
     assert [log["action"] for log in logs] == ["create", "update"]
+
+
+def test_a_user_trigger_sees_no_internal_fields_and_cannot_write_them(api):
+    name = "t" + secrets.token_hex(4)
+    r = api.post("/users", json={"username": name, "password": "pw", "nick": " n "})
+    assert r.status_code == 201, r.json()
+    seen = result(api, "userTriggerSaw")
+    assert seen["nick"] == "n" and not [k for k in seen if k.startswith("_")]
+    r = api.post("/users", json={"username": name + "x", "password": "pw", "sneak": True})
+    assert (r.status_code, r.json()["code"]) == (400, 105)
+    login = api.post("/login", json={"username": name, "password": "pw"})
+    assert login.status_code == 200  # the password hash is untouched

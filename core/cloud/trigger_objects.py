@@ -4,7 +4,8 @@
 Before a save, `req.object` is the object as it will be, with the client's operations as its
 pending changes (so an `increment` merges with the client's Increment, as in Parse); what the
 handler changed, through the object's methods or in place, becomes the request's operations
-on those fields once it returns. After a save, it is the object as written.
+on those fields once it returns. After a save, it is the object as written. (This module is
+ParseObject's friend: it sets and reads the object's bookkeeping directly.)
 """
 
 from __future__ import annotations

@@ -164,6 +164,7 @@ CLOUD = textwrap.dedent('''
         log.set("action", "update" if req.original is not None else "create")
         log.set("target", req.object)
         log.set("n", req.object.get("n"))
+        log.set("at", req.object.updated_at)
         await log.save(master=True)
 ''')
 
@@ -486,8 +487,10 @@ def test_after_save_writes_another_object_with_parse_object(api, master):
     made = api.post("/classes/Counter", json={"n": 1}).json()["objectId"]
     api.put(f"/classes/Counter/{made}", json={"n": {"__op": "Increment", "amount": 1}})
     logs = api.get("/classes/AuditLog", params={"order": "createdAt"}, headers=master).json()["results"]
-    mine = [(log["action"], log["n"]) for log in logs if log["target"]["objectId"] == made]
-    assert mine == [("create", 1), ("update", 2)]
+    mine = [log for log in logs if log["target"]["objectId"] == made]
+    assert [(log["action"], log["n"]) for log in mine] == [("create", 1), ("update", 2)]
+    stored = api.get(f"/classes/Counter/{made}").json()
+    assert mine[-1]["at"] == {"__type": "Date", "iso": stored["updatedAt"]}  # the object's dates as written
 
 
 # -- the README's example --------------------------------------------------------------------------

@@ -35,9 +35,9 @@ def decode(value: Any) -> Any:
 
 
 def _names_an_object(value: dict) -> bool:
+    """A Pointer or Object naming a stored object (one without an id comes back as it came)."""
     class_name, object_id = value.get("className"), value.get("objectId")
-    return isinstance(class_name, str) and bool(class_name) and (
-        isinstance(object_id, str) or (object_id is None and value["__type"] == "Object"))
+    return isinstance(class_name, str) and bool(class_name) and isinstance(object_id, str) and bool(object_id)
 
 
 def encode(value: Any, *, pointers: bool = False, seen: tuple = ()) -> Any:

@@ -38,7 +38,7 @@ from parsnip.core.follower import LogFollower
 from parsnip.core.layout import table_name
 from parsnip.core.redis_bridge import RedisBridge, redis_url
 from parsnip.core.accounts import sessions, user_hooks
-from parsnip.core.cloud import triggers as cloud_triggers
+from parsnip.core.cloud import binding as cloud_binding, triggers as cloud_triggers
 from parsnip.core.cloud.registry import Cloud
 from parsnip.core.errors import ParseError
 from parsnip.core.operations import Op
@@ -99,8 +99,10 @@ class Runtime:
         if auth is None:
             auth = MASTER if context.master else NOBODY
         if self.hooks.touches(commands):  # the stages of core/pipeline/write.py around the commit
-            return await write_pipeline.run(self.hooks, commands, context, auth, clp_of=self.schema.clp,
-                                            load=self.load_object, commit=self._commit, nursery=self._hook_nursery())
+            with cloud_binding.bound(self):  # user code in the hooks acts on this runtime
+                return await write_pipeline.run(self.hooks, commands, context, auth, clp_of=self.schema.clp,
+                                                load=self.load_object, commit=self._commit,
+                                                nursery=self._hook_nursery())
         return await self._commit(commands, context, auth)
 
     async def _commit(self, commands: Sequence[Command], context: Context, auth: Auth) -> list[Result]:
@@ -128,8 +130,9 @@ class Runtime:
         async def execute(query: Any) -> tuple[list[str], int | None]:
             return await self.read(self.reads.find, class_name, query)
 
-        return await find_pipeline.run(self.hooks, FindRequest(class_name, opts, auth, context), execute,
-                                       decode=not opts.explain)
+        with cloud_binding.bound(self):
+            return await find_pipeline.run(self.hooks, FindRequest(class_name, opts, auth, context), execute,
+                                           decode=not opts.explain)
 
     async def get(self, class_name: str, object_id: str, opts: Any, auth: Auth = NOBODY,
                   context: Context | None = None) -> str | None:
@@ -141,8 +144,9 @@ class Runtime:
             text = await self.read(self.reads.get, class_name, object_id, query)
             return ([] if text is None else [text]), None
 
-        texts, _ = await find_pipeline.run(self.hooks, FindRequest(class_name, opts, auth, context, is_get=True),
-                                           execute)
+        with cloud_binding.bound(self):
+            texts, _ = await find_pipeline.run(self.hooks, FindRequest(class_name, opts, auth, context, is_get=True),
+                                               execute)
         return texts[0] if texts else None
 
     async def authenticate(self, token: str, installation_id: str | None = None) -> Auth:
@@ -321,7 +325,8 @@ async def _open_runtime(config: Config, dsn: str | None, cloud: Cloud | None = N
                         user_hooks.install(rt.hooks, rt)  # the built-in `_User` rules
                         if cloud is not None:
                             cloud_triggers.install(cloud, rt.hooks)  # its save triggers (core/cloud/triggers.py)
-                        yield rt
+                        with cloud_binding.serving(rt):  # what ParseObject/ParseQuery act on
+                            yield rt
                     finally:
                         nursery.cancel_scope.cancel()
             finally:

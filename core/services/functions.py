@@ -14,8 +14,8 @@ from typing import Any, Mapping
 
 import trio
 
-from parsnip.core.cloud import codec
-from parsnip.core.cloud.requests import FunctionRequest
+from parsnip.core.cloud import binding, codec
+from parsnip.core.cloud.requests import FunctionRequest, caller_user
 from parsnip.core.errors import ParseError
 from parsnip.core.services.base import Caller
 
@@ -29,11 +29,18 @@ async def run(rt: Any, caller: Caller, name: str, params: Mapping[str, Any], *,
     found = cloud.functions.get(name) if cloud is not None else None
     if found is None:
         raise ParseError(ParseError.SCRIPT_FAILED, f'Invalid function: "{name}"')
+    with binding.bound(rt):  # ParseObject / ParseQuery in the handler act on this runtime
+        return await _run(rt, caller, name, found, params, context, headers)
+
+
+async def _run(rt: Any, caller: Caller, name: str, found: Any, params: Mapping[str, Any],
+               context: dict[str, Any] | None, headers: Mapping[str, str] | None) -> Any:
     auth = caller.auth
     req = FunctionRequest(
         params=codec.decode(dict(params)), function_name=name, master=auth.master, is_read_only=auth.read_only,
-        user_id=auth.user_id, installation_id=caller.installation_id, ip=caller.client_ip,
-        headers={k.lower(): v for k, v in (headers or {}).items()}, context=context if context is not None else {},
+        user=await caller_user(rt, auth), user_id=auth.user_id, installation_id=caller.installation_id,
+        ip=caller.client_ip, headers={k.lower(): v for k, v in (headers or {}).items()},
+        context=context if context is not None else {},
     )
     if found.validation is not None:
         try:

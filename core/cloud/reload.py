@@ -57,6 +57,10 @@ async def watch(spec: str, apply: Callable[[Cloud], None], interval: float = POL
         except CloudLoadError as err:
             logger.error("cloud code changed but cannot be loaded; the previous version keeps running: %s", err)
             continue
-        apply(cloud)
+        try:
+            apply(cloud)
+        except Exception as exc:  # a registration the runtime refuses: say so, keep watching
+            logger.error("cloud code %r reloaded but could not be put in use: %s", spec, exc, exc_info=exc)
+            continue
         logger.info("cloud code %r reloaded: %d functions, %d jobs, %d triggers", spec, len(cloud.functions),
-                       len(cloud.jobs), len(cloud.triggers))
+                    len(cloud.jobs), len(cloud.triggers))

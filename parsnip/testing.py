@@ -19,6 +19,7 @@ functions run exactly as they do behind a server. `SyncCloudTest` is the same fo
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import tempfile
@@ -59,7 +60,8 @@ class CloudTest:
         self._fresh = fresh
         self.config = Config(**{"appId": "parsnip-test", "masterKey": secrets.token_hex(12),
                                 "logsFolder": None, **options})
-        self._dropped: str | None = None
+        self._dropped: str | None = None  # the throwaway database, while it exists
+        self._admin_dsn: str | None = None
         self._stack: Any = None
         self.runtime: Any = None  # the running `Runtime`, for what this helper does not cover
 
@@ -67,13 +69,12 @@ class CloudTest:
         from parsnip.api.runtime import open_runtime  # the app's composition root, loaded on use
 
         cloud = load_cloud(self._cloud) if isinstance(self._cloud, str) else self._cloud
-        server = self._url or await trio.to_thread.run_sync(_embedded)
+        server = self._admin_dsn = self._url or await trio.to_thread.run_sync(_embedded)
         dsn = server
         if self._fresh:
             name = "parsnip_test_" + secrets.token_hex(6)
             await _admin(server, f'CREATE DATABASE "{name}"')
             self._dropped, dsn = name, _with_database(server, name)
-        self._admin_dsn = server
         try:
             self._stack = open_runtime(self.config, dsn, cloud=cloud)
             self.runtime = await self._stack.__aenter__()
@@ -90,7 +91,7 @@ class CloudTest:
             await self._drop()
 
     async def _drop(self) -> None:
-        if self._dropped is not None:
+        if self._dropped is not None and self._admin_dsn is not None:
             name, self._dropped = self._dropped, None
             with trio.CancelScope(shield=True):
                 await _admin(self._admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -231,8 +232,6 @@ def _params(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _json(text: str) -> Any:
-    import json
-
     return json.loads(text)
 
 

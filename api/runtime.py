@@ -38,7 +38,7 @@ from parsnip.core.follower import LogFollower
 from parsnip.core.layout import table_name
 from parsnip.core.redis_bridge import RedisBridge, redis_url
 from parsnip.core.accounts import sessions, user_hooks
-from parsnip.core.cloud import binding as cloud_binding, triggers as cloud_triggers
+from parsnip.core.cloud import binding as cloud_binding, reload as cloud_reload, triggers as cloud_triggers
 from parsnip.core.cloud.registry import Cloud
 from parsnip.core.errors import ParseError
 from parsnip.core.operations import Op
@@ -80,8 +80,21 @@ class Runtime:
         self.projector = projector or Projector()
         self.hooks = hooks or Hooks()  # the hook registry (core/pipeline/hooks.py)
         self._nursery = nursery  # where after-save hooks run: the runtime's own
-        self.cloud = cloud  # the user's Cloud Code (core/cloud/), None without the `cloud` option
+        self.cloud: Cloud | None = None  # the user's Cloud Code (core/cloud/), None without the `cloud` option
+        self._cloud_hooks: cloud_triggers.Installed | None = None
+        self.use_cloud(cloud)
         self._btree: dict[str, tuple[float, frozenset[str]]] = {}
+
+    def use_cloud(self, cloud: Cloud | None) -> None:
+        """Make `cloud` the Cloud Code in use, replacing the current one (a `--dev` reload): its
+        triggers leave the hook registry and the new ones join it with no await in between, so
+        a request meets either module, never a mix. Requests under way finish with the old one."""
+        if self._cloud_hooks is not None:
+            cloud_triggers.uninstall(self._cloud_hooks)
+            self._cloud_hooks = None
+        if cloud is not None:
+            self._cloud_hooks = cloud_triggers.install(cloud, self.hooks)
+        self.cloud = cloud
 
     @property
     def database_up(self) -> bool:
@@ -323,8 +336,8 @@ async def _open_runtime(config: Config, dsn: str | None, cloud: Cloud | None = N
                         rt = Runtime(config, gateway, schema, writer, bus, roles, bridge, follower, projector,
                                      nursery=nursery, cloud=cloud)
                         user_hooks.install(rt.hooks, rt)  # the built-in `_User` rules
-                        if cloud is not None:
-                            cloud_triggers.install(cloud, rt.hooks)  # its save triggers (core/cloud/triggers.py)
+                        if cloud is not None and config.dev and config.cloud:
+                            nursery.start_soon(cloud_reload.watch, config.cloud, rt.use_cloud)
                         with cloud_binding.serving(rt):  # what ParseObject/ParseQuery act on
                             yield rt
                     finally:

@@ -49,11 +49,33 @@ class TriggerRequest:
         return dict(self.object.to_json())
 
 
-def install(cloud: Cloud, hooks: Hooks) -> None:
-    """Register the cloud module's before_save and after_save triggers as hooks."""
+class Installed:
+    """The hooks one `install` put on a registry, so `uninstall` takes exactly those off (a
+    `--dev` reload); it registers as `Hooks.register` does."""
+
+    def __init__(self, hooks: Hooks) -> None:
+        self.hooks = hooks
+        self.registered: list[tuple[str, str, Any]] = []
+
+    def register(self, kind: str, class_name: str, fn: Any) -> None:
+        self.hooks.register(kind, class_name, fn)
+        self.registered.append((kind, class_name, fn))
+
+
+def install(cloud: Cloud, hooks: Hooks) -> Installed:
+    """Register the cloud module's triggers as hooks; what it returns is `uninstall`'s to undo."""
+    installed = Installed(hooks)
     for (kind, class_name), registration in cloud.triggers.items():
         if kind in (BEFORE_SAVE, AFTER_SAVE) and class_name is not None:
-            hooks.register(kind, class_name, _hook(kind, registration))
+            installed.register(kind, class_name, _hook(kind, registration))
+    return installed
+
+
+def uninstall(installed: Installed) -> None:
+    """Take off the hooks an `install` registered (the built-ins and others' stay)."""
+    for kind, class_name, fn in installed.registered:
+        installed.hooks.unregister(kind, class_name, fn)
+    installed.registered.clear()
 
 
 def _hook(kind: str, registration: Registration):

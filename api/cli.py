@@ -50,6 +50,7 @@ _HELP = {
     "startLiveQueryServer": "serve LiveQuery websockets on this server's port",
     "liveQueryServerOptions": 'JSON: {"keyPairs": {...}, "websocketTimeout": ms, "maxQueue": n}',
     "cloud": "Cloud Code: a Python file (main.py) or module whose `cloud` is a parsnip.cloud.Cloud",
+    "webhookKey": "Key sent as X-Parse-Webhook-Key with every webhook call (/hooks)",
 }
 
 

@@ -74,6 +74,8 @@ class Config:
     # Cloud Code: a Python file (main.py) or dotted module whose attribute `cloud` is a
     # `parsnip.cloud.Cloud` (core/cloud/loader.py).
     cloud: str | None = None
+    # Sent as X-Parse-Webhook-Key with every webhook call (`/hooks`), as Parse Server does.
+    webhookKey: str | None = None
 
     def __post_init__(self) -> None:
         if not self.mountPath.startswith("/"):

@@ -40,6 +40,7 @@ from parsnip.core.redis_bridge import RedisBridge, redis_url
 from parsnip.core.accounts import sessions, user_hooks
 from parsnip.core.cloud import triggers as cloud_triggers
 from parsnip.core.cloud.registry import Cloud
+from parsnip.core.cloud.webhooks import Webhooks, open_webhooks
 from parsnip.core.errors import ParseError
 from parsnip.core.operations import Op
 from parsnip.core.pipeline import find as find_pipeline, write as write_pipeline
@@ -81,6 +82,7 @@ class Runtime:
         self.hooks = hooks or Hooks()  # the hook registry (core/pipeline/hooks.py)
         self._nursery = nursery  # where after-save hooks run: the runtime's own
         self.cloud = cloud  # the user's Cloud Code (core/cloud/), None without the `cloud` option
+        self.webhooks: Webhooks | None = None  # the `/hooks` webhooks (core/cloud/webhooks.py), once started
         self._btree: dict[str, tuple[float, frozenset[str]]] = {}
 
     @property
@@ -321,7 +323,8 @@ async def _open_runtime(config: Config, dsn: str | None, cloud: Cloud | None = N
                         user_hooks.install(rt.hooks, rt)  # the built-in `_User` rules
                         if cloud is not None:
                             cloud_triggers.install(cloud, rt.hooks)  # its save triggers (core/cloud/triggers.py)
-                        yield rt
+                        async with open_webhooks(rt, nursery) as rt.webhooks:  # after Cloud Code, which wins
+                            yield rt
                     finally:
                         nursery.cancel_scope.cancel()
             finally:

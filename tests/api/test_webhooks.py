@@ -311,3 +311,21 @@ def test_a_webhook_created_on_one_node_is_called_on_the_other(master, other_node
     while other_node.post(f"/functions/{name}", json={}).json().get("code") != 141:
         assert time.monotonic() < deadline, "the other node never learned the webhook was deleted"
         time.sleep(0.1)
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("GET", "/classes/_Hooks", None),
+    ("POST", "/classes/_Hooks", {"functionName": "evil", "url": "http://127.0.0.1:9/x"}),
+    ("POST", "/classes/_Hooks", {"className": "Any", "triggerName": "beforeSave", "url": "http://127.0.0.1:9/x"}),
+    ("GET", "/classes/_Hooks/someId", None),
+    ("PUT", "/classes/_Hooks/someId", {"url": "http://127.0.0.1:9/x"}),
+    ("DELETE", "/classes/_Hooks/someId", None),
+    ("GET", "/classes/_JobStatus", None),
+])
+def test_clients_cannot_read_or_write_hooks_as_objects(api, master, method, path, body):
+    r = api.request(method, path, json=body)
+    assert (r.status_code, r.json()) == (400, {"code": 119, "error": "Permission denied"})
+    if method == "POST":  # nor through a batch, and nothing was stored
+        r = api.post("/batch", json={"requests": [{"method": method, "path": "/parse" + path, "body": body}]})
+        assert r.json() == [{"error": {"code": 119, "error": "Permission denied"}}]
+        assert master.get("/hooks/functions/evil").json()["code"] == 143

@@ -18,6 +18,7 @@ from tests.api.webhook_receiver import start_receiver
 from tests.conftest import _admin_sql, _with_database, start_server, stop_server
 
 KEY = "hook-key-" + secrets.token_hex(4)
+READ_ONLY = "read-only-" + secrets.token_hex(4)
 CLOUD = textwrap.dedent('''
     from parsnip.cloud import Cloud
 
@@ -47,7 +48,7 @@ def nodes(admin_dsn, tmp_path_factory):
     started = []
     try:
         for _ in range(2):
-            started.append(start_server(dsn, "--cloud", str(path), "--webhookKey", KEY))
+            started.append(start_server(dsn, "--cloud", str(path), "--webhookKey", KEY, "--readOnlyMasterKey", READ_ONLY))
         yield started
     finally:
         for info in started:
@@ -161,6 +162,18 @@ def test_an_update_without_a_url_is_143(master, path, body):
 def test_without_the_master_key_it_is_permission_denied(api, method, path):
     r = api.request(method, path, json={"functionName": "x", "url": "http://127.0.0.1:9/x"})
     assert (r.status_code, r.json()) == (403, {"error": "Permission denied"})
+
+
+@pytest.mark.parametrize("method, path, verb", [
+    ("POST", "/hooks/functions", "create"), ("POST", "/hooks/triggers", "create"),
+    ("PUT", "/hooks/functions/x", "modify"), ("PUT", "/hooks/triggers/A/beforeSave", "modify"),
+])
+def test_the_read_only_master_key_reads_hooks_but_cannot_change_them(nodes, method, path, verb):
+    with _client(nodes[0], **{"X-Parse-Master-Key": READ_ONLY}) as read_only:
+        assert read_only.get("/hooks/functions").status_code == 200
+        r = read_only.request(method, path, json={"functionName": "x", "url": "http://127.0.0.1:9/x"})
+    assert (r.status_code, r.json()) == (
+        400, {"code": 119, "error": f"read-only masterKey isn't allowed to {verb} a hook."})
 
 
 def test_server_info_says_hooks_are_supported(master):

@@ -59,10 +59,10 @@ async def run(rt: Any, caller: Caller, name: str, params: Mapping[str, Any], *,
 
 async def _call_webhook(rt: Any, webhooks: Any, caller: Caller, name: str, params: Mapping[str, Any],
                         context: dict[str, Any] | None, headers: Mapping[str, str] | None) -> Any:
-    """A function with no Python handler but a webhook (`/hooks/functions`): Parse's payload
-    (params as the client sent them), the webhook's `success` as the result."""
+    """A function with no Python handler but a webhook (`/hooks/functions`): Parse's payload,
+    the webhook's `success` as the result."""
     auth = caller.auth
-    payload: dict[str, Any] = {"params": dict(params), "master": auth.master, "isReadOnly": auth.read_only}
+    payload: dict[str, Any] = {"params": _dates_as_text(dict(params)), "master": auth.master, "isReadOnly": auth.read_only}
     user = await user_of(rt.load_object, auth)
     if user is not None:
         payload["user"] = user
@@ -75,6 +75,18 @@ async def _call_webhook(rt: Any, webhooks: Any, caller: Caller, name: str, param
     except ParseError as err:
         logger.info("webhook function %r failed request_id=%r: %s %s", name, caller.request_id, err.code, err.message)
         raise
+
+
+def _dates_as_text(value: Any) -> Any:
+    """Params as Parse's webhook payload has them: Parse decodes them, and JSON writes a Date as
+    its ISO text (other values keep their Parse JSON)."""
+    if isinstance(value, list):
+        return [_dates_as_text(v) for v in value]
+    if isinstance(value, dict):
+        if value.get("__type") == "Date" and isinstance(value.get("iso"), str):
+            return value["iso"]
+        return {k: _dates_as_text(v) for k, v in value.items()}
+    return value
 
 
 async def _invoke(handler: Any, req: FunctionRequest) -> Any:

@@ -186,7 +186,7 @@ def test_a_function_webhook_gets_the_key_and_parses_payload(master, api, receive
     master.post("/hooks/functions", json={"functionName": name, "url": receiver.answer("/fn", {"success": {"a": 1}})})
     user = api.post("/users", json={"username": _unique("u"), "password": "p"}).json()
     when = {"__type": "Date", "iso": "2020-01-01T00:00:00.000Z"}
-    r = api.post(f"/functions/{name}", json={"d": when, "n": 2},
+    r = api.post(f"/functions/{name}", json={"d": when, "n": 2, "deep": [{"d": when}]},
                  headers={"X-Parse-Session-Token": user["sessionToken"], "X-Parse-Installation-Id": "inst-1",
                           "X-Parse-Cloud-Context": '{"k": 1}'})
     assert (r.status_code, r.json()) == (200, {"result": {"a": 1}})
@@ -194,7 +194,8 @@ def test_a_function_webhook_gets_the_key_and_parses_payload(master, api, receive
     assert call.headers["x-parse-webhook-key"] == KEY
     assert call.headers["content-type"] == "application/json"
     body = call.body
-    assert body["params"] == {"d": when, "n": 2}  # as the client encoded them
+    # Dates as ISO text, as Parse's payload has them (Parse decodes params, JSON writes a Date so)
+    assert body["params"] == {"d": when["iso"], "n": 2, "deep": [{"d": when["iso"]}]}
     assert (body["functionName"], body["master"], body["isReadOnly"]) == (name, False, False)
     assert body["installationId"] == "inst-1"
     assert body["context"] == {"k": 1}

@@ -39,10 +39,10 @@ class WebhookCaller:
         elif not self._warned:
             self._warned = True
             logger.warning("Making outgoing webhook request without webhookKey being set!")
-        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=str)
+        body = json.dumps(payload, separators=(",", ":"), default=str)
         try:
             response = await self._client.post(url, content=body.encode(), headers=headers)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             logger.warning("webhook %s failed: %s: %s", url, type(exc).__name__, exc)
             raise ParseError(ParseError.SCRIPT_FAILED, str(exc) or f"webhook {url} failed") from None
         if not 200 <= response.status_code < 400:

@@ -226,6 +226,10 @@ def test_a_function_webhook_answer_is_mapped_as_parse_maps_it(master, api, recei
 
 @pytest.mark.parametrize("url_of", [
     lambda receiver: "http://127.0.0.1:9/unreachable",
+    lambda receiver: "not a url",
+    lambda receiver: "::::",
+    lambda receiver: "http://[::1",
+    lambda receiver: "ftp://127.0.0.1/x",
     lambda receiver: receiver.answer("/" + _unique("e500"), {"success": 1}, status=500),
 ])
 def test_an_unreachable_or_failing_webhook_is_141(master, api, receiver, url_of):

@@ -13,6 +13,7 @@ import time
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.api.webhook_receiver import start_receiver
 from tests.conftest import _admin_sql, _with_database, start_server, stop_server
@@ -347,3 +348,23 @@ def test_clients_cannot_read_or_write_hooks_as_objects(api, master, method, path
         r = api.post("/batch", json={"requests": [{"method": method, "path": "/parse" + path, "body": body}]})
         assert r.json() == [{"error": {"code": 119, "error": "Permission denied"}}]
         assert master.get("/hooks/functions/evil").json()["code"] == 143
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+                     max_leaves=8)
+_DECLARATION = st.dictionaries(st.sampled_from(["functionName", "className", "triggerName", "url", "__op"]),
+                               _JSON | st.sampled_from(["beforeSave", "afterFind", "Delete", "http://127.0.0.1:9/x"]),
+                               max_size=4)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(method_path=st.sampled_from([("POST", "/hooks/functions"), ("POST", "/hooks/triggers"),
+                                    ("PUT", "/hooks/functions/fz"), ("PUT", "/hooks/triggers/Fz/beforeSave")]),
+       body=_DECLARATION | _JSON)
+def test_any_body_on_the_hook_routes_is_an_answer_or_143(master, method_path, body):
+    method, path = method_path
+    r = master.request(method, path, json=body)
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 400:
+        assert r.json()["code"] == 143

@@ -51,6 +51,7 @@ _HELP = {
     "liveQueryServerOptions": 'JSON: {"keyPairs": {...}, "websocketTimeout": ms, "maxQueue": n}',
     "cloud": "Cloud Code: a Python file (main.py) or module whose `cloud` is a parsnip.cloud.Cloud",
     "dev": "development: reload the cloud module when a Python file in its folder changes",
+    "webhookKey": "Key sent as X-Parse-Webhook-Key with every webhook call (/hooks)",
 }
 
 

@@ -40,6 +40,7 @@ from parsnip.core.redis_bridge import RedisBridge, redis_url
 from parsnip.core.accounts import sessions, user_hooks
 from parsnip.core.cloud import binding as cloud_binding, reload as cloud_reload, triggers as cloud_triggers
 from parsnip.core.cloud.registry import Cloud
+from parsnip.core.cloud.webhooks import Webhooks, open_webhooks
 from parsnip.core.errors import ParseError
 from parsnip.core.operations import Op
 from parsnip.core.pipeline import find as find_pipeline, write as write_pipeline
@@ -83,6 +84,7 @@ class Runtime:
         self.cloud: Cloud | None = None  # the user's Cloud Code (core/cloud/), None without the `cloud` option
         self._cloud_hooks: cloud_triggers.Installed | None = None
         self.use_cloud(cloud)
+        self.webhooks: Webhooks | None = None  # the `/hooks` webhooks (core/cloud/webhooks.py), once started
         self._btree: dict[str, tuple[float, frozenset[str]]] = {}
 
     def use_cloud(self, cloud: Cloud | None) -> None:
@@ -339,7 +341,8 @@ async def _open_runtime(config: Config, dsn: str | None, cloud: Cloud | None = N
                         if cloud is not None and config.dev and config.cloud:
                             nursery.start_soon(cloud_reload.watch, config.cloud, rt.use_cloud)
                         with cloud_binding.serving(rt):  # what ParseObject/ParseQuery act on
-                            yield rt
+                            async with open_webhooks(rt, nursery) as rt.webhooks:  # after Cloud Code, which wins
+                                yield rt
                     finally:
                         nursery.cancel_scope.cancel()
             finally:

@@ -76,6 +76,8 @@ class Config:
     cloud: str | None = None
     # Development (Parsnip's option): reload the cloud module when its files change.
     dev: bool = False
+    # Sent as X-Parse-Webhook-Key with every webhook call (`/hooks`), as Parse Server does.
+    webhookKey: str | None = None
 
     def __post_init__(self) -> None:
         if not self.mountPath.startswith("/"):

@@ -10,6 +10,7 @@ from parsnip.api.routes import (
     Handler, Route, aggregate, batch, check_object_id, compile_routes, functions, jobs, match_route, objects, pages,
     schemas, server, users,
 )
+from parsnip.api.routes import hooks
 from parsnip.api.routes.scriptlog import scriptlog
 
 
@@ -50,6 +51,14 @@ _SPEC: list[tuple[str, str, Handler]] = [
     ("POST", "/cloud_code/jobs", jobs.create_schedule),
     ("PUT", "/cloud_code/jobs/:objectId", jobs.update_schedule),
     ("DELETE", "/cloud_code/jobs/:objectId", jobs.delete_schedule),
+    ("GET", "/hooks/functions", hooks.list_functions),
+    ("POST", "/hooks/functions", hooks.create),
+    ("GET", "/hooks/functions/:functionName", hooks.get_function),
+    ("PUT", "/hooks/functions/:functionName", hooks.update_function),
+    ("GET", "/hooks/triggers", hooks.list_triggers),
+    ("POST", "/hooks/triggers", hooks.create),
+    ("GET", "/hooks/triggers/:className/:triggerName", hooks.get_trigger),
+    ("PUT", "/hooks/triggers/:className/:triggerName", hooks.update_trigger),
     ("GET", "/serverInfo", server.server_info),
     ("GET", "/scriptlog", scriptlog),
     ("GET", "/schemas", schemas.list_classes),

@@ -91,6 +91,9 @@ class Scheduler:
     async def tick(self, at: datetime) -> datetime | None:
         """Start every slot due at `at` that this node wins; the earliest slot after `at`."""
         upcoming: datetime | None = None
+        cloud = getattr(self.rt, "cloud", None)
+        if cloud is None or not cloud.jobs:  # nothing to run (a --dev reload may add jobs)
+            return None
         schedules = await self._schedules()
         for fields in schedules:
             schedule = self._schedule(fields)

@@ -32,18 +32,6 @@ def require_master(auth: Auth, refusal: Refusal = Refusal.HTTP_403) -> None:
     raise Unauthorized(DENIED)
 
 
-# Parse's classes that only the master key may read or write at all (its `enforceRoleSecurity`):
-# a client's find, get, create, update or delete on one is 119 "Permission denied".
-MASTER_ONLY_CLASSES = frozenset({"_JobStatus", "_PushStatus", "_Hooks", "_GlobalConfig", "_GraphQLConfig",
-                                 "_JobSchedule", "_Audience", "_Idempotency"})
-
-
-def require_master_for_class(auth: Auth, class_name: str) -> None:
-    """Refuse a client on a class only the master key may use (before any other check)."""
-    if class_name in MASTER_ONLY_CLASSES:
-        require_master(auth, Refusal.FORBIDDEN)
-
-
 def require_writable(auth: Auth, action: str = "perform the create operation") -> None:
     """The read-only master key reads as the master key and may not write (119)."""
     if auth.read_only:

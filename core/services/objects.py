@@ -14,8 +14,9 @@ from typing import Any
 from parsnip.core.commands import Create, Delete, Result, Update, build_ops
 from parsnip.core.errors import ParseError
 from parsnip.core.reads import FindOptions
+from parsnip.core.security.guard import check_class_access
 from parsnip.core.security.roles import ROLE_CLASS, check_role_write
-from parsnip.core.services.access import require_master_for_class, require_writable
+from parsnip.core.services.access import require_writable
 from parsnip.core.services.base import Backend, Caller, checked
 from parsnip.core.services.query_options import (
     access_options, check_query_options, find_options, read_options, redirect, valid_class,
@@ -110,7 +111,6 @@ def updated_body(cmd: Update, result: Result) -> dict[str, Any]:
 # -- writes ----------------------------------------------------------------------------------
 
 async def create(rt: Backend, caller: Caller, class_name: str, body: Any) -> Saved:
-    require_master_for_class(caller.auth, class_name)
     require_writable(caller.auth)
     cmd = await checked(caller, create_command, rt, class_name, body)
     [result] = await rt.write([cmd], caller.context, caller.auth)
@@ -118,16 +118,16 @@ async def create(rt: Backend, caller: Caller, class_name: str, body: Any) -> Sav
 
 
 async def update(rt: Backend, caller: Caller, class_name: str, object_id: str, body: Any) -> Saved:
-    require_master_for_class(caller.auth, class_name)
     require_writable(caller.auth)
+    check_class_access(caller.auth, class_name)
     cmd = await checked(caller, update_command, rt, class_name, object_id, body)
     [result] = await rt.write([cmd], caller.context, caller.auth)
     return Saved(object_id, updated_body(cmd, result))
 
 
 async def delete(rt: Backend, caller: Caller, class_name: str, object_id: str) -> None:
-    require_master_for_class(caller.auth, class_name)
     require_writable(caller.auth)
+    check_class_access(caller.auth, class_name)
     if not valid_class(class_name):  # Parse: an invalid class name has no objects
         raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found for delete.")
     await rt.write([Delete(class_name, object_id)], caller.context, caller.auth)
@@ -137,7 +137,6 @@ async def delete(rt: Backend, caller: Caller, class_name: str, object_id: str) -
 
 async def get(rt: Backend, caller: Caller, class_name: str, object_id: str, params: dict[str, Any]) -> str:
     """One object's JSON text, shaped by `keys`/`include`; 101 when missing or hidden alike."""
-    require_master_for_class(caller.auth, class_name)
     text = None
     valid = valid_class(class_name)
     opts = FindOptions(**read_options(rt, params, class_name),
@@ -151,7 +150,6 @@ async def get(rt: Backend, caller: Caller, class_name: str, object_id: str, para
 
 async def find(rt: Backend, caller: Caller, class_name: str, params: dict[str, Any]) -> Found:
     """The objects a query's options (`where`, `order`, `limit`, ...) select, as the caller may see them."""
-    require_master_for_class(caller.auth, class_name)
     check_query_options(params)
     redirected = redirect(rt, class_name, params.get("redirectClassNameForKey"))
     if redirected:

@@ -58,3 +58,15 @@ async def audit(req):
     log.set("target", req.object.id)
     log.set("action", "update" if req.original is not None else "create")
     await log.save(master=True)
+
+
+# Jobs (tests/sdk/jobs.test.mjs): Parse.Cloud.startJob, then Parse.Cloud.getJobStatus.
+@cloud.job("sdkJob")
+async def sdk_job(req):
+    await req.message("working")
+    return f"done {req.params.get('n')} {req.params['when'].year}"
+
+
+@cloud.job("sdkFailingJob")
+async def sdk_failing_job(req):
+    raise ParseError(ParseError.VALIDATION_ERROR, "this job always fails")

@@ -18,8 +18,8 @@ async def server_info(rt, req) -> Reply:
     return Reply({
         "features": {
             "globalConfig": crud,
-            "hooks": crud,
-            "cloudCode": {"jobs": False},
+            "hooks": {"create": True, "read": True, "update": True, "delete": True},
+            "cloudCode": {"jobs": True},  # /jobs and /cloud_code/jobs (api/routes/jobs.py)
             "logs": {"level": logs, "size": logs, "order": logs, "until": logs, "from": logs},
             "push": {"immediatePush": False, "scheduledPush": False, "storedPushData": False,
                      "pushAudiences": False, "localization": False},

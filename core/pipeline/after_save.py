@@ -30,7 +30,8 @@ async def run(nursery: trio.Nursery, pending: Sequence[Pending], commands: Seque
         deleted = isinstance(cmd, Delete)
         req = AfterWriteRequest(
             cmd.class_name, result.object_id, p.original if deleted else dict(result.fields), p.original,
-            {} if deleted else cmd.ops, auth, context, is_create=isinstance(cmd, Create), notes=p.notes)
+            {} if deleted else cmd.ops, auth, context, is_create=isinstance(cmd, Create), notes=p.notes,
+            created_at=result.created_at, updated_at=result.updated_at)
         calls += [(hook, req) for hook in p.hooks]
     done = trio.Event()
 

@@ -78,7 +78,7 @@ def asgi_app(config: Config, dsn: str | None = None) -> QuartTrio:
                 holder["rt"] = rt
                 async with trio.open_nursery() as nursery:
                     if livequery_enabled(config):
-                        lq = LiveQueryServer(rt, hooks_for(lambda: rt.cloud, every_kind=config.dev))  # its LiveQuery triggers
+                        lq = LiveQueryServer(rt, hooks_for(rt, every_kind=config.dev))  # its LiveQuery triggers
                         await nursery.start(lq.run)
                         holder["lq"] = lq
                     task_status.started()

@@ -4,7 +4,9 @@ request becomes the `req` Parse hands its trigger (`core/cloud/live.py`), valida
 
 Only what is registered is active: no before_connect, no hook on connect; an after-event trigger
 takes only its own classes off the shared-body path (`after_event_on`). Registrations are looked
-up in the cloud module in use at each call, so a `--dev` reload's triggers take over at once.
+up in the cloud module in use at each call (`Runtime.cloud`), so a `--dev` reload's triggers
+take over at once. `req.user` is read once per connect and subscribe, and for events at most
+once per `_USER_TTL` per session (as Parse's LiveQuery caches a session's user).
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from typing import Any, Awaitable, Callable
 
 import trio
 
-from parsnip.core.cloud import codec
-from parsnip.core.cloud.live import (ConnectTriggerRequest, EventObject, LiveEventTriggerRequest,
-                                     SubscribeTriggerRequest, SubscriptionQuery)
-from parsnip.core.cloud.registry import Cloud, Registration
+from parsnip.core.cloud import binding, codec
+from parsnip.core.cloud.live import (ConnectTriggerRequest, LiveEventTriggerRequest, SubscribeTriggerRequest,
+                                     SubscriptionQuery)
+from parsnip.core.cloud.objects import ParseObject
+from parsnip.core.cloud.registry import Registration
+from parsnip.core.cloud.requests import caller_user
 from parsnip.core.errors import ParseError
+from parsnip.core.security.auth import Auth
 from parsnip.livequery.hooks import NO_HOOKS, ConnectRequest, LiveEvent, LiveQueryHooks, SubscribeRequest
 
 _KINDS = ("before_connect", "before_subscribe", "after_live_query_event")
@@ -27,21 +32,25 @@ _SEAM = {"before_connect": "before_connect", "before_subscribe": "before_subscri
          "after_live_query_event": "after_event"}
 
 
-def hooks_for(cloud_of: Callable[[], Cloud | None], *, every_kind: bool = False) -> LiveQueryHooks:
-    """The LiveQuery hooks of the cloud module `cloud_of()` gives at each call (a `--dev` reload
-    swaps it): none when it registers no LiveQuery trigger. Only the kinds it registers now are
+_USER_TTL = 5.0  # seconds an event trigger's req.user may be reused for a session
+
+
+def hooks_for(rt: Any, *, every_kind: bool = False) -> LiveQueryHooks:
+    """The LiveQuery hooks of the runtime's cloud module (`rt.cloud`, which a `--dev` reload
+    swaps): none when it registers no LiveQuery trigger. Only the kinds it registers now are
     active, unless `every_kind` (for a reload that may bring a kind the server started without)."""
-    cloud = cloud_of()
+    cloud = rt.cloud
     kinds = set(_KINDS) if every_kind else {kind for kind, _ in (cloud.triggers if cloud else ()) if kind in _KINDS}
     if not kinds:
         return NO_HOOKS
-    return CloudHooks(cloud_of, {_SEAM[kind] for kind in kinds})
+    return CloudHooks(rt, {_SEAM[kind] for kind in kinds})
 
 
 class CloudHooks(LiveQueryHooks):
-    def __init__(self, cloud_of: Callable[[], Cloud | None], active: set[str]) -> None:
-        self._cloud_of = cloud_of
+    def __init__(self, rt: Any, active: set[str]) -> None:
+        self._rt = rt
         self._active = active  # the seam's hook names the server is to call
+        self._users: dict[tuple[str, str | None], tuple[float, ParseObject | None]] = {}
 
     def active(self, name: str) -> Callable[..., Awaitable[None]] | None:
         return super().active(name) if name in self._active else None
@@ -50,8 +59,26 @@ class CloudHooks(LiveQueryHooks):
         return self._trigger("after_live_query_event", class_name) is not None
 
     def _trigger(self, kind: str, class_name: str | None) -> Registration | None:
-        cloud = self._cloud_of()
+        cloud = self._rt.cloud
         return cloud.trigger(kind, class_name) if cloud is not None else None
+
+    async def _run(self, registration: Registration, req: Any, user_id: str | None) -> None:
+        with binding.bound(self._rt):  # ParseObject / ParseQuery in the trigger act on this runtime
+            await _run(registration, req, user_id)
+
+    async def _user(self, auth: Auth) -> ParseObject | None:
+        """The session's user for an event trigger, read at most once per `_USER_TTL`; each
+        call gets its own copy."""
+        if auth.user_id is None:
+            return None
+        key, now = (auth.user_id, auth.session_token), trio.current_time()
+        known = self._users.get(key)
+        if known is None or now - known[0] > _USER_TTL:
+            if len(self._users) > 10_000:
+                self._users = {k: v for k, v in self._users.items() if now - v[0] <= _USER_TTL}
+            known = self._users[key] = (now, await caller_user(self._rt, auth))
+        user = known[1]
+        return ParseObject.from_json(user.to_json(), user.class_name) if user is not None else None
 
     async def before_connect(self, request: ConnectRequest) -> None:
         registration = self._trigger("before_connect", None)
@@ -59,8 +86,9 @@ class CloudHooks(LiveQueryHooks):
             return
         auth = request.auth
         req = ConnectTriggerRequest(request.installation_id, request.session_token, request.use_master_key,
-                                    auth.user_id, request.client_ip, request.clients, request.subscriptions)
-        await _run(registration, req, auth.user_id)
+                                    auth.user_id, request.client_ip, request.clients, request.subscriptions,
+                                    user=await caller_user(self._rt, auth))
+        await self._run(registration, req, auth.user_id)
 
     async def before_subscribe(self, request: SubscribeRequest) -> None:
         registration = self._trigger("before_subscribe", request.class_name)
@@ -70,8 +98,9 @@ class CloudHooks(LiveQueryHooks):
         query = SubscriptionQuery(request.class_name, copy.deepcopy(request.where), _listed(request.keys),
                                   _listed(request.watch))
         req = SubscribeTriggerRequest(query, request.request_id, request.session_token, request.installation_id,
-                                      auth.master, auth.user_id, request.client_ip)
-        await _run(registration, req, auth.user_id)
+                                      auth.master, auth.user_id, request.client_ip,
+                                      user=await caller_user(self._rt, auth))
+        await self._run(registration, req, auth.user_id)
         request.where, request.keys, request.watch = _subscription_of(req.query)
 
     async def after_event(self, event: LiveEvent) -> None:
@@ -79,11 +108,11 @@ class CloudHooks(LiveQueryHooks):
         if registration is None:
             return
         auth = event.auth
-        original = EventObject(event.class_name, event.original) if event.original is not None else None
-        req = LiveEventTriggerRequest(event.event, EventObject(event.class_name, event.object), original,
+        original = _object(event.class_name, event.original) if event.original is not None else None
+        req = LiveEventTriggerRequest(event.event, _object(event.class_name, event.object), original,
                                       event.request_id, auth.session_token, event.installation_id, auth.master,
-                                      auth.user_id)
-        await _run(registration, req, auth.user_id)
+                                      auth.user_id, user=await self._user(auth))
+        await self._run(registration, req, auth.user_id)
         event.send = bool(req.send_event)
         event.event = req.event
         if req.object is not None:
@@ -126,6 +155,10 @@ def _names(value: Any) -> tuple[str, ...] | None:
     if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
         raise ParseError(ParseError.INVALID_QUERY, "before_subscribe left keys that are not field names")
     return tuple(names)
+
+
+def _object(class_name: str, fields: dict) -> ParseObject:
+    return ParseObject.from_json(fields, class_name)
 
 
 def _fields_of(obj: Any) -> dict:

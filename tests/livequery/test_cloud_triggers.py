@@ -14,6 +14,7 @@ import json
 import secrets
 
 import operator
+from dataclasses import dataclass
 
 import pytest
 from hypothesis import given
@@ -33,7 +34,7 @@ from tests.livequery.live_helpers import Client, Rest, connected, ws_url
 KEY_PAIRS = {"clientKey": "ck", "masterKey": "test-master"}  # LiveQuery knows the master key from keyPairs
 
 CLOUD = '''
-from parsnip.cloud import Cloud, ParseError
+from parsnip.cloud import Cloud, ParseError, ParseQuery
 
 cloud = Cloud()
 
@@ -44,8 +45,10 @@ async def gate(req):
         raise ParseError(ParseError.VALIDATION_ERROR, "this device is banned")
     if req.installation_id == "crash":
         raise RuntimeError("connect hook crashed")
-    if req.installation_id == "members" and req.user_id is None:
+    if req.installation_id == "members" and req.user is None:
         raise ParseError(ParseError.OPERATION_FORBIDDEN, "members only")
+    if req.user is not None and req.user.get("banned"):  # req.user is the session's _User
+        raise ParseError(ParseError.OPERATION_FORBIDDEN, "banned member")
 
 
 @cloud.before_subscribe("Room")
@@ -54,12 +57,14 @@ async def rooms(req):
         raise ParseError(ParseError.OPERATION_FORBIDDEN, "private room")
     if req.query.where.get("name") == "crash":
         raise KeyError("no such room")
+    if await ParseQuery("RoomClosed").equal_to("name", req.query.where.get("name")).first(master=True):
+        raise ParseError(ParseError.OPERATION_FORBIDDEN, "room closed")
     req.query.equal_to("visible", True).select("name")
 
 
 @cloud.before_subscribe("Staff", require_user=True)
 def staff(req):  # a plain def: runs in a worker thread
-    req.query.equal_to("team", req.user_id)
+    req.query.equal_to("team", req.user.id)
 
 
 @cloud.before_subscribe("Admin", require_master=True)
@@ -74,7 +79,7 @@ async def message(req):
     only_for = req.object.get("onlyFor")
     if only_for is not None and only_for != req.user_id:
         req.send_event = False
-    req.object.set("seenBy", req.user_id or "anonymous")
+    req.object.set("seenBy", req.user.id if req.user else "anonymous")
     req.object.unset("secret")
     at = req.object.get("at")
     if at is not None:
@@ -137,9 +142,16 @@ async def test_before_connect_refuses_with_the_triggers_error(server, installati
 
 
 async def test_before_connect_sees_who_the_session_token_stands_for(server):
-    _, token = await Rest(server).signup()
+    rest = Rest(server)
+    _, token = await rest.signup()
+    banned_id, banned_token = await rest.signup()
+    await rest.call("PUT", f"/users/{banned_id}", {"banned": True}, rest.master, 200)
     async with open_websocket_url(ws_url(server)) as ws:
         await _connected(ws, server, installationId="members", sessionToken=token)
+    async with open_websocket_url(ws_url(server)) as ws:
+        c = Client(ws)
+        await c.send(op="connect", applicationId=server.app_id, clientKey="ck", sessionToken=banned_token)
+        assert await c.recv() == _refused(119, "banned member")
 
 
 # -- before_subscribe -----------------------------------------------------------------------------
@@ -153,6 +165,14 @@ async def test_before_subscribe_refuses_one_subscription_and_the_connection_goes
         await c.nothing(0.2)
     # The traceback is the operator's, in the log; the client got only the message.
     assert "KeyError: 'no such room'" in server_log(server)
+
+
+async def test_before_subscribe_may_query_the_database(server):
+    rest = Rest(server)
+    await rest.create("RoomClosed", {"name": "attic"})
+    async with open_websocket_url(ws_url(server)) as ws:
+        c = await _connected(ws, server)
+        assert await c.subscribe(1, "Room", {"name": "attic"}) == _refused(119, "room closed", 1)
 
 
 async def test_before_subscribe_changes_the_query_and_the_keys_sent(server):
@@ -264,6 +284,13 @@ async def test_after_event_validators_check_the_objects_fields(server, level, an
 
 # -- the seam: only what is registered costs anything -------------------------------------------
 
+@dataclass
+class _Runtime:
+    """What the hooks ask of the runtime when nothing runs: the cloud module in use."""
+
+    cloud: Cloud | None
+
+
 def test_a_cloud_without_livequery_triggers_adds_no_hook():
     cloud = Cloud()
 
@@ -271,7 +298,7 @@ def test_a_cloud_without_livequery_triggers_adds_no_hook():
     async def noop(req):
         pass
 
-    assert hooks_for(lambda: None) is NO_HOOKS and hooks_for(lambda: cloud) is NO_HOOKS
+    assert hooks_for(_Runtime(None)) is NO_HOOKS and hooks_for(_Runtime(cloud)) is NO_HOOKS
 
 
 def test_only_registered_triggers_are_active_and_only_their_classes_lose_shared_bodies():
@@ -281,7 +308,7 @@ def test_only_registered_triggers_are_active_and_only_their_classes_lose_shared_
     async def event(req):
         pass
 
-    hooks = hooks_for(lambda: cloud)
+    hooks = hooks_for(_Runtime(cloud))
     assert hooks.active("before_connect") is None and hooks.active("before_subscribe") is None
     assert hooks.active("after_event") is not None
     assert hooks.after_event_on("Message") and not hooks.after_event_on("Plain")
@@ -291,14 +318,14 @@ def test_a_reloaded_cloud_module_s_triggers_take_over_at_once():
     old, new = Cloud(), Cloud()
     old.after_live_query_event("Message")(lambda req: None)
     new.after_live_query_event("Chat")(lambda req: None)
-    in_use = {"cloud": old}
-    hooks = hooks_for(lambda: in_use["cloud"])
+    rt = _Runtime(old)
+    hooks = hooks_for(rt)
     assert hooks.after_event_on("Message") and not hooks.after_event_on("Chat")
-    in_use["cloud"] = new  # what a --dev reload does (Runtime.cloud)
+    rt.cloud = new  # what a --dev reload does (Runtime.use_cloud)
     assert hooks.after_event_on("Chat") and not hooks.after_event_on("Message")
     # A kind the first module lacked is called only when every kind is made active (--dev).
     assert hooks.active("before_connect") is None
-    assert hooks_for(lambda: in_use["cloud"], every_kind=True).active("before_connect") is not None
+    assert hooks_for(rt, every_kind=True).active("before_connect") is not None
 
 
 @pytest.mark.parametrize("build, where", [

@@ -67,6 +67,11 @@ def staff(req):  # a plain def: runs in a worker thread
     req.query.equal_to("team", req.user.id)
 
 
+@cloud.before_subscribe("Inbox", require_user=True)  # the README's example
+async def own_messages(req):
+    req.query.equal_to("to", req.user).select("text")
+
+
 @cloud.before_subscribe("Admin", require_master=True)
 async def admin(req):
     pass
@@ -200,6 +205,21 @@ async def test_a_plain_def_before_subscribe_narrows_to_the_users_own_objects(ser
         event = await c.recv()
         await c.nothing()
     assert (event["op"], event["object"]["n"]) == ("create", 1)
+
+
+async def test_before_subscribe_narrows_to_a_pointer_to_the_user(server):
+    rest = Rest(server)
+    user_id, token = await rest.signup()
+    other_id, _ = await rest.signup()
+    to = {"__type": "Pointer", "className": "_User"}
+    async with open_websocket_url(ws_url(server)) as ws:
+        c = await _connected(ws, server, sessionToken=token)
+        assert (await c.subscribe(1, "Inbox", {}))["op"] == "subscribed"
+        await rest.create("Inbox", {"to": {**to, "objectId": other_id}, "text": "not yours"})
+        await rest.create("Inbox", {"to": {**to, "objectId": user_id}, "text": "yours"})
+        event = await c.recv()
+        await c.nothing()
+    assert (event["object"]["text"], "to" in event["object"]) == ("yours", False)
 
 
 @pytest.mark.parametrize("cls, connect, outcome", [

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable
 
+from parsnip.core.cloud.errors import TRIGGER_FAILED, script_failed
 from parsnip.core.errors import ParseError
 
 logger = logging.getLogger("parsnip.hooks")
@@ -134,4 +135,4 @@ async def run_hook(hook: Hook, req: Any) -> None:
         if hook.builtin:
             raise
         logger.warning("%s hook on %s failed", hook.kind, hook.class_name, exc_info=e)
-        raise ParseError(ParseError.SCRIPT_FAILED, str(e) or "Script failed. Unknown error.") from e
+        raise script_failed(e, TRIGGER_FAILED) from e

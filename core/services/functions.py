@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import trio
 
 from parsnip.core.cloud import codec
+from parsnip.core.cloud.errors import script_failed
 from parsnip.core.cloud.requests import FunctionRequest
 from parsnip.core.errors import ParseError
 from parsnip.core.services.base import Caller
@@ -50,7 +51,7 @@ async def run(rt: Any, caller: Caller, name: str, params: Mapping[str, Any], *,
     except Exception as exc:
         logger.error("cloud function %r failed request_id=%r: %s: %s", name, caller.request_id,
                      type(exc).__name__, exc, exc_info=exc, extra={"request_id": caller.request_id})
-        raise ParseError(ParseError.SCRIPT_FAILED, str(exc) or "Script failed.") from None
+        raise script_failed(exc) from None
 
 
 async def _invoke(handler: Any, req: FunctionRequest) -> Any:

@@ -88,8 +88,10 @@ class Runtime:
         """Whether PostgreSQL is reachable, as the gateway's monitor last saw it (no round trip)."""
         return self.gateway.up
 
-    async def write(self, commands: Sequence[Command], context: Context, auth: Auth | None = None) -> list[Result]:
-        """Commit `commands` all-or-nothing as `auth` (by default: master if the context is).
+    async def write(self, commands: Sequence[Command], context: Context, auth: Auth | None = None, *,
+                    cloud_context: dict | None = None) -> list[Result]:
+        """Commit `commands` all-or-nothing as `auth` (by default: master if the context is);
+        `cloud_context` is what the client sent Cloud Code (its triggers' `req.context`).
 
         Shielded: a request cancelled mid-write (a client that hangs up) still waits for the
         commit, so every write that reached the writer is committed and published, never lost
@@ -100,7 +102,8 @@ class Runtime:
             auth = MASTER if context.master else NOBODY
         if self.hooks.touches(commands):  # the stages of core/pipeline/write.py around the commit
             return await write_pipeline.run(self.hooks, commands, context, auth, clp_of=self.schema.clp,
-                                            load=self.load_object, commit=self._commit, nursery=self._hook_nursery())
+                                            load=self.load_object, commit=self._commit, nursery=self._hook_nursery(),
+                                            cloud_context=cloud_context)
         return await self._commit(commands, context, auth)
 
     async def _commit(self, commands: Sequence[Command], context: Context, auth: Auth) -> list[Result]:
@@ -119,8 +122,8 @@ class Runtime:
         found = await self.read(_load, self.projector, class_name, object_id)
         return found[1]["fields"] if found else None
 
-    async def find(self, class_name: str, opts: Any, auth: Auth = NOBODY,
-                   context: Context | None = None) -> tuple[list[str], int | None]:
+    async def find(self, class_name: str, opts: Any, auth: Auth = NOBODY, context: Context | None = None, *,
+                   cloud_context: dict | None = None) -> tuple[list[str], int | None]:
         """The read pipeline of a find (core/pipeline/find.py): (objects as JSON, count or None)."""
         if not self.hooks.on_read(class_name):
             return await self.read(self.reads.find, class_name, opts)
@@ -128,11 +131,12 @@ class Runtime:
         async def execute(query: Any) -> tuple[list[str], int | None]:
             return await self.read(self.reads.find, class_name, query)
 
-        return await find_pipeline.run(self.hooks, FindRequest(class_name, opts, auth, context), execute,
-                                       decode=not opts.explain)
+        return await find_pipeline.run(self.hooks, FindRequest(class_name, opts, auth, context,
+                                                               cloud_context=cloud_context),
+                                       execute, decode=not opts.explain)
 
     async def get(self, class_name: str, object_id: str, opts: Any, auth: Auth = NOBODY,
-                  context: Context | None = None) -> str | None:
+                  context: Context | None = None, *, cloud_context: dict | None = None) -> str | None:
         """The read pipeline of a get: the object as JSON, or None when there is none to see."""
         if not self.hooks.on_read(class_name):
             return await self.read(self.reads.get, class_name, object_id, opts)
@@ -141,8 +145,8 @@ class Runtime:
             text = await self.read(self.reads.get, class_name, object_id, query)
             return ([] if text is None else [text]), None
 
-        texts, _ = await find_pipeline.run(self.hooks, FindRequest(class_name, opts, auth, context, is_get=True),
-                                           execute)
+        texts, _ = await find_pipeline.run(self.hooks, FindRequest(class_name, opts, auth, context, is_get=True,
+                                                                   cloud_context=cloud_context), execute)
         return texts[0] if texts else None
 
     async def authenticate(self, token: str, installation_id: str | None = None) -> Auth:
@@ -320,7 +324,7 @@ async def _open_runtime(config: Config, dsn: str | None, cloud: Cloud | None = N
                                      nursery=nursery, cloud=cloud)
                         user_hooks.install(rt.hooks, rt)  # the built-in `_User` rules
                         if cloud is not None:
-                            cloud_triggers.install(cloud, rt.hooks)  # its save triggers (core/cloud/triggers.py)
+                            cloud_triggers.install(cloud, rt.hooks, rt.load_object)  # core/cloud/triggers.py
                         yield rt
                     finally:
                         nursery.cancel_scope.cancel()

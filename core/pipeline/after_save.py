@@ -22,7 +22,7 @@ logger = logging.getLogger("parsnip.hooks")
 
 
 async def run(nursery: trio.Nursery, pending: Sequence[Pending], commands: Sequence[Command],
-              results: Sequence[Result], auth: Auth, context: Context) -> None:
+              results: Sequence[Result], auth: Auth, context: Context, cloud_context: dict | None = None) -> None:
     """Run the after hooks of a committed unit in `nursery`; return when they are done."""
     calls = []
     for p in pending:
@@ -30,7 +30,8 @@ async def run(nursery: trio.Nursery, pending: Sequence[Pending], commands: Seque
         deleted = isinstance(cmd, Delete)
         req = AfterWriteRequest(
             cmd.class_name, result.object_id, p.original if deleted else dict(result.fields), p.original,
-            {} if deleted else cmd.ops, auth, context, is_create=isinstance(cmd, Create), notes=p.notes)
+            {} if deleted else cmd.ops, auth, context, is_create=isinstance(cmd, Create), notes=p.notes,
+            cloud_context=cloud_context)
         calls += [(hook, req) for hook in p.hooks]
     done = trio.Event()
 

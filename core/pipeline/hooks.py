@@ -22,7 +22,14 @@ BEFORE_DELETE = "before_delete"
 AFTER_DELETE = "after_delete"
 BEFORE_FIND = "before_find"
 AFTER_FIND = "after_find"
-KINDS = (BEFORE_SAVE, AFTER_SAVE, BEFORE_DELETE, AFTER_DELETE, BEFORE_FIND, AFTER_FIND)
+# Around logins, logouts and password reset requests (core/pipeline/account.py), on `_User`
+# (after_logout: on `_Session`); they are neither writes nor reads of their class.
+BEFORE_LOGIN = "before_login"
+AFTER_LOGIN = "after_login"
+AFTER_LOGOUT = "after_logout"
+BEFORE_PASSWORD_RESET_REQUEST = "before_password_reset_request"
+ACCOUNT_KINDS = (BEFORE_LOGIN, AFTER_LOGIN, AFTER_LOGOUT, BEFORE_PASSWORD_RESET_REQUEST)
+KINDS = (BEFORE_SAVE, AFTER_SAVE, BEFORE_DELETE, AFTER_DELETE, BEFORE_FIND, AFTER_FIND, *ACCOUNT_KINDS)
 _WRITE_KINDS = (BEFORE_SAVE, AFTER_SAVE, BEFORE_DELETE, AFTER_DELETE)
 _READ_KINDS = (BEFORE_FIND, AFTER_FIND)
 

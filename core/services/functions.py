@@ -38,7 +38,8 @@ async def run(rt: Any, caller: Caller, name: str, params: Mapping[str, Any], *,
     )
     if found.validation is not None:
         try:
-            await found.validation.check(req, has_user=auth.user_id is not None)
+            await found.validation.check(req, has_user=auth.user_id is not None, roles=auth.roles,
+                                         load_user=_user_of(rt, auth.user_id))
         except ParseError as refused:
             logger.info("cloud function %r refused by its validator request_id=%r: %s %s", name,
                         caller.request_id, refused.code, refused.message)
@@ -52,6 +53,14 @@ async def run(rt: Any, caller: Caller, name: str, params: Mapping[str, Any], *,
         logger.error("cloud function %r failed request_id=%r: %s: %s", name, caller.request_id,
                      type(exc).__name__, exc, exc_info=exc, extra={"request_id": caller.request_id})
         raise script_failed(exc) from None
+
+
+def _user_of(rt: Any, user_id: str | None):
+    """What a validator's `require_user_keys` reads: the caller's stored fields, when asked."""
+    async def load() -> dict | None:
+        return await rt.load_object("_User", user_id) if user_id is not None else None
+
+    return load
 
 
 async def _invoke(handler: Any, req: FunctionRequest) -> Any:

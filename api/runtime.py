@@ -15,6 +15,7 @@ answering on a dead runtime: it is logged, accepted writes are committed, and `o
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -45,6 +46,7 @@ from parsnip.core.operations import Op
 from parsnip.core.pipeline import find as find_pipeline, write as write_pipeline
 from parsnip.core.pipeline.hooks import Hooks
 from parsnip.core.pipeline.requests import FindRequest
+from parsnip.core.query.ast import And, parse_where
 from parsnip.core.schema import SchemaCache
 from parsnip.core.security.auth import MASTER, NOBODY, Auth
 from parsnip.core.security.roles import RoleCache, roles_of
@@ -142,6 +144,10 @@ class Runtime:
             return await self.read(self.reads.get, class_name, object_id, opts)
 
         async def execute(query: Any) -> tuple[list[str], None]:
+            if query.where != opts.where:  # a before-find hook narrowed the get: a find of that one object
+                one = dataclasses.replace(query, where=And((parse_where({"objectId": object_id}), query.where)),
+                                          limit=1, skip=0, count=False)
+                return (await self.read(self.reads.find, class_name, one))[0], None
             text = await self.read(self.reads.get, class_name, object_id, query)
             return ([] if text is None else [text]), None
 

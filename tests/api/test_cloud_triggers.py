@@ -131,6 +131,11 @@ CLOUD = textwrap.dedent('''
     async def skipped(req):
         raise ParseError(ParseError.VALIDATION_ERROR, "only with the master key")
 
+    @cloud.before_save("_User", require_user=True)  # a signup counts as its own user, as in Parse
+    async def stamp_user(req):
+        if req.original is None:
+            req.object.set("signedUpVia", "cloud")
+
     @cloud.before_save("Constant", fields={"kind": {"constant": True, "default": "basic"}})
     async def constant(req):
         pass
@@ -309,6 +314,15 @@ def test_before_password_reset_request_may_refuse(api):
         _events(api, "beforePasswordResetRequest")
     r = api.post("/requestPasswordReset", json={"email": "frank@example.com"})
     assert (r.status_code, r.json()) == (400, {"code": 119, "error": "no reset for this account"})
+
+
+def test_user_triggers_run_on_signup_and_their_changes_are_stored(api):
+    user_id, token = _signup(api, "ivan")
+    me = api.get("/users/me", headers={"X-Parse-Session-Token": token}).json()
+    assert (me["objectId"], me["signedUpVia"]) == (user_id, "cloud")
+    r = api.put(f"/users/{user_id}", json={"signedUpVia": "changed"}, headers={"X-Parse-Session-Token": token})
+    assert r.status_code == 200
+    assert api.get("/users/me", headers={"X-Parse-Session-Token": token}).json()["signedUpVia"] == "changed"
 
 
 # -- context and batch -----------------------------------------------------------------------

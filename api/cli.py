@@ -50,6 +50,8 @@ _HELP = {
     "startLiveQueryServer": "serve LiveQuery websockets on this server's port",
     "liveQueryServerOptions": 'JSON: {"keyPairs": {...}, "websocketTimeout": ms, "maxQueue": n}',
     "cloud": "Cloud Code: a Python file (main.py) or module whose `cloud` is a parsnip.cloud.Cloud",
+    "dev": "development: reload the cloud module when a Python file in its folder changes",
+    "webhookKey": "Key sent as X-Parse-Webhook-Key with every webhook call (/hooks)",
 }
 
 
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     from parsnip.core.cloud.loader import CloudLoadError, load_cloud
 
     try:
-        load_cloud(cfg.cloud)  # before serving (and before --cluster forks): a broken module stops here
+        load_cloud(cfg.cloud, dev=cfg.dev)  # before serving (and before --cluster forks): a broken module stops here
     except CloudLoadError as err:
         logging.getLogger("parsnip").critical("%s; not starting", err, exc_info=err.__cause__)
         print(f"parsnip: {err}", file=sys.stderr)

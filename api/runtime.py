@@ -39,8 +39,9 @@ from parsnip.core.follower import LogFollower
 from parsnip.core.layout import table_name
 from parsnip.core.redis_bridge import RedisBridge, redis_url
 from parsnip.core.accounts import sessions, user_hooks
-from parsnip.core.cloud import triggers as cloud_triggers
+from parsnip.core.cloud import binding as cloud_binding, reload as cloud_reload, triggers as cloud_triggers
 from parsnip.core.cloud.registry import Cloud
+from parsnip.core.cloud.webhooks import Webhooks, open_webhooks
 from parsnip.core.errors import ParseError
 from parsnip.core.operations import Op
 from parsnip.core.pipeline import find as find_pipeline, write as write_pipeline
@@ -82,8 +83,22 @@ class Runtime:
         self.projector = projector or Projector()
         self.hooks = hooks or Hooks()  # the hook registry (core/pipeline/hooks.py)
         self._nursery = nursery  # where after-save hooks run: the runtime's own
-        self.cloud = cloud  # the user's Cloud Code (core/cloud/), None without the `cloud` option
+        self.cloud: Cloud | None = None  # the user's Cloud Code (core/cloud/), None without the `cloud` option
+        self._cloud_hooks: cloud_triggers.Installed | None = None
+        self.use_cloud(cloud)
+        self.webhooks: Webhooks | None = None  # the `/hooks` webhooks (core/cloud/webhooks.py), once started
         self._btree: dict[str, tuple[float, frozenset[str]]] = {}
+
+    def use_cloud(self, cloud: Cloud | None) -> None:
+        """Make `cloud` the Cloud Code in use, replacing the current one (a `--dev` reload): its
+        triggers leave the hook registry and the new ones join it with no await in between, so
+        a request meets either module, never a mix. Requests under way finish with the old one."""
+        if self._cloud_hooks is not None:
+            cloud_triggers.uninstall(self._cloud_hooks)
+            self._cloud_hooks = None
+        if cloud is not None:
+            self._cloud_hooks = cloud_triggers.install(cloud, self.hooks, self.load_object)
+        self.cloud = cloud
 
     @property
     def database_up(self) -> bool:
@@ -103,9 +118,10 @@ class Runtime:
         if auth is None:
             auth = MASTER if context.master else NOBODY
         if self.hooks.touches(commands):  # the stages of core/pipeline/write.py around the commit
-            return await write_pipeline.run(self.hooks, commands, context, auth, clp_of=self.schema.clp,
-                                            load=self.load_object, commit=self._commit, nursery=self._hook_nursery(),
-                                            cloud_context=cloud_context)
+            with cloud_binding.bound(self):  # user code in the hooks acts on this runtime
+                return await write_pipeline.run(self.hooks, commands, context, auth, clp_of=self.schema.clp,
+                                                load=self.load_object, commit=self._commit,
+                                                nursery=self._hook_nursery(), cloud_context=cloud_context)
         return await self._commit(commands, context, auth)
 
     async def _commit(self, commands: Sequence[Command], context: Context, auth: Auth) -> list[Result]:
@@ -133,9 +149,10 @@ class Runtime:
         async def execute(query: Any) -> tuple[list[str], int | None]:
             return await self.read(self.reads.find, class_name, query)
 
-        return await find_pipeline.run(self.hooks, FindRequest(class_name, opts, auth, context,
-                                                               cloud_context=cloud_context),
-                                       execute, decode=not opts.explain)
+        with cloud_binding.bound(self):
+            return await find_pipeline.run(self.hooks, FindRequest(class_name, opts, auth, context,
+                                                                   cloud_context=cloud_context),
+                                           execute, decode=not opts.explain)
 
     async def get(self, class_name: str, object_id: str, opts: Any, auth: Auth = NOBODY,
                   context: Context | None = None, *, cloud_context: dict | None = None) -> str | None:
@@ -151,8 +168,9 @@ class Runtime:
             text = await self.read(self.reads.get, class_name, object_id, query)
             return ([] if text is None else [text]), None
 
-        texts, _ = await find_pipeline.run(self.hooks, FindRequest(class_name, opts, auth, context, is_get=True,
-                                                                   cloud_context=cloud_context), execute)
+        with cloud_binding.bound(self):
+            texts, _ = await find_pipeline.run(self.hooks, FindRequest(class_name, opts, auth, context, is_get=True,
+                                                                       cloud_context=cloud_context), execute)
         return texts[0] if texts else None
 
     async def authenticate(self, token: str, installation_id: str | None = None) -> Auth:
@@ -329,9 +347,11 @@ async def _open_runtime(config: Config, dsn: str | None, cloud: Cloud | None = N
                         rt = Runtime(config, gateway, schema, writer, bus, roles, bridge, follower, projector,
                                      nursery=nursery, cloud=cloud)
                         user_hooks.install(rt.hooks, rt)  # the built-in `_User` rules
-                        if cloud is not None:
-                            cloud_triggers.install(cloud, rt.hooks, rt.load_object)  # core/cloud/triggers.py
-                        yield rt
+                        if cloud is not None and config.dev and config.cloud:
+                            nursery.start_soon(cloud_reload.watch, config.cloud, rt.use_cloud)
+                        with cloud_binding.serving(rt):  # what ParseObject/ParseQuery act on
+                            async with open_webhooks(rt, nursery) as rt.webhooks:  # after Cloud Code, which wins
+                                yield rt
                     finally:
                         nursery.cancel_scope.cancel()
             finally:

@@ -44,7 +44,7 @@ def asgi_app(config: Config, dsn: str | None = None) -> QuartTrio:
     app's own nursery while it serves. Websockets reaching the app through its ASGI host are
     LiveQuery connections; `serve` gives them the socket itself instead (api/listener.py).
     The `cloud` module is loaded here, before serving: one that fails raises `CloudLoadError`."""
-    cloud = load_cloud(config.cloud)
+    cloud = load_cloud(config.cloud, dev=config.dev)
     holder: dict[str, Any] = {}
     stop = trio.Event()
     stopped = trio.Event()

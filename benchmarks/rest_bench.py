@@ -91,6 +91,10 @@ class WorkerJob:
     timeout: float
     seed: int
     object_ids: list[str] = field(default_factory=list)
+    # Another benchmark's requests and checks (module-level functions, so they pickle by name);
+    # None: this file's build_requests / check_response.
+    build: Any = None
+    check: Any = None
 
 
 @dataclass
@@ -378,7 +382,7 @@ async def drive_connection(state: WorkerState, requests: list[bytes], offset: in
             continue
         done = clock()
         measured = sent >= state.measure_from
-        ok, doc = check_response(job.phase, status, body)
+        ok, doc = (job.check or check_response)(job.phase, status, body)
         if not ok:
             state.record_error(f"HTTP {status}: {body[:ERROR_SAMPLE_BYTES].decode('utf-8', 'replace')}", measured)
         elif measured:
@@ -394,7 +398,7 @@ async def drive_connection(state: WorkerState, requests: list[bytes], offset: in
 async def run_worker_async(job: WorkerJob, start_at: float) -> WorkerResult:
     """Wait for the common start time, run all connections, collect the result."""
     rng = random.Random(job.seed)
-    requests = build_requests(job, rng)
+    requests = (job.build or build_requests)(job, rng)
     delay = start_at - time.time()
     if delay > 0:
         await asyncio.sleep(delay)
@@ -457,8 +461,9 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 def run_phase(phase: str, args: argparse.Namespace, target: Target,
-              object_ids: list[str]) -> tuple[PhaseResult, list[str]]:
-    """Run one phase across worker processes; return merged figures and any created ids."""
+              object_ids: list[str], build: Any = None, check: Any = None) -> tuple[PhaseResult, list[str]]:
+    """Run one phase across worker processes; return merged figures and any created ids.
+    `build`/`check`: another benchmark's requests and response check (cloud_bench.py)."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     shares = split_connections(args.concurrency, args.procs)
@@ -466,8 +471,9 @@ def run_phase(phase: str, args: argparse.Namespace, target: Target,
     start_at = time.time() + 0.5 + 0.15 * len(shares)  # time for spawned interpreters to start
     procs = []
     for i, connections in enumerate(shares):
+        offset = PHASES.index(phase) if phase in PHASES else sum(phase.encode()) % 10
         job = WorkerJob(phase, target, connections, args.warmup, args.duration, cap, args.timeout,
-                        seed=args.seed * 1000 + 100 * PHASES.index(phase) + i, object_ids=object_ids)
+                        seed=args.seed * 1000 + 100 * offset + i, object_ids=object_ids, build=build, check=check)
         proc = ctx.Process(target=worker_main, args=(job, start_at, queue), daemon=True)
         proc.start()
         procs.append(proc)

@@ -74,6 +74,10 @@ class Config:
     # Cloud Code: a Python file (main.py) or dotted module whose attribute `cloud` is a
     # `parsnip.cloud.Cloud` (core/cloud/loader.py).
     cloud: str | None = None
+    # Development (Parsnip's option): reload the cloud module when its files change.
+    dev: bool = False
+    # Sent as X-Parse-Webhook-Key with every webhook call (`/hooks`), as Parse Server does.
+    webhookKey: str | None = None
 
     def __post_init__(self) -> None:
         if not self.mountPath.startswith("/"):

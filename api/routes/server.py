@@ -18,7 +18,7 @@ async def server_info(rt, req) -> Reply:
     return Reply({
         "features": {
             "globalConfig": crud,
-            "hooks": crud,
+            "hooks": {"create": True, "read": True, "update": True, "delete": True},
             "cloudCode": {"jobs": False},
             "logs": {"level": logs, "size": logs, "order": logs, "until": logs, "from": logs},
             "push": {"immediatePush": False, "scheduledPush": False, "storedPushData": False,

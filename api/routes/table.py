@@ -10,6 +10,7 @@ from parsnip.api.routes import (
     Handler, Route, aggregate, batch, check_object_id, compile_routes, functions, match_route, objects, pages, schemas,
     server, users,
 )
+from parsnip.api.routes import hooks
 from parsnip.api.routes.scriptlog import scriptlog
 
 
@@ -43,6 +44,14 @@ _SPEC: list[tuple[str, str, Handler]] = [
     ("POST", "/batch", batch.batch),
     ("GET", "/aggregate/:className", aggregate.aggregate),
     ("POST", "/functions/:functionName", functions.call),
+    ("GET", "/hooks/functions", hooks.list_functions),
+    ("POST", "/hooks/functions", hooks.create),
+    ("GET", "/hooks/functions/:functionName", hooks.get_function),
+    ("PUT", "/hooks/functions/:functionName", hooks.update_function),
+    ("GET", "/hooks/triggers", hooks.list_triggers),
+    ("POST", "/hooks/triggers", hooks.create),
+    ("GET", "/hooks/triggers/:className/:triggerName", hooks.get_trigger),
+    ("PUT", "/hooks/triggers/:className/:triggerName", hooks.update_trigger),
     ("GET", "/serverInfo", server.server_info),
     ("GET", "/scriptlog", scriptlog),
     ("GET", "/schemas", schemas.list_classes),

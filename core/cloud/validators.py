@@ -121,11 +121,12 @@ def _default_and_constant(req: Any, obj: Any, params: dict, key: str, opt: dict)
             obj.set(key, opt["default"])
     if not (opt.get("constant") and writable):
         return
-    original = getattr(req, "original", None)
+    original = getattr(req, "original", None)  # a ParseObject (or the stored fields)
     if original is not None:
-        if key in original:
-            obj.set(key, original[key])
-            params[key] = original[key]
+        stored = original.get(key)
+        if stored is not None:
+            obj.set(key, stored)
+            params[key] = stored
         else:
             obj.unset(key)
             params.pop(key, None)

@@ -103,7 +103,8 @@ class DeleteRequest:
 @dataclass
 class AfterWriteRequest:
     """A committed save or delete. `object` is the object as written (as it was, for a delete);
-    `ops` the operations written; `notes` what the before hooks left."""
+    `ops` the operations written; `notes` what the before hooks left; the object's dates as
+    the write left them."""
 
     class_name: str
     object_id: str
@@ -115,6 +116,8 @@ class AfterWriteRequest:
     is_create: bool = False
     notes: dict[str, Any] = field(default_factory=dict)
     cloud_context: dict | None = None
+    created_at: Any = None
+    updated_at: Any = None
 
 
 @dataclass

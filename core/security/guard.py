@@ -28,6 +28,11 @@ INTERNAL_USER_FIELDS = (
     "_password_changed_at", "_password_history", "sessionToken",
 )
 
+# Parse's classesWithMasterOnlyAccess: no client may read or write their objects (a `_Hooks`
+# row is a webhook every save of a class would call).
+MASTER_ONLY_CLASSES = frozenset({"_JobStatus", "_PushStatus", "_Hooks", "_GlobalConfig", "_GraphQLConfig",
+                                 "_JobSchedule", "_Audience", "_Idempotency"})
+
 AddParam = Callable[[Any, str], str]
 ClpOf = Callable[[str], "Mapping[str, Any] | None"]
 
@@ -102,6 +107,7 @@ def owner_condition(fields: tuple[str, ...], user_id: str | None, add: AddParam)
 
 def read_access(clp_of: ClpOf, auth: Auth, class_name: str, operation: str = "find") -> ReadAccess:
     """Check `operation` (find, get or count) on the class and say what the caller may see."""
+    _master_only(auth, class_name)
     clp = clp_of(class_name)
     decision = _clp.check(clp, auth, operation)
     return ReadAccess(class_name, auth, decision.owner_fields, _clp.protection(clp, class_name, auth))
@@ -149,6 +155,7 @@ def subquery_access(clp_of: ClpOf, auth: Auth) -> Callable[[Node], str]:
 
 def check_create(clp_of: ClpOf, auth: Auth, class_name: str) -> None:
     _writable(auth)
+    _master_only(auth, class_name)
     _clp.check(clp_of(class_name), auth, "create")
 
 
@@ -165,6 +172,7 @@ def check_write(clp_of: ClpOf, auth: Auth, class_name: str, operation: str, obje
     _writable(auth)
     if auth.master:
         return
+    _master_only(auth, class_name)
     decision = _clp.check(clp_of(class_name), auth, operation)
     if class_name == USER_CLASS and object_id != auth.user_id:
         message = "Insufficient auth to delete user" if operation == "delete" else _clp.DENIED
@@ -175,6 +183,18 @@ def check_write(clp_of: ClpOf, auth: Auth, class_name: str, operation: str, obje
         raise ParseError(ParseError.OBJECT_NOT_FOUND, missing)
     if decision.restricted and not any(_clp.points_at(current.get(f), auth.user_id) for f in decision.owner_fields):
         raise ParseError(ParseError.OBJECT_NOT_FOUND, missing)
+
+
+def check_class_access(auth: Auth, class_name: str) -> None:
+    """Before anything else about a write: a client may not touch a master-only class (119),
+    whether or not the object exists."""
+    _master_only(auth, class_name)
+
+
+def _master_only(auth: Auth, class_name: str) -> None:
+    """Parse's answer (sanitized) to a client touching a master-only class: 119."""
+    if class_name in MASTER_ONLY_CLASSES and not auth.master:
+        raise ParseError(ParseError.OPERATION_FORBIDDEN, _clp.DENIED)
 
 
 def _writable(auth: Auth) -> None:

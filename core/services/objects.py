@@ -14,6 +14,7 @@ from typing import Any
 from parsnip.core.commands import Create, Delete, Result, Update, build_ops
 from parsnip.core.errors import ParseError
 from parsnip.core.reads import FindOptions
+from parsnip.core.security.guard import check_class_access
 from parsnip.core.security.roles import ROLE_CLASS, check_role_write
 from parsnip.core.services.access import require_writable
 from parsnip.core.services.base import Backend, Caller, checked
@@ -118,6 +119,7 @@ async def create(rt: Backend, caller: Caller, class_name: str, body: Any) -> Sav
 
 async def update(rt: Backend, caller: Caller, class_name: str, object_id: str, body: Any) -> Saved:
     require_writable(caller.auth)
+    check_class_access(caller.auth, class_name)
     cmd = await checked(caller, update_command, rt, class_name, object_id, body)
     [result] = await rt.write([cmd], caller.context, caller.auth, cloud_context=caller.cloud_context)
     return Saved(object_id, updated_body(cmd, result))
@@ -125,6 +127,7 @@ async def update(rt: Backend, caller: Caller, class_name: str, object_id: str, b
 
 async def delete(rt: Backend, caller: Caller, class_name: str, object_id: str) -> None:
     require_writable(caller.auth)
+    check_class_access(caller.auth, class_name)
     if not valid_class(class_name):  # Parse: an invalid class name has no objects
         raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found for delete.")
     await rt.write([Delete(class_name, object_id)], caller.context, caller.auth, cloud_context=caller.cloud_context)

@@ -11,13 +11,14 @@ from tests.conftest import ServerInfo, _admin_sql, _with_database, start_server,
 
 
 @contextmanager
-def server_with_cloud(admin_dsn: str, folder: Path, source: str, *flags: str) -> Iterator[ServerInfo]:
-    """A server on a database of its own, loading `source` as its cloud module (more options: `flags`)."""
+def server_with_cloud(admin_dsn: str, folder: Path, source: str, *extra: str) -> Iterator[ServerInfo]:
+    """A server on a database of its own, loading `source` as its cloud module (`extra`: more
+    command-line options)."""
     path = folder / "main.py"
     path.write_text(source)
     name = "parsnip_c_" + secrets.token_hex(6)
     _admin_sql(admin_dsn, f'CREATE DATABASE "{name}"')
-    info = start_server(_with_database(admin_dsn, name), "--cloud", str(path), *flags)
+    info = start_server(_with_database(admin_dsn, name), "--cloud", str(path), *extra)
     try:
         yield info
     finally:

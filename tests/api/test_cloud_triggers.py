@@ -18,7 +18,7 @@ from tests.api.cloud_helpers import server_with_cloud
 from tests.api.mail_helpers import adapter_flag, smtp_server
 
 CLOUD = textwrap.dedent('''
-    from parsnip.cloud import Cloud, ParseError
+    from parsnip.cloud import Cloud, ParseError, ParseQuery
 
     cloud = Cloud()
     AFTER = []
@@ -82,8 +82,7 @@ CLOUD = textwrap.dedent('''
 
     @cloud.before_find("Replaced")
     async def replaced(req):
-        from parsnip.core.cloud.find_query import TriggerQuery
-        return TriggerQuery(req.query.class_name, req.query.options()).greater_than("n", 1)
+        return ParseQuery("Replaced").greater_than("n", 1)
 
     @cloud.before_find("Canned")
     async def canned(req):

@@ -1,7 +1,7 @@
 """Cloud Code of the session server (tests/conftest.py: PARSNIP_SERVER_ARGS), the Python twin of
 the reference Parse Server's cloud/main.js, so tests/sdk/functions.test.mjs passes on both."""
 
-from parsnip.cloud import Cloud, ParseError
+from parsnip.cloud import Cloud, ParseError, ParseObject
 
 cloud = Cloud()
 
@@ -18,6 +18,11 @@ async def add(req):
     if not numbers:
         raise ParseError(ParseError.VALIDATION_ERROR, "a and b must be numbers")
     return a + b
+
+
+@cloud.define("whoami")
+async def whoami(req):
+    return req.user.get("username") if req.user is not None else None
 
 
 @cloud.define("echo")
@@ -37,16 +42,22 @@ async def master_only(req):
     return "ok"
 
 
-# -- the reference main.js's triggers -------------------------------------------------------
-
 @cloud.before_save("Review")
-async def review_stars(req):
+async def check(req):
     stars = req.object.get("stars")
-    if not isinstance(stars, (int, float)) or isinstance(stars, bool) or not 1 <= stars <= 5:
+    if isinstance(stars, bool) or not isinstance(stars, (int, float)) or not 1 <= stars <= 5:
         raise ParseError(ParseError.VALIDATION_ERROR, "stars must be between 1 and 5")
     comment = req.object.get("comment")
     if isinstance(comment, str) and comment != comment.strip():
         req.object.set("comment", comment.strip())
+
+
+@cloud.after_save("Counter")
+async def audit(req):
+    log = ParseObject("AuditLog")
+    log.set("target", req.object.id)
+    log.set("action", "update" if req.original is not None else "create")
+    await log.save(master=True)
 
 
 @cloud.before_delete("Locked")

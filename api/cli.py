@@ -52,6 +52,7 @@ _HELP = {
     "cloud": "Cloud Code: a Python file (main.py) or module whose `cloud` is a parsnip.cloud.Cloud",
     "dev": "development: reload the cloud module when a Python file in its folder changes",
     "webhookKey": "Key sent as X-Parse-Webhook-Key with every webhook call (/hooks)",
+    "jobSchedulerInterval": "seconds between the job scheduler's looks at _JobSchedule (0: no scheduler here)",
 }
 
 

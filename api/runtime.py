@@ -41,6 +41,7 @@ from parsnip.core.redis_bridge import RedisBridge, redis_url
 from parsnip.core.accounts import sessions, user_hooks
 from parsnip.core.cloud import binding as cloud_binding, reload as cloud_reload, triggers as cloud_triggers
 from parsnip.core.cloud.registry import Cloud
+from parsnip.core.cloud.scheduler import Scheduler
 from parsnip.core.cloud.webhooks import Webhooks, open_webhooks
 from parsnip.core.errors import ParseError
 from parsnip.core.operations import Op
@@ -129,6 +130,11 @@ class Runtime:
         self.gateway.check_up()
         with trio.CancelScope(shield=True):
             return await self.gateway.call_steady(self.writer.write, list(commands), context, auth)
+
+    def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Run `fn(*args)` in the runtime's nursery: work that outlives the request that started
+        it (a job), cancelled when the runtime stops. `fn` must not raise: that would end the runtime."""
+        self._hook_nursery().start_soon(fn, *args)
 
     def _hook_nursery(self) -> trio.Nursery:
         if self._nursery is None:
@@ -349,6 +355,8 @@ async def _open_runtime(config: Config, dsn: str | None, cloud: Cloud | None = N
                         user_hooks.install(rt.hooks, rt)  # the built-in `_User` rules
                         if cloud is not None and config.dev and config.cloud:
                             nursery.start_soon(cloud_reload.watch, config.cloud, rt.use_cloud)
+                        if cloud is not None and config.jobSchedulerInterval > 0:
+                            nursery.start_soon(Scheduler(rt, config.jobSchedulerInterval).run)  # _JobSchedule
                         with cloud_binding.serving(rt):  # what ParseObject/ParseQuery act on
                             async with open_webhooks(rt, nursery) as rt.webhooks:  # after Cloud Code, which wins
                                 yield rt

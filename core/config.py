@@ -78,6 +78,9 @@ class Config:
     dev: bool = False
     # Sent as X-Parse-Webhook-Key with every webhook call (`/hooks`), as Parse Server does.
     webhookKey: str | None = None
+    # Seconds between the job scheduler's looks at _JobSchedule (core/cloud/scheduler.py); 0:
+    # no scheduler on this node (Parsnip's option: Parse Server never runs _JobSchedule).
+    jobSchedulerInterval: float = 5.0
 
     def __post_init__(self) -> None:
         if not self.mountPath.startswith("/"):
@@ -121,6 +124,8 @@ def _coerce(name: str, value: Any) -> Any:
             return value.strip().lower() in ("1", "true", "yes", "on")
         if kind.startswith("int"):
             return int(value)
+        if kind == "float":
+            return float(value)
         if kind.startswith("list"):
             if value.strip().startswith("["):
                 return json.loads(value)

@@ -58,8 +58,9 @@ class CloudTest:
         self._cloud = cloud
         self._url = database_url or os.environ.get("PARSNIP_TEST_DATABASE_URI")
         self._fresh = fresh
+        # No job scheduler unless asked for (jobSchedulerInterval=...): a test's schedules run when it says.
         self.config = Config(**{"appId": "parsnip-test", "masterKey": secrets.token_hex(12),
-                                "logsFolder": None, **options})
+                                "logsFolder": None, "jobSchedulerInterval": 0, **options})
         self._dropped: str | None = None  # the throwaway database, while it exists
         self._admin_dsn: str | None = None
         self._stack: Any = None

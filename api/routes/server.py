@@ -19,7 +19,7 @@ async def server_info(rt, req) -> Reply:
         "features": {
             "globalConfig": crud,
             "hooks": {"create": True, "read": True, "update": True, "delete": True},
-            "cloudCode": {"jobs": False},
+            "cloudCode": {"jobs": True},  # /jobs and /cloud_code/jobs (api/routes/jobs.py)
             "logs": {"level": logs, "size": logs, "order": logs, "until": logs, "from": logs},
             "push": {"immediatePush": False, "scheduledPush": False, "storedPushData": False,
                      "pushAudiences": False, "localization": False},

@@ -7,8 +7,8 @@ from __future__ import annotations
 from functools import partial
 
 from parsnip.api.routes import (
-    Handler, Route, aggregate, batch, check_object_id, compile_routes, functions, match_route, objects, pages, schemas,
-    server, users,
+    Handler, Route, aggregate, batch, check_object_id, compile_routes, functions, jobs, match_route, objects, pages,
+    schemas, server, users,
 )
 from parsnip.api.routes import hooks
 from parsnip.api.routes.scriptlog import scriptlog
@@ -44,6 +44,13 @@ _SPEC: list[tuple[str, str, Handler]] = [
     ("POST", "/batch", batch.batch),
     ("GET", "/aggregate/:className", aggregate.aggregate),
     ("POST", "/functions/:functionName", functions.call),
+    ("POST", "/jobs/:jobName", jobs.start),
+    ("POST", "/jobs", jobs.start),
+    ("GET", "/cloud_code/jobs", jobs.list_schedules),
+    ("GET", "/cloud_code/jobs/data", jobs.schedules_data),
+    ("POST", "/cloud_code/jobs", jobs.create_schedule),
+    ("PUT", "/cloud_code/jobs/:objectId", jobs.update_schedule),
+    ("DELETE", "/cloud_code/jobs/:objectId", jobs.delete_schedule),
     ("GET", "/hooks/functions", hooks.list_functions),
     ("POST", "/hooks/functions", hooks.create),
     ("GET", "/hooks/functions/:functionName", hooks.get_function),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 from parsnip.core.cloud.objects import ParseObject
 from parsnip.core.reads import FindOptions
@@ -50,3 +50,19 @@ async def caller_user(rt: Backend, auth: Auth) -> ParseObject | None:
     if auth.session_token:
         data["sessionToken"] = auth.session_token
     return ParseObject.from_json(data, USER_CLASS)
+
+
+@dataclass
+class JobRequest:
+    """A run of a job (`POST /jobs/{name}`, or a `_JobSchedule` slot): always as the master
+    key. `message(text)` sets the run's `_JobStatus.message`; awaiting it is optional (the
+    update is written in order either way, as Parse's promise is)."""
+
+    params: dict[str, Any]
+    job_name: str
+    job_id: str
+    message: Callable[[str], Awaitable[None]]
+    master: bool = True
+    ip: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    log: logging.Logger = CLOUD_LOG

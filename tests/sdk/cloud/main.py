@@ -60,6 +60,18 @@ async def audit(req):
     await log.save(master=True)
 
 
+# Jobs (tests/sdk/jobs.test.mjs): Parse.Cloud.startJob, then Parse.Cloud.getJobStatus.
+@cloud.job("sdkJob")
+async def sdk_job(req):
+    await req.message("working")
+    return f"done {req.params.get('n')} {req.params['when'].year}"
+
+
+@cloud.job("sdkFailingJob")
+async def sdk_failing_job(req):
+    raise ParseError(ParseError.VALIDATION_ERROR, "this job always fails")
+
+
 @cloud.before_delete("Locked")
 async def locked(req):
     if req.object.get("locked") is True:

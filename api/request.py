@@ -16,6 +16,7 @@ import trio
 
 from parsnip.api.errors import Unauthorized
 from parsnip.core import json_input
+from parsnip.core.cloud.context import client_context
 from parsnip.core.config import Config
 from parsnip.core.errors import ParseError
 from parsnip.core.events import Context
@@ -66,10 +67,10 @@ class ParseRequest:
     # The body is past LARGE_BODY: services check it off the trio loop (`core/services/base.py: checked`).
     large_body: bool = False
     # The request's headers as received, and the Cloud Code context the client sent
-    # (X-Parse-Cloud-Context, or `_context` in the JS SDK's body form), unread until a cloud
-    # function needs it (api/routes/functions.py).
+    # (X-Parse-Cloud-Context, or `_context` in the JS SDK's body form; None: none sent), which
+    # its functions and triggers get as `req.context`.
     headers: Mapping[str, str] = field(default_factory=dict)
-    cloud_context: Any = None
+    cloud_context: dict | None = None
 
     @property
     def context(self) -> Context:
@@ -79,7 +80,8 @@ class ParseRequest:
     def caller(self) -> Caller:
         """Who is asking, as the services take it."""
         keys = self.keys
-        return Caller(self.auth, keys.get("request_id"), self.client_ip, keys.get("installation_id"), self.large_body)
+        return Caller(self.auth, keys.get("request_id"), self.client_ip, keys.get("installation_id"), self.large_body,
+                      self.cloud_context)
 
     @property
     def session_token(self) -> str | None:
@@ -169,8 +171,10 @@ def read_request(
         if method == "GET":
             params.update(body)
             body = {}
+    # Read for every request, as Parse's middleware does: a context that is not an object is 107.
     req = ParseRequest(method, path, params, body, keys=keys, client_ip=client_ip,
-                       large_body=len(raw_body) > LARGE_BODY, headers=headers, cloud_context=cloud_context)
+                       large_body=len(raw_body) > LARGE_BODY, headers=headers,
+                       cloud_context=None if cloud_context is None else client_context(cloud_context))
     _authenticate(config, req)
     req.auth = Auth(master=req.master, read_only=req.read_only_master,
                     installation_id=keys.get("installation_id"))

@@ -15,6 +15,7 @@ answering on a dead runtime: it is logged, accepted writes are committed, and `o
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -47,6 +48,7 @@ from parsnip.core.operations import Op
 from parsnip.core.pipeline import find as find_pipeline, write as write_pipeline
 from parsnip.core.pipeline.hooks import Hooks
 from parsnip.core.pipeline.requests import FindRequest
+from parsnip.core.query.ast import And, parse_where
 from parsnip.core.schema import SchemaCache
 from parsnip.core.security.auth import MASTER, NOBODY, Auth
 from parsnip.core.security.roles import RoleCache, roles_of
@@ -96,7 +98,7 @@ class Runtime:
             cloud_triggers.uninstall(self._cloud_hooks)
             self._cloud_hooks = None
         if cloud is not None:
-            self._cloud_hooks = cloud_triggers.install(cloud, self.hooks)
+            self._cloud_hooks = cloud_triggers.install(cloud, self.hooks, self.load_object)
         self.cloud = cloud
 
     @property
@@ -104,8 +106,10 @@ class Runtime:
         """Whether PostgreSQL is reachable, as the gateway's monitor last saw it (no round trip)."""
         return self.gateway.up
 
-    async def write(self, commands: Sequence[Command], context: Context, auth: Auth | None = None) -> list[Result]:
-        """Commit `commands` all-or-nothing as `auth` (by default: master if the context is).
+    async def write(self, commands: Sequence[Command], context: Context, auth: Auth | None = None, *,
+                    cloud_context: dict | None = None) -> list[Result]:
+        """Commit `commands` all-or-nothing as `auth` (by default: master if the context is);
+        `cloud_context` is what the client sent Cloud Code (its triggers' `req.context`).
 
         Shielded: a request cancelled mid-write (a client that hangs up) still waits for the
         commit, so every write that reached the writer is committed and published, never lost
@@ -118,7 +122,7 @@ class Runtime:
             with cloud_binding.bound(self):  # user code in the hooks acts on this runtime
                 return await write_pipeline.run(self.hooks, commands, context, auth, clp_of=self.schema.clp,
                                                 load=self.load_object, commit=self._commit,
-                                                nursery=self._hook_nursery())
+                                                nursery=self._hook_nursery(), cloud_context=cloud_context)
         return await self._commit(commands, context, auth)
 
     async def _commit(self, commands: Sequence[Command], context: Context, auth: Auth) -> list[Result]:
@@ -142,8 +146,8 @@ class Runtime:
         found = await self.read(_load, self.projector, class_name, object_id)
         return found[1]["fields"] if found else None
 
-    async def find(self, class_name: str, opts: Any, auth: Auth = NOBODY,
-                   context: Context | None = None) -> tuple[list[str], int | None]:
+    async def find(self, class_name: str, opts: Any, auth: Auth = NOBODY, context: Context | None = None, *,
+                   cloud_context: dict | None = None) -> tuple[list[str], int | None]:
         """The read pipeline of a find (core/pipeline/find.py): (objects as JSON, count or None)."""
         if not self.hooks.on_read(class_name):
             return await self.read(self.reads.find, class_name, opts)
@@ -152,22 +156,27 @@ class Runtime:
             return await self.read(self.reads.find, class_name, query)
 
         with cloud_binding.bound(self):
-            return await find_pipeline.run(self.hooks, FindRequest(class_name, opts, auth, context), execute,
-                                           decode=not opts.explain)
+            return await find_pipeline.run(self.hooks, FindRequest(class_name, opts, auth, context,
+                                                                   cloud_context=cloud_context),
+                                           execute, decode=not opts.explain)
 
     async def get(self, class_name: str, object_id: str, opts: Any, auth: Auth = NOBODY,
-                  context: Context | None = None) -> str | None:
+                  context: Context | None = None, *, cloud_context: dict | None = None) -> str | None:
         """The read pipeline of a get: the object as JSON, or None when there is none to see."""
         if not self.hooks.on_read(class_name):
             return await self.read(self.reads.get, class_name, object_id, opts)
 
         async def execute(query: Any) -> tuple[list[str], None]:
+            if query.where != opts.where:  # a before-find hook narrowed the get: a find of that one object
+                one = dataclasses.replace(query, where=And((parse_where({"objectId": object_id}), query.where)),
+                                          limit=1, skip=0, count=False)
+                return (await self.read(self.reads.find, class_name, one))[0], None
             text = await self.read(self.reads.get, class_name, object_id, query)
             return ([] if text is None else [text]), None
 
         with cloud_binding.bound(self):
-            texts, _ = await find_pipeline.run(self.hooks, FindRequest(class_name, opts, auth, context, is_get=True),
-                                               execute)
+            texts, _ = await find_pipeline.run(self.hooks, FindRequest(class_name, opts, auth, context, is_get=True,
+                                                                       cloud_context=cloud_context), execute)
         return texts[0] if texts else None
 
     async def authenticate(self, token: str, installation_id: str | None = None) -> Auth:

@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
+from parsnip.core.cloud.errors import script_failed
 from parsnip.core.errors import ParseError
 from parsnip.core.security.auth import Auth
 from parsnip.livequery import protocol
@@ -96,10 +97,9 @@ NO_HOOKS = LiveQueryHooks()
 
 def refusal(error: BaseException, hook: str, client: Any) -> ParseError:
     """The Parse error a client gets when hook `hook` raised `error` (logged unless a ParseError)."""
-    if isinstance(error, ParseError):
-        return error
-    logger.error("LiveQuery %s hook failed for client %s", hook, client, exc_info=error)
-    return ParseError(ParseError.SCRIPT_FAILED, str(error) or type(error).__name__)
+    if not isinstance(error, ParseError):
+        logger.error("LiveQuery %s hook failed for client %s", hook, client, exc_info=error)
+    return script_failed(error)
 
 
 def after_event_message(hook: Callable[[LiveEvent], Awaitable[None]], sub: Any, ev: Any,

@@ -96,7 +96,7 @@ async def _transaction(rt, req, routed) -> Reply:
         if route[1] in _NOT_TRANSACTIONAL:
             raise ParseError(ParseError.INVALID_JSON, f"{route[1]} objects cannot be written in a transactional batch")
         commands.append(await checked(caller, _command, rt, caller, route, item))
-    results = await rt.write(commands, caller.context, caller.auth)
+    results = await rt.write(commands, caller.context, caller.auth, cloud_context=caller.cloud_context)
     return Reply([{"success": _success(c, r)} for c, r in zip(commands, results)])
 
 

@@ -51,7 +51,7 @@ async def verification_email_request(rt, req) -> Reply:
 
 
 async def request_password_reset(rt, req) -> Reply:
-    await email_flows.request_password_reset(rt, req.context, req.body)
+    await email_flows.request_password_reset(rt, req.context, req.body, auth=req.auth, cloud_context=req.cloud_context)
     return Reply({})
 
 

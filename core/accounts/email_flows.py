@@ -28,7 +28,9 @@ from parsnip.core.errors import ParseError
 from parsnip.core.layout import USER_TABLE
 from parsnip.core.events import Context
 from parsnip.core.operations import Op
-from parsnip.core.security.auth import MASTER, Auth
+from parsnip.core.pipeline import account
+from parsnip.core.pipeline.hooks import BEFORE_PASSWORD_RESET_REQUEST
+from parsnip.core.security.auth import MASTER, NOBODY, Auth
 from parsnip.core.values import date_value, now, parse_iso
 
 logger = logging.getLogger("parsnip.accounts")
@@ -49,6 +51,7 @@ class Runtime(Protocol):
     """The part of `api.runtime.Runtime` the flows use."""
 
     config: Config
+    hooks: Any  # core/pipeline/hooks.py: Hooks
 
     async def read(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any: ...
 
@@ -192,7 +195,8 @@ async def verify_email(rt: Runtime, ctx: Context, token: str) -> tuple[bool, str
 
 # -- password reset --------------------------------------------------------------------------
 
-async def request_password_reset(rt: Runtime, ctx: Context, body: Any) -> None:
+async def request_password_reset(rt: Runtime, ctx: Context, body: Any, *, auth: Auth = NOBODY,
+                                 cloud_context: dict | None = None) -> None:
     """POST /requestPasswordReset: store a reset token and mail the link. An unknown email
     answers success too (Parse's resetPasswordSuccessOnInvalidEmail, true by default)."""
     sender = require_mail(rt.config)
@@ -203,6 +207,9 @@ async def request_password_reset(rt: Runtime, ctx: Context, body: Any) -> None:
             return
         raise ParseError(ParseError.OBJECT_NOT_FOUND, "A user with that email does not exist.")
     user_id, user = found
+    # Parse's beforePasswordResetRequest: user code may refuse before any token exists.
+    await account.run(rt.hooks, BEFORE_PASSWORD_RESET_REQUEST, USER, {**user, "objectId": user_id}, auth,
+                      cloud_context=cloud_context)
     token = new_token()
     ops = {RESET_TOKEN: Op("Set", token)}
     policy = PasswordPolicy.from_option(rt.config.passwordPolicy)

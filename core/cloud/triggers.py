@@ -1,39 +1,67 @@
-"""Cloud Code's save triggers on the hook registry (`core/pipeline/hooks.py`): each
-`@cloud.before_save` / `@cloud.after_save` becomes a hook that hands user code a `TriggerRequest`.
+"""Cloud Code's triggers on the hook registry (`core/pipeline/hooks.py`): each `@cloud.before_save`,
+`after_save`, `before_delete`, `after_delete`, `before_find`, `after_find`, `before_login`,
+`after_login`, `after_logout` and `before_password_reset_request` becomes a hook that hands user
+code a `TriggerRequest`, checks its validator first, and applies what it did or returned.
 
-First slice: before_save and after_save only (the other triggers are recorded, not run yet).
 `req.object` and `req.original` are `ParseObject`s (`trigger_objects.py`); a before_save's
-changes to `req.object` are written back to the save when the handler returns.
+changes to `req.object` are written back to the save when the handler returns. A find
+trigger's `req.query` is a `ParseQuery` (`find_query.py`). Triggers whose writes run triggers
+nest: a contextvar counts how deep, and a trigger entered past `MAX_DEPTH` is refused with
+Parse.com's 124, so a trigger saving its own class stops instead of looping forever.
 """
 
 from __future__ import annotations
 
 import inspect
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 import trio
 
 from parsnip.core.cloud import binding
+from parsnip.core.cloud.errors import too_deep
+from parsnip.core.cloud.find_query import options_from, query_for
 from parsnip.core.cloud.objects import ParseObject
+from parsnip.core.cloud.query import ParseQuery
 from parsnip.core.cloud.registry import Cloud, Registration
 from parsnip.core.cloud.requests import CLOUD_LOG, caller_user
 from parsnip.core.cloud.trigger_objects import before_save_object, original_object, write_back, written_object
-from parsnip.core.pipeline.hooks import AFTER_SAVE, BEFORE_SAVE, Hooks
+from parsnip.core.pipeline.hooks import (
+    AFTER_DELETE, AFTER_FIND, AFTER_LOGIN, AFTER_LOGOUT, AFTER_SAVE, BEFORE_DELETE, BEFORE_FIND, BEFORE_LOGIN,
+    BEFORE_PASSWORD_RESET_REQUEST, BEFORE_SAVE, Hooks,
+)
 
 # Parse's trigger names, as `req.trigger_name` gives them.
-_TRIGGER_NAMES = {BEFORE_SAVE: "beforeSave", AFTER_SAVE: "afterSave"}
+_TRIGGER_NAMES = {
+    BEFORE_SAVE: "beforeSave", AFTER_SAVE: "afterSave", BEFORE_DELETE: "beforeDelete", AFTER_DELETE: "afterDelete",
+    BEFORE_FIND: "beforeFind", AFTER_FIND: "afterFind", BEFORE_LOGIN: "beforeLogin", AFTER_LOGIN: "afterLogin",
+    AFTER_LOGOUT: "afterLogout", BEFORE_PASSWORD_RESET_REQUEST: "beforePasswordResetRequest",
+}
+_CLASS_KINDS = (BEFORE_SAVE, AFTER_SAVE, BEFORE_DELETE, AFTER_DELETE, BEFORE_FIND, AFTER_FIND)
+# The account triggers name no class in user code; their hooks hang on these.
+_ACCOUNT_CLASS = {BEFORE_LOGIN: "_User", AFTER_LOGIN: "_User", AFTER_LOGOUT: "_Session",
+                  BEFORE_PASSWORD_RESET_REQUEST: "_User"}
 _CONTEXT = "cloud_context"  # the key in a write's notes carrying req.context to after_save
 _USER = "cloud_user"  # and the one carrying req.user: read once per write
+
+# How deep triggers may nest (a trigger's write running triggers, and so on) before the next is
+# refused with 124: far past any real cascade, well before a loop hurts.
+MAX_DEPTH = 16
+_DEPTH: ContextVar[int] = ContextVar("parsnip_trigger_depth", default=0)
+
+LoadObject = Callable[[str, str], Awaitable["dict | None"]]
 
 
 @dataclass
 class TriggerRequest:
-    """What a save trigger receives: Parse's request fields in snake_case. `original` is the
-    stored object (None on a create); `user` the caller's `_User` (None without a session)."""
+    """What a trigger receives: Parse's request fields in snake_case. `object` is the object
+    saved, deleted or logging in (None for a find); `original` the stored object (None on a
+    create); `user` the caller's `_User` (None without a session); `query`, `count`, `is_get`
+    and `objects` are a find's."""
 
     trigger_name: str
-    object: ParseObject
+    object: ParseObject | None
     original: ParseObject | None
     master: bool
     user_id: str | None
@@ -42,11 +70,17 @@ class TriggerRequest:
     user: ParseObject | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     log: Any = CLOUD_LOG
+    query: ParseQuery | None = None
+    count: bool = False
+    is_get: bool = False
+    objects: list[ParseObject] | None = None
+    ip: str | None = None
+    is_read_only: bool = False
 
     @property
     def params(self) -> dict:
-        """What Parse's validators read for a trigger: the object's fields."""
-        return dict(self.object.to_json())
+        """What Parse's validators read for a trigger: the object's fields (none for a find)."""
+        return dict(self.object.to_json()) if self.object is not None else {}
 
 
 class Installed:
@@ -62,12 +96,15 @@ class Installed:
         self.registered.append((kind, class_name, fn))
 
 
-def install(cloud: Cloud, hooks: Hooks) -> Installed:
-    """Register the cloud module's triggers as hooks; what it returns is `uninstall`'s to undo."""
+def install(cloud: Cloud, hooks: Hooks, load_object: LoadObject | None = None) -> Installed:
+    """Register the cloud module's triggers as hooks; what it returns is `uninstall`'s to undo.
+    `load_object` reads a stored object (the caller's user, for `require_user_keys`)."""
     installed = Installed(hooks)
     for (kind, class_name), registration in cloud.triggers.items():
-        if kind in (BEFORE_SAVE, AFTER_SAVE) and class_name is not None:
-            installed.register(kind, class_name, _hook(kind, registration))
+        if kind in _ACCOUNT_CLASS:
+            installed.register(kind, _ACCOUNT_CLASS[kind], _hook(kind, registration, load_object))
+        elif kind in _CLASS_KINDS and class_name is not None:
+            installed.register(kind, class_name, _hook(kind, registration, load_object))
     return installed
 
 
@@ -78,37 +115,136 @@ def uninstall(installed: Installed) -> None:
     installed.registered.clear()
 
 
-def _hook(kind: str, registration: Registration):
+def _hook(kind: str, registration: Registration, load_object: LoadObject | None):
     async def hook(pipeline_req: Any) -> None:
-        req = await _request(kind, pipeline_req)
-        if registration.validation is not None:
-            await registration.validation.check(req, has_user=req.user_id is not None)
-        await _invoke(registration.handler, req)
-        if kind == BEFORE_SAVE:
-            write_back(req.object, pipeline_req)
+        depth = _DEPTH.get()
+        if depth >= MAX_DEPTH:
+            raise too_deep()
+        token = _DEPTH.set(depth + 1)
+        try:
+            req = await _request(kind, pipeline_req)
+            if registration.validation is not None:
+                signup = kind == BEFORE_SAVE and pipeline_req.class_name == "_User" and pipeline_req.is_create
+                skip = await registration.validation.check(
+                    req, has_user=req.user_id is not None or signup, roles=pipeline_req.auth.roles,
+                    load_user=_user_loader(req, signup, load_object))
+                if skip:
+                    return
+            result = await _invoke(registration.handler, req)
+            _apply(kind, pipeline_req, req, result)
+        finally:
+            _DEPTH.reset(token)
 
     return hook
 
 
+def _user_loader(req: TriggerRequest, signup: bool, load_object: LoadObject | None):
+    async def load() -> dict | None:
+        if signup and req.object is not None:  # a signup's user is the object being saved (as Parse)
+            return req.object.to_json()
+        if req.user is not None:
+            return req.user.to_json()
+        if req.user_id is None or load_object is None:
+            return None
+        return await load_object("_User", req.user_id)
+
+    return load
+
+
 async def _request(kind: str, pipeline_req: Any) -> TriggerRequest:
     auth = pipeline_req.auth
-    context = pipeline_req.notes.setdefault(_CONTEXT, {})  # one dict from before_save to after_save
-    class_name, object_id = pipeline_req.class_name, pipeline_req.object_id
+    cls = pipeline_req.class_name
+    obj, original, query, objects = None, None, None, None
     if kind == BEFORE_SAVE:
         obj = before_save_object(pipeline_req)
-    else:
-        obj = written_object(class_name, object_id, pipeline_req.object, pipeline_req.created_at,
+        original = original_object(cls, pipeline_req.object_id, pipeline_req.original)
+    elif kind == AFTER_SAVE:
+        obj = written_object(cls, pipeline_req.object_id, pipeline_req.object, pipeline_req.created_at,
                              pipeline_req.updated_at)
-    if _USER not in pipeline_req.notes:
-        pipeline_req.notes[_USER] = await caller_user(binding.current(), auth)
-    return TriggerRequest(_TRIGGER_NAMES[kind], obj, original_object(class_name, object_id, pipeline_req.original),
-                          auth.master, auth.user_id, auth.installation_id, context, user=pipeline_req.notes[_USER])
+        original = original_object(cls, pipeline_req.object_id, pipeline_req.original)
+    elif kind == BEFORE_DELETE:
+        obj = written_object(cls, pipeline_req.object_id, pipeline_req.original)
+    elif kind == AFTER_DELETE:
+        obj = written_object(cls, pipeline_req.object_id, pipeline_req.object)
+    elif kind in (BEFORE_FIND, AFTER_FIND):
+        query = query_for(cls, pipeline_req.query)
+        if kind == AFTER_FIND:
+            objects = [ParseObject.from_json(o, cls) for o in pipeline_req.objects]
+    else:  # the account triggers: the user (or, after a logout, the session)
+        obj = ParseObject.from_json(pipeline_req.object, cls)
+    if kind == AFTER_LOGIN:
+        user = obj  # Parse's afterLogin runs as the user who just logged in
+    else:
+        user = await _caller_user(pipeline_req, auth)
+    opts = getattr(pipeline_req, "query", None)
+    ip = getattr(pipeline_req, "client_ip", None) or getattr(getattr(pipeline_req, "context", None), "client_ip", None)
+    return TriggerRequest(
+        _TRIGGER_NAMES[kind], obj, original, auth.master, auth.user_id, auth.installation_id,
+        _context_of(pipeline_req), user=user, query=query, count=bool(getattr(opts, "count", False)),
+        is_get=bool(getattr(pipeline_req, "is_get", False)), objects=objects, ip=ip, is_read_only=auth.read_only)
 
 
-async def _invoke(handler: Any, req: TriggerRequest) -> None:
+async def _caller_user(pipeline_req: Any, auth: Any) -> ParseObject | None:
+    """`req.user`, read once per write (kept in its notes) or once per request otherwise."""
+    notes = getattr(pipeline_req, "notes", None)
+    if notes is None:
+        return await caller_user(binding.current(), auth)
+    if _USER not in notes:
+        notes[_USER] = await caller_user(binding.current(), auth)
+    return notes[_USER]
+
+
+def _context_of(pipeline_req: Any) -> dict:
+    """`req.context`: the client's (or a new) dict, the same one from before to after hooks."""
+    given = getattr(pipeline_req, "cloud_context", None)
+    notes = getattr(pipeline_req, "notes", None)
+    if notes is not None:  # a write: the before hooks hand it on in the notes
+        return notes.setdefault(_CONTEXT, given if given is not None else {})
+    if given is None:
+        given = {}
+        pipeline_req.cloud_context = given  # a find: before_find's reaches after_find
+    return given
+
+
+def _apply(kind: str, pipeline_req: Any, req: TriggerRequest, result: Any) -> None:
+    """What a trigger did or returned: a before_save's changes; a find trigger's query to run
+    instead, objects to answer with (before) or results to answer with (after)."""
+    if kind == BEFORE_SAVE:
+        write_back(req.object, pipeline_req)
+    elif kind == BEFORE_FIND:
+        if isinstance(result, ParseQuery) and result is not req.query:
+            pipeline_req.query = options_from(result, pipeline_req.query, replace_where=True)
+        else:
+            pipeline_req.query = options_from(req.query, pipeline_req.query, replace_where=False)
+        answered = _objects(result)
+        if answered is not None:
+            pipeline_req.answered = answered
+    elif kind == AFTER_FIND:
+        chosen = _objects(result)
+        pipeline_req.objects = chosen if chosen is not None else [_result(o) for o in req.objects or ()]
+
+
+def _objects(result: Any) -> list[dict] | None:
+    """Objects a find trigger returned (one, or a list of them), as results; None otherwise."""
+    if isinstance(result, ParseObject):
+        return [_result(result)]
+    if isinstance(result, (list, tuple)) and all(isinstance(o, (ParseObject, dict)) for o in result):
+        return [_result(o) for o in result]
+    return None
+
+
+def _result(obj: ParseObject | dict) -> dict:
+    """An object as a find result (REST JSON, without `className`)."""
+    data = dict(obj.to_json()) if isinstance(obj, ParseObject) else dict(obj)
+    data.pop("className", None)
+    data.pop("__type", None)
+    return data
+
+
+async def _invoke(handler: Any, req: TriggerRequest) -> Any:
     if inspect.iscoroutinefunction(handler):
-        await handler(req)
-        return
+        return await handler(req)
     result = await trio.to_thread.run_sync(handler, req)
     if inspect.isawaitable(result):
-        await result
+        return await result
+    return result

@@ -66,7 +66,9 @@ async def payload(trigger_name: str, req: Any, user_json: UserJson) -> dict[str,
     body["object"] = _object_json(req)
     if req.original is not None:
         body["original"] = _with_identity(req.original, req.class_name, req.object_id)
-    body["context"] = req.notes.setdefault(_CONTEXT, {}) if hasattr(req, "notes") else {}
+    given = getattr(req, "cloud_context", None)  # the client's, as Python triggers get it
+    body["context"] = (req.notes.setdefault(_CONTEXT, given if given is not None else {}) if hasattr(req, "notes")
+                       else given if given is not None else {})
     return body
 
 

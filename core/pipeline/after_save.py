@@ -22,7 +22,7 @@ logger = logging.getLogger("parsnip.hooks")
 
 
 async def run(nursery: trio.Nursery, pending: Sequence[Pending], commands: Sequence[Command],
-              results: Sequence[Result], auth: Auth, context: Context) -> None:
+              results: Sequence[Result], auth: Auth, context: Context, cloud_context: dict | None = None) -> None:
     """Run the after hooks of a committed unit in `nursery`; return when they are done."""
     calls = []
     for p in pending:
@@ -31,7 +31,7 @@ async def run(nursery: trio.Nursery, pending: Sequence[Pending], commands: Seque
         req = AfterWriteRequest(
             cmd.class_name, result.object_id, p.original if deleted else dict(result.fields), p.original,
             {} if deleted else cmd.ops, auth, context, is_create=isinstance(cmd, Create), notes=p.notes,
-            created_at=result.created_at, updated_at=result.updated_at)
+            cloud_context=cloud_context, created_at=result.created_at, updated_at=result.updated_at)
         calls += [(hook, req) for hook in p.hooks]
     done = trio.Event()
 

@@ -45,20 +45,20 @@ class Staged:
 
 
 async def run(hooks: Hooks, commands: Sequence[Command], auth: Auth, context: Context, clp_of: ClpOf,
-              load: LoadObject) -> Staged:
+              load: LoadObject, cloud_context: dict | None = None) -> Staged:
     """Authorize and run the before hooks of every command; a refusal raises and nothing is written."""
     staged = Staged([])
     for i, cmd in enumerate(commands):
         if isinstance(cmd, (Create, Update)):
-            cmd = await _save(hooks, i, cmd, auth, context, clp_of, load, staged)
+            cmd = await _save(hooks, i, cmd, auth, context, clp_of, load, staged, cloud_context)
         elif isinstance(cmd, Delete):
-            await _delete(hooks, i, cmd, auth, context, clp_of, load, staged)
+            await _delete(hooks, i, cmd, auth, context, clp_of, load, staged, cloud_context)
         staged.commands.append(cmd)
     return staged
 
 
 async def _save(hooks: Hooks, i: int, cmd: Create | Update, auth: Auth, context: Context, clp_of: ClpOf,
-                load: LoadObject, staged: Staged) -> Command:
+                load: LoadObject, staged: Staged, cloud_context: dict | None) -> Command:
     before, after = hooks.of(BEFORE_SAVE, cmd.class_name), hooks.of(AFTER_SAVE, cmd.class_name)
     if not before and not after:
         return cmd
@@ -72,7 +72,7 @@ async def _save(hooks: Hooks, i: int, cmd: Create | Update, auth: Auth, context:
     notes: dict[str, Any] = {}
     if before:
         req = SaveRequest(cmd.class_name, cmd.object_id, original, cmd.ops, auth, context,
-                          is_create=isinstance(cmd, Create), password=cmd.password)
+                          is_create=isinstance(cmd, Create), password=cmd.password, cloud_context=cloud_context)
         for hook in (h for h in before if not h.builtin):
             await run_hook(hook, req)
         # The event names the fields user code chose; the built-in rules' are the server's own.
@@ -88,7 +88,7 @@ async def _save(hooks: Hooks, i: int, cmd: Create | Update, auth: Auth, context:
 
 
 async def _delete(hooks: Hooks, i: int, cmd: Delete, auth: Auth, context: Context, clp_of: ClpOf,
-                  load: LoadObject, staged: Staged) -> None:
+                  load: LoadObject, staged: Staged, cloud_context: dict | None) -> None:
     before, after = hooks.of(BEFORE_DELETE, cmd.class_name), hooks.of(AFTER_DELETE, cmd.class_name)
     if not before and not after:
         return
@@ -98,7 +98,7 @@ async def _delete(hooks: Hooks, i: int, cmd: Delete, auth: Auth, context: Contex
         if original is None:
             raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found for delete.")
         authorize.before_hooks(clp_of, auth, cmd, original)
-    req = DeleteRequest(cmd.class_name, cmd.object_id, original, auth, context)
+    req = DeleteRequest(cmd.class_name, cmd.object_id, original, auth, context, cloud_context=cloud_context)
     for hook in before:
         await run_hook(hook, req)
     if after:

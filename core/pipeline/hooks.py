@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable
 
+from parsnip.core.cloud.errors import TRIGGER_FAILED, script_failed
 from parsnip.core.errors import ParseError
 
 logger = logging.getLogger("parsnip.hooks")
@@ -21,7 +22,14 @@ BEFORE_DELETE = "before_delete"
 AFTER_DELETE = "after_delete"
 BEFORE_FIND = "before_find"
 AFTER_FIND = "after_find"
-KINDS = (BEFORE_SAVE, AFTER_SAVE, BEFORE_DELETE, AFTER_DELETE, BEFORE_FIND, AFTER_FIND)
+# Around logins, logouts and password reset requests (core/pipeline/account.py), on `_User`
+# (after_logout: on `_Session`); they are neither writes nor reads of their class.
+BEFORE_LOGIN = "before_login"
+AFTER_LOGIN = "after_login"
+AFTER_LOGOUT = "after_logout"
+BEFORE_PASSWORD_RESET_REQUEST = "before_password_reset_request"
+ACCOUNT_KINDS = (BEFORE_LOGIN, AFTER_LOGIN, AFTER_LOGOUT, BEFORE_PASSWORD_RESET_REQUEST)
+KINDS = (BEFORE_SAVE, AFTER_SAVE, BEFORE_DELETE, AFTER_DELETE, BEFORE_FIND, AFTER_FIND, *ACCOUNT_KINDS)
 _WRITE_KINDS = (BEFORE_SAVE, AFTER_SAVE, BEFORE_DELETE, AFTER_DELETE)
 _READ_KINDS = (BEFORE_FIND, AFTER_FIND)
 
@@ -134,4 +142,4 @@ async def run_hook(hook: Hook, req: Any) -> None:
         if hook.builtin:
             raise
         logger.warning("%s hook on %s failed", hook.kind, hook.class_name, exc_info=e)
-        raise ParseError(ParseError.SCRIPT_FAILED, str(e) or "Script failed. Unknown error.") from e
+        raise script_failed(e, TRIGGER_FAILED) from e

@@ -27,7 +27,8 @@ class SaveRequest:
     only, when no hook asked for the stored object)."""
 
     def __init__(self, class_name: str, object_id: str | None, original: dict | None, ops: Mapping[str, Op],
-                 auth: Auth, context: Context, *, is_create: bool, password: str | None = None) -> None:
+                 auth: Auth, context: Context, *, is_create: bool, password: str | None = None,
+                 cloud_context: dict | None = None) -> None:
         self.class_name = class_name
         self.object_id = object_id
         self.original = original
@@ -35,6 +36,7 @@ class SaveRequest:
         self.auth = auth
         self.context = context
         self.password = password  # a signup's or update's plain password (never written)
+        self.cloud_context = cloud_context  # what the client sent Cloud Code (None: nothing)
         self.ops: Mapping[str, Op] = MappingProxyType(dict(ops))  # what the request asked
         self.object: dict[str, Any] = _as_it_will_be(original, ops, is_create)
         self.notes: dict[str, Any] = {}  # handed on to the after-save hooks of this write
@@ -95,6 +97,7 @@ class DeleteRequest:
     auth: Auth
     context: Context
     notes: dict[str, Any] = field(default_factory=dict)
+    cloud_context: dict | None = None
 
 
 @dataclass
@@ -112,6 +115,7 @@ class AfterWriteRequest:
     context: Context
     is_create: bool = False
     notes: dict[str, Any] = field(default_factory=dict)
+    cloud_context: dict | None = None
     created_at: Any = None
     updated_at: Any = None
 
@@ -120,7 +124,8 @@ class AfterWriteRequest:
 class FindRequest:
     """A find (or a get, `is_get`) about to run. `query` is the planned query (the reader's
     `FindOptions`: where, order, limit, skip, keys, include, ...), which a before-find hook may
-    replace; `objects` holds the results for the after-find hooks, which may change them."""
+    replace; `objects` holds the results for the after-find hooks, which may change them. A
+    before-find hook that answers the find itself sets `answered` (the query is then not run)."""
 
     class_name: str
     query: Any
@@ -128,6 +133,8 @@ class FindRequest:
     context: Context | None = None
     is_get: bool = False
     objects: list[dict] = field(default_factory=list)
+    cloud_context: dict | None = None
+    answered: list[dict] | None = None
 
 
 def _as_it_will_be(original: dict | None, ops: Mapping[str, Op], is_create: bool) -> dict[str, Any]:

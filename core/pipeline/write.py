@@ -23,13 +23,15 @@ Commit = Callable[[Sequence[Command], Context, Auth], Awaitable[list[Result]]]
 
 
 async def run(hooks: Hooks, commands: Sequence[Command], context: Context, auth: Auth, *,
-              clp_of: ClpOf, load: LoadObject, commit: Commit, nursery: trio.Nursery) -> list[Result]:
-    """Commit `commands` with their hooks run around the write; one Result per command."""
-    staged = await before_save.run(hooks, commands, auth, context, clp_of, load)
+              clp_of: ClpOf, load: LoadObject, commit: Commit, nursery: trio.Nursery,
+              cloud_context: dict | None = None) -> list[Result]:
+    """Commit `commands` with their hooks run around the write; one Result per command.
+    `cloud_context` is what the client sent Cloud Code, handed to every hook of the write."""
+    staged = await before_save.run(hooks, commands, auth, context, clp_of, load, cloud_context)
     results = await commit(staged.commands, context, auth)
     for cmd, result in zip(staged.commands, results):
         if getattr(cmd, "by_hook", ()):  # Parse answers the fields its beforeSave changed
             result.hooked = cmd.by_hook
     if staged.after:
-        await after_save.run(nursery, staged.after, staged.commands, results, auth, context)
+        await after_save.run(nursery, staged.after, staged.commands, results, auth, context, cloud_context)
     return results

@@ -25,7 +25,9 @@ from parsnip.core.services import objects
 from parsnip.core.services.access import require_writable
 from parsnip.core.services.base import Backend, Caller
 from parsnip.core.services.objects import Saved
-from parsnip.core.services.own_account import hashed, new_session, own_view, session_token
+from parsnip.core.services.own_account import (
+    after_login, before_login, hashed, new_session, own_view, session_token,
+)
 from parsnip.core.values import new_object_id
 
 USER = users.USER_CLASS
@@ -102,11 +104,13 @@ async def signup_or_login(rt: Backend, caller: Caller, body: dict[str, Any]) -> 
 async def _login(rt: Backend, caller: Caller, user_id: str, data: dict, given: dict, provider: str) -> Saved:
     stored = data.get("authData") if isinstance(data.get("authData"), dict) else {}
     merged = {**stored, **given}
+    await before_login(rt, caller, user_id)
     if merged != stored:  # e.g. a new access token: keep the latest, as Parse does
         await rt.write([Update(USER, user_id, {"authData": Op("Set", merged)})], caller.context, MASTER)
     session = new_session(rt, caller, user_id, "login", provider)
     await rt.write([session], caller.context, MASTER)
     text = await own_view(rt, user_id, session_token(session))
+    await after_login(rt, caller, user_id, text)
     return Saved(user_id, text=_with_auth_response(text), located=True)
 
 

@@ -15,6 +15,7 @@ import trio
 from parsnip.core.commands import Command, Result
 from parsnip.core.config import Config
 from parsnip.core.events import Context
+from parsnip.core.pipeline.hooks import Hooks
 from parsnip.core.reads import ObjectReader
 from parsnip.core.schema import SchemaCache
 from parsnip.core.security.auth import Auth
@@ -33,6 +34,7 @@ class Caller:
     client_ip: str | None = None
     installation_id: str | None = None
     large_input: bool = False
+    cloud_context: dict | None = None  # the client's context for Cloud Code (`req.context`)
 
     @property
     def master(self) -> bool:
@@ -45,7 +47,8 @@ class Caller:
 
     def acting_as(self, auth: Auth) -> "Caller":
         """The same request, acting with another `Auth` (the server reading for the caller)."""
-        return Caller(auth, self.request_id, self.client_ip, self.installation_id, self.large_input)
+        return Caller(auth, self.request_id, self.client_ip, self.installation_id, self.large_input,
+                      self.cloud_context)
 
 
 class Backend(Protocol):
@@ -55,16 +58,18 @@ class Backend(Protocol):
     config: Config
     schema: SchemaCache
     reads: ObjectReader
+    hooks: Hooks  # the hook registry (core/pipeline/hooks.py)
 
-    async def write(self, commands: Sequence[Command], context: Context, auth: Auth | None = None) -> list[Result]: ...
+    async def write(self, commands: Sequence[Command], context: Context, auth: Auth | None = None, *,
+                    cloud_context: dict | None = None) -> list[Result]: ...
 
     async def read(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T: ...
 
-    async def find(self, class_name: str, opts: Any, auth: Auth, context: Context | None = None
-                   ) -> tuple[list[str], int | None]: ...
+    async def find(self, class_name: str, opts: Any, auth: Auth, context: Context | None = None, *,
+                   cloud_context: dict | None = None) -> tuple[list[str], int | None]: ...
 
-    async def get(self, class_name: str, object_id: str, opts: Any, auth: Auth, context: Context | None = None
-                  ) -> str | None: ...
+    async def get(self, class_name: str, object_id: str, opts: Any, auth: Auth, context: Context | None = None, *,
+                  cloud_context: dict | None = None) -> str | None: ...
 
     async def has_class(self, name: str) -> bool: ...
 

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import trio
 
 from parsnip.core.cloud import binding, codec
+from parsnip.core.cloud.errors import script_failed
 from parsnip.core.cloud.requests import FunctionRequest, caller_user
 from parsnip.core.cloud.webhook_triggers import user_of
 from parsnip.core.errors import ParseError
@@ -48,7 +49,8 @@ async def _run(rt: Any, caller: Caller, name: str, found: Any, params: Mapping[s
     )
     if found.validation is not None:
         try:
-            await found.validation.check(req, has_user=auth.user_id is not None)
+            await found.validation.check(req, has_user=auth.user_id is not None, roles=auth.roles,
+                                         load_user=_user_of(rt, auth.user_id))
         except ParseError as refused:
             logger.info("cloud function %r refused by its validator request_id=%r: %s %s", name,
                         caller.request_id, refused.code, refused.message)
@@ -61,7 +63,15 @@ async def _run(rt: Any, caller: Caller, name: str, found: Any, params: Mapping[s
     except Exception as exc:
         logger.error("cloud function %r failed request_id=%r: %s: %s", name, caller.request_id,
                      type(exc).__name__, exc, exc_info=exc, extra={"request_id": caller.request_id})
-        raise ParseError(ParseError.SCRIPT_FAILED, str(exc) or "Script failed.") from None
+        raise script_failed(exc) from None
+
+
+def _user_of(rt: Any, user_id: str | None):
+    """What a validator's `require_user_keys` reads: the caller's stored fields, when asked."""
+    async def load() -> dict | None:
+        return await rt.load_object("_User", user_id) if user_id is not None else None
+
+    return load
 
 
 async def _call_webhook(rt: Any, webhooks: Any, caller: Caller, name: str, params: Mapping[str, Any],

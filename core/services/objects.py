@@ -113,7 +113,7 @@ def updated_body(cmd: Update, result: Result) -> dict[str, Any]:
 async def create(rt: Backend, caller: Caller, class_name: str, body: Any) -> Saved:
     require_writable(caller.auth)
     cmd = await checked(caller, create_command, rt, class_name, body)
-    [result] = await rt.write([cmd], caller.context, caller.auth)
+    [result] = await rt.write([cmd], caller.context, caller.auth, cloud_context=caller.cloud_context)
     return Saved(result.object_id, created_body(cmd, result), created=True, located=True)
 
 
@@ -121,7 +121,7 @@ async def update(rt: Backend, caller: Caller, class_name: str, object_id: str, b
     require_writable(caller.auth)
     check_class_access(caller.auth, class_name)
     cmd = await checked(caller, update_command, rt, class_name, object_id, body)
-    [result] = await rt.write([cmd], caller.context, caller.auth)
+    [result] = await rt.write([cmd], caller.context, caller.auth, cloud_context=caller.cloud_context)
     return Saved(object_id, updated_body(cmd, result))
 
 
@@ -130,7 +130,7 @@ async def delete(rt: Backend, caller: Caller, class_name: str, object_id: str) -
     check_class_access(caller.auth, class_name)
     if not valid_class(class_name):  # Parse: an invalid class name has no objects
         raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found for delete.")
-    await rt.write([Delete(class_name, object_id)], caller.context, caller.auth)
+    await rt.write([Delete(class_name, object_id)], caller.context, caller.auth, cloud_context=caller.cloud_context)
 
 
 # -- reads -----------------------------------------------------------------------------------
@@ -142,7 +142,8 @@ async def get(rt: Backend, caller: Caller, class_name: str, object_id: str, para
     opts = FindOptions(**read_options(rt, params, class_name),
                        **(access_options(rt, caller.auth, class_name, "get") if valid else {}))
     if valid and await rt.has_class(class_name):
-        text = await rt.get(class_name, object_id, opts, caller.auth, caller.context)
+        text = await rt.get(class_name, object_id, opts, caller.auth, caller.context,
+                            cloud_context=caller.cloud_context)
     if text is None:
         raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found.")
     return text
@@ -159,7 +160,8 @@ async def find(rt: Backend, caller: Caller, class_name: str, params: dict[str, A
                         await rt.btree_fields(class_name) if exists else frozenset(), caller.auth)
     if not exists:
         return Found([], 0 if opts.count else None)
-    results, total = await rt.find(class_name, opts, caller.auth, caller.context)
+    results, total = await rt.find(class_name, opts, caller.auth, caller.context,
+                                   cloud_context=caller.cloud_context)
     if opts.explain:
         return Found(results, explain=True)
     if redirected:  # Parse names the class each result really belongs to

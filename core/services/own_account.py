@@ -1,5 +1,5 @@
 """What signup and every kind of login share: a new session for the caller, the user's own
-view of themself with its token, and a password's hash."""
+view of themself with its token, a password's hash, and the login hooks."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from parsnip.core.accounts import passwords, sessions
 from parsnip.core.accounts.users import USER_CLASS as USER
 from parsnip.core.commands import Create
 from parsnip.core.errors import ParseError
+from parsnip.core.pipeline import account
+from parsnip.core.pipeline.hooks import AFTER_LOGIN, BEFORE_LOGIN
 from parsnip.core.reads import FindOptions
 from parsnip.core.security import guard
-from parsnip.core.security.auth import MASTER
+from parsnip.core.security.auth import MASTER, Auth
 from parsnip.core.services.base import Backend, Caller
 
 
@@ -42,3 +44,17 @@ async def own_view(rt: Backend, user_id: str, session_token: str | None = None) 
 
 async def hashed(password: str) -> str:
     return await trio.to_thread.run_sync(passwords.hash_password, password)
+
+
+async def before_login(rt: Backend, caller: Caller, user_id: str) -> None:
+    """The before-login hooks (Parse's beforeLogin): they see the user; their error refuses the login."""
+    await account.run(rt.hooks, BEFORE_LOGIN, USER, lambda: own_view(rt, user_id), caller.auth,
+                      cloud_context=caller.cloud_context, client_ip=caller.client_ip)
+
+
+async def after_login(rt: Backend, caller: Caller, user_id: str, view: str) -> None:
+    """The after-login hooks (Parse's afterLogin), once the session exists, as the user."""
+    auth = Auth(user_id=user_id, installation_id=caller.installation_id)
+    await account.run(rt.hooks, AFTER_LOGIN, USER, view, auth, cloud_context=caller.cloud_context,
+                      client_ip=caller.client_ip)
+

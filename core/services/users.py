@@ -16,13 +16,15 @@ import trio
 from parsnip.core.accounts import passwords, sessions, user_hooks, users
 from parsnip.core.commands import Create, Delete, Update, build_ops
 from parsnip.core.errors import ParseError
+from parsnip.core.pipeline import account
+from parsnip.core.pipeline.hooks import AFTER_LOGOUT
 from parsnip.core.reads import FindOptions
 from parsnip.core.security.auth import MASTER
 from parsnip.core.services import authdata, objects
 from parsnip.core.services.access import require_writable
 from parsnip.core.services.base import Backend, Caller
 from parsnip.core.services.objects import Found, Saved
-from parsnip.core.services.own_account import new_session, own_view, session_token
+from parsnip.core.services.own_account import after_login, before_login, new_session, own_view, session_token
 from parsnip.core.values import new_object_id
 
 USER = users.USER_CLASS
@@ -46,7 +48,7 @@ async def signup(rt: Backend, caller: Caller, body: Any) -> Saved:
     # The password is checked and hashed by the `_User` rules (core/accounts/user_hooks.py).
     user = Create(USER, ops, user_id, server_chosen_id=True, password=body["password"])
     session = new_session(rt, caller, user_id, "signup")
-    [created, _] = await rt.write([user, session], caller.context, caller.auth)
+    [created, _] = await rt.write([user, session], caller.context, caller.auth, cloud_context=caller.cloud_context)
     return Saved(user_id, {**objects.created_body(user, created), "sessionToken": session_token(session)},
                  created=True, located=True)
 
@@ -61,9 +63,12 @@ async def login(rt: Backend, caller: Caller, credentials: dict[str, Any]) -> str
     if not ok or found is None:
         raise ParseError(ParseError.OBJECT_NOT_FOUND, users.INVALID_LOGIN)
     user_id = found[0]
+    await before_login(rt, caller, user_id)
     session = new_session(rt, caller, user_id, "login")
     await rt.write([session], caller.context, MASTER)
-    return await own_view(rt, user_id, session_token(session))
+    view = await own_view(rt, user_id, session_token(session))
+    await after_login(rt, caller, user_id, view)
+    return view
 
 
 async def me(rt: Backend, caller: Caller) -> str:
@@ -74,13 +79,21 @@ async def me(rt: Backend, caller: Caller) -> str:
 
 
 async def logout(rt: Backend, caller: Caller) -> None:
-    """End the caller's session (none: nothing to do)."""
-    if caller.auth.session_id is not None:
-        try:
-            await rt.write([Delete(sessions.SESSION_CLASS, caller.auth.session_id)], caller.context, MASTER)
-        except ParseError as e:
-            if e.code != ParseError.OBJECT_NOT_FOUND:  # logged out twice at once: already gone
-                raise
+    """End the caller's session (none: nothing to do); then the after-logout hooks see it."""
+    session_id = caller.auth.session_id
+    if session_id is None:
+        return
+    ended = None
+    if account.wanted(rt.hooks, AFTER_LOGOUT, sessions.SESSION_CLASS):
+        ended = await rt.read(rt.reads.get, sessions.SESSION_CLASS, session_id, FindOptions())
+    try:
+        await rt.write([Delete(sessions.SESSION_CLASS, session_id)], caller.context, MASTER)
+    except ParseError as e:
+        if e.code != ParseError.OBJECT_NOT_FOUND:  # logged out twice at once: already gone
+            raise
+        return
+    await account.run(rt.hooks, AFTER_LOGOUT, sessions.SESSION_CLASS, ended, caller.auth,
+                      cloud_context=caller.cloud_context, client_ip=caller.client_ip)
 
 
 async def upgrade_to_revocable(rt: Backend, caller: Caller) -> str:
@@ -124,7 +137,7 @@ async def update(rt: Backend, caller: Caller, class_name: str, object_id: str, b
     if linked is not None:
         ops["authData"] = linked
     cmd = Update(USER, object_id, ops, password=password)  # hashed by the `_User` rules
-    [result] = await rt.write([cmd], caller.context, caller.auth)
+    [result] = await rt.write([cmd], caller.context, caller.auth, cloud_context=caller.cloud_context)
     if password is not None:  # a new password ends every other session of the user
         await _revoke_sessions(rt, caller, object_id, keep=caller.auth.session_token)
     reply = objects.updated_body(cmd, result)
@@ -134,7 +147,7 @@ async def update(rt: Backend, caller: Caller, class_name: str, object_id: str, b
 async def delete(rt: Backend, caller: Caller, class_name: str, object_id: str) -> None:
     """Delete a user and end its sessions."""
     require_writable(caller.auth)
-    await rt.write([Delete(USER, object_id)], caller.context, caller.auth)
+    await rt.write([Delete(USER, object_id)], caller.context, caller.auth, cloud_context=caller.cloud_context)
     await _revoke_sessions(rt, caller, object_id)
 
 

@@ -70,3 +70,75 @@ async def sdk_job(req):
 @cloud.job("sdkFailingJob")
 async def sdk_failing_job(req):
     raise ParseError(ParseError.VALIDATION_ERROR, "this job always fails")
+
+
+@cloud.before_delete("Locked")
+async def locked(req):
+    if req.object.get("locked") is True:
+        raise ParseError(ParseError.OPERATION_FORBIDDEN, "object is locked")
+
+
+# -- tests/sdk/triggers.test.mjs (the reference peer's twin: see that file) ----------------
+
+TRIG_CONTEXTS: list = []
+
+
+@cloud.before_save("TrigContext")
+async def trig_context_before(req):
+    TRIG_CONTEXTS.append({"trigger": "beforeSave", "context": dict(req.context)})
+    req.context["addedBy"] = "beforeSave"
+
+
+@cloud.after_save("TrigContext")
+async def trig_context_after(req):
+    TRIG_CONTEXTS.append({"trigger": "afterSave", "id": req.object.id, "context": dict(req.context)})
+
+
+@cloud.after_delete("TrigContext")
+async def trig_context_deleted(req):
+    TRIG_CONTEXTS.append({"trigger": "afterDelete", "id": req.object.id, "context": dict(req.context)})
+
+
+@cloud.define("trigContexts")
+async def trig_contexts(req):
+    return [c for c in TRIG_CONTEXTS if c["context"].get("marker") == req.params.get("marker")]
+
+
+@cloud.before_find("TrigSecret")
+async def trig_secret(req):
+    if not req.master:
+        req.query.equal_to("public", True)
+
+
+@cloud.after_find("TrigSecret")
+async def trig_secret_seen(req):
+    for obj in req.objects:
+        obj.set("seen", True)
+
+
+@cloud.before_find("TrigTop")
+async def trig_top(req):
+    req.query.descending("n").limit(2)
+
+
+@cloud.after_find("TrigFirst")
+async def trig_first(req):
+    return req.objects[:1]
+
+
+async def _nothing(req):
+    pass
+
+
+cloud.before_save("TrigMaster", require_master=True)(_nothing)
+cloud.before_save("TrigUser", require_user=True)(_nothing)
+cloud.before_save("TrigFields", fields={"stars": {"type": int, "required": True, "options": [1, 2, 3]},
+                                        "label": {"default": "none"}})(_nothing)
+cloud.before_save("TrigRoles", require_any_user_roles=["trigAdmin"])(_nothing)
+cloud.before_save("TrigKeys", require_user_keys=["nickname"])(_nothing)
+cloud.before_save("TrigConstant", fields={"kind": {"constant": True, "default": "basic"}})(_nothing)
+
+
+@cloud.before_save("TrigSkip", skip_with_master_key=True)
+async def trig_skip(req):
+    raise ParseError(ParseError.VALIDATION_ERROR, "only with the master key")

@@ -12,12 +12,12 @@ once per `_USER_TTL` per session (as Parse's LiveQuery caches a session's user).
 from __future__ import annotations
 
 import copy
-import inspect
 from typing import Any, Awaitable, Callable
 
 import trio
 
 from parsnip.core.cloud import binding, codec
+from parsnip.core.cloud.invoke import call_handler
 from parsnip.core.cloud.live import (ConnectTriggerRequest, LiveEventTriggerRequest, SubscribeTriggerRequest,
                                      SubscriptionQuery)
 from parsnip.core.cloud.objects import ParseObject
@@ -62,9 +62,20 @@ class CloudHooks(LiveQueryHooks):
         cloud = self._rt.cloud
         return cloud.trigger(kind, class_name) if cloud is not None else None
 
-    async def _run(self, registration: Registration, req: Any, user_id: str | None) -> None:
-        with binding.bound(self._rt):  # ParseObject / ParseQuery in the trigger act on this runtime
-            await _run(registration, req, user_id)
+    async def _run(self, registration: Registration, req: Any, auth: Auth) -> None:
+        """The trigger's validator (with the client's roles and user), then the trigger, acting
+        on this runtime (ParseObject / ParseQuery in it)."""
+        with binding.bound(self._rt):
+            if registration.validation is not None:
+                user = req.user
+
+                async def load_user() -> dict | None:
+                    return user.to_json() if user is not None else None
+
+                if await registration.validation.check(req, has_user=auth.user_id is not None, roles=auth.roles,
+                                                       load_user=load_user):
+                    return  # skip_with_master_key and the master key
+            await call_handler(registration.handler, req)
 
     async def _user(self, auth: Auth) -> ParseObject | None:
         """The session's user for an event trigger, read at most once per `_USER_TTL`; each
@@ -88,7 +99,7 @@ class CloudHooks(LiveQueryHooks):
         req = ConnectTriggerRequest(request.installation_id, request.session_token, request.use_master_key,
                                     auth.user_id, request.client_ip, request.clients, request.subscriptions,
                                     user=await caller_user(self._rt, auth))
-        await self._run(registration, req, auth.user_id)
+        await self._run(registration, req, auth)
 
     async def before_subscribe(self, request: SubscribeRequest) -> None:
         registration = self._trigger("before_subscribe", request.class_name)
@@ -100,7 +111,7 @@ class CloudHooks(LiveQueryHooks):
         req = SubscribeTriggerRequest(query, request.request_id, request.session_token, request.installation_id,
                                       auth.master, auth.user_id, request.client_ip,
                                       user=await caller_user(self._rt, auth))
-        await self._run(registration, req, auth.user_id)
+        await self._run(registration, req, auth)
         request.where, request.keys, request.watch = _subscription_of(req.query)
 
     async def after_event(self, event: LiveEvent) -> None:
@@ -112,27 +123,13 @@ class CloudHooks(LiveQueryHooks):
         req = LiveEventTriggerRequest(event.event, _object(event.class_name, event.object), original,
                                       event.request_id, auth.session_token, event.installation_id, auth.master,
                                       auth.user_id, user=await self._user(auth))
-        await self._run(registration, req, auth.user_id)
+        await self._run(registration, req, auth)
         event.send = bool(req.send_event)
         event.event = req.event
         if req.object is not None:
             event.object = _fields_of(req.object)
         if req.original is not None:
             event.original = _fields_of(req.original)
-
-
-async def _run(registration: Registration, req: Any, user_id: str | None) -> None:
-    """The trigger's validator, then the trigger (`async def` awaited, `def` in a worker thread)."""
-    if registration.validation is not None:
-        if await registration.validation.check(req, has_user=user_id is not None):
-            return  # the validator says to skip the handler (skip_with_master_key)
-    handler = registration.handler
-    if inspect.iscoroutinefunction(handler):
-        await handler(req)
-        return
-    result = await trio.to_thread.run_sync(handler, req)
-    if inspect.isawaitable(result):
-        await result
 
 
 def _listed(names: tuple[str, ...] | None) -> list[str] | None:

@@ -72,6 +72,21 @@ async def own_messages(req):
     req.query.equal_to("to", req.user).select("text")
 
 
+@cloud.before_subscribe("Mods", require_any_user_roles=["mod"])
+async def mods(req):
+    pass
+
+
+@cloud.before_subscribe("Nicks", require_user_keys=["nick"])
+async def nicks(req):
+    pass
+
+
+@cloud.before_subscribe("Quiet", skip_with_master_key=True)
+async def quiet(req):
+    raise ParseError(ParseError.OPERATION_FORBIDDEN, "the handler ran")
+
+
 @cloud.before_subscribe("Admin", require_master=True)
 async def admin(req):
     pass
@@ -228,6 +243,31 @@ async def test_before_subscribe_narrows_to_a_pointer_to_the_user(server):
     ("Admin", {"masterKey": KEY_PAIRS["masterKey"]}, "subscribed"),
 ])
 async def test_before_subscribe_validators_answer_with_parses_messages(server, cls, connect, outcome):
+    async with open_websocket_url(ws_url(server)) as ws:
+        c = await _connected(ws, server, **connect)
+        answer = await c.subscribe(9, cls, {})
+    assert (answer["op"] if outcome == "subscribed" else answer) == outcome, answer
+
+
+@pytest.mark.parametrize("cls, who, outcome", [
+    ("Mods", "plain user", _refused(142, "Validation failed. User does not match the required roles.", 9)),
+    ("Mods", "moderator", "subscribed"),
+    ("Nicks", "plain user", _refused(142, "Validation failed. Please set data for nick on your account.", 9)),
+    ("Nicks", "nicknamed", "subscribed"),
+    ("Quiet", "plain user", _refused(119, "the handler ran", 9)),
+    ("Quiet", "master", "subscribed"),
+])
+async def test_before_subscribe_role_user_key_and_master_validators(server, cls, who, outcome):
+    rest = Rest(server)
+    user_id, token = await rest.signup()
+    if who == "nicknamed":
+        await rest.call("PUT", f"/users/{user_id}", {"nick": "m"}, rest.master, 200)
+    if who == "moderator":  # the one member of role "mod"
+        await rest.call("POST", "/roles", {"name": "mod", "ACL": {"*": {"read": True}},
+                                            "users": {"__op": "AddRelation", "objects": [
+                                                {"__type": "Pointer", "className": "_User", "objectId": user_id}]}},
+                        rest.master, 201)
+    connect = {"masterKey": KEY_PAIRS["masterKey"]} if who == "master" else {"sessionToken": token}
     async with open_websocket_url(ws_url(server)) as ws:
         c = await _connected(ws, server, **connect)
         answer = await c.subscribe(9, cls, {})

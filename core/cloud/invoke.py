@@ -9,11 +9,11 @@ from typing import Any, Callable
 import trio
 
 
-async def call_handler(handler: Callable[[Any], Any], req: Any) -> Any:
-    """What `handler(req)` returns, awaited if it is awaitable."""
+async def call_handler(handler: Callable[..., Any], *args: Any) -> Any:
+    """What `handler(*args)` returns, awaited if it is awaitable."""
     if inspect.iscoroutinefunction(handler):
-        return await handler(req)
-    result = await trio.to_thread.run_sync(handler, req)
+        return await handler(*args)
+    result = await trio.to_thread.run_sync(handler, *args)
     if inspect.isawaitable(result):
         return await result
     return result

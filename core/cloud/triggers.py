@@ -12,15 +12,13 @@ Parse.com's 124, so a trigger saving its own class stops instead of looping fore
 
 from __future__ import annotations
 
-import inspect
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping
 
-import trio
-
 from parsnip.core.cloud import binding
 from parsnip.core.cloud.errors import too_deep
+from parsnip.core.cloud.invoke import call_handler
 from parsnip.core.cloud.find_query import options_from, query_for
 from parsnip.core.cloud.objects import ParseObject
 from parsnip.core.cloud.query import ParseQuery
@@ -130,7 +128,7 @@ def _hook(kind: str, registration: Registration, load_object: LoadObject | None)
                     load_user=_user_loader(req, signup, load_object))
                 if skip:
                     return
-            result = await _invoke(registration.handler, req)
+            result = await call_handler(registration.handler, req)
             _apply(kind, pipeline_req, req, result)
         finally:
             _DEPTH.reset(token)
@@ -239,12 +237,3 @@ def _result(obj: ParseObject | dict) -> dict:
     data.pop("className", None)
     data.pop("__type", None)
     return data
-
-
-async def _invoke(handler: Any, req: TriggerRequest) -> Any:
-    if inspect.iscoroutinefunction(handler):
-        return await handler(req)
-    result = await trio.to_thread.run_sync(handler, req)
-    if inspect.isawaitable(result):
-        return await result
-    return result

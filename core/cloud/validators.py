@@ -4,12 +4,10 @@ a failed check is 142 (VALIDATION_ERROR) unless the validator raised a `ParseErr
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-import trio
-
+from parsnip.core.cloud.invoke import call_handler
 from parsnip.core.errors import ParseError
 
 # Parse's options that Parsnip does not check yet: refused at registration, so that code
@@ -78,7 +76,7 @@ class Validation:
             if not (req.master and not self.validate_master_key):
                 await self._built_in(req, has_user, roles, load_user)
             if self.validator is not None:
-                await _call(self.validator, req)
+                await call_handler(self.validator, req)
         except ParseError:
             raise
         except _Refused as refused:
@@ -137,7 +135,7 @@ def _default_and_constant(req: Any, obj: Any, params: dict, key: str, opt: dict)
 
 async def _role_names(given: Any) -> list[str]:
     if callable(given):
-        given = await _call(given)
+        given = await call_handler(given)
     return [str(r) for r in given or ()]
 
 
@@ -186,7 +184,7 @@ async def _check_options(opt: dict, key: str, val: Any) -> None:
     allowed = opt["options"]
     if callable(allowed):
         try:
-            result = await _call(allowed, val)
+            result = await call_handler(allowed, val)
         except Exception as exc:
             raise _Refused(opt.get("error") or str(exc) or f"Validation failed. Invalid value for {key}.") from None
         if not result and result is not None:
@@ -225,13 +223,3 @@ def _js_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-async def _call(fn: Callable[..., Any], *args: Any) -> Any:
-    """`fn(*args)`: awaited when it is async, else in a worker thread (user code may block)."""
-    if inspect.iscoroutinefunction(fn):
-        return await fn(*args)
-    result = await trio.to_thread.run_sync(fn, *args)
-    if inspect.isawaitable(result):
-        return await result
-    return result

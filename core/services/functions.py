@@ -8,15 +8,13 @@ to the client.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from typing import Any, Mapping
-
-import trio
 
 from parsnip.core.cloud import binding, codec
 from parsnip.core.cloud.errors import script_failed
 from parsnip.core.cloud.requests import FunctionRequest, caller_user
+from parsnip.core.cloud.invoke import call_handler
 from parsnip.core.cloud.webhook_triggers import user_of
 from parsnip.core.errors import ParseError
 from parsnip.core.services.base import Caller
@@ -56,7 +54,7 @@ async def _run(rt: Any, caller: Caller, name: str, found: Any, params: Mapping[s
                         caller.request_id, refused.code, refused.message)
             raise
     try:
-        return codec.encode(await _invoke(found.handler, req))
+        return codec.encode(await call_handler(found.handler, req))
     except ParseError as err:
         logger.info("cloud function %r failed request_id=%r: %s %s", name, caller.request_id, err.code, err.message)
         raise
@@ -104,14 +102,3 @@ def _dates_as_text(value: Any) -> Any:
             return value["iso"]
         return {k: _dates_as_text(v) for k, v in value.items()}
     return value
-
-
-async def _invoke(handler: Any, req: FunctionRequest) -> Any:
-    """`async def` handlers are awaited; a plain `def` runs in a worker thread, so blocking user
-    code never stops the trio loop."""
-    if inspect.iscoroutinefunction(handler):
-        return await handler(req)
-    result = await trio.to_thread.run_sync(handler, req)
-    if inspect.isawaitable(result):
-        return await result
-    return result

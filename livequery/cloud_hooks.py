@@ -30,8 +30,6 @@ from parsnip.livequery.hooks import NO_HOOKS, ConnectRequest, LiveEvent, LiveQue
 _KINDS = ("before_connect", "before_subscribe", "after_live_query_event")
 _SEAM = {"before_connect": "before_connect", "before_subscribe": "before_subscribe",
          "after_live_query_event": "after_event"}
-
-
 _USER_TTL = 5.0  # seconds an event trigger's req.user may be reused for a session
 
 

@@ -25,6 +25,7 @@ from parsnip.api.connections import DELIVERY, GRACE, LONGEST_REQUEST, Connection
 from parsnip.api.runtime import Runtime, exit_process, open_runtime
 from parsnip.core.cloud.loader import load_cloud
 from parsnip.core.config import Config
+from parsnip.livequery.cloud_hooks import hooks_for
 from parsnip.livequery.framing import handshake_response
 from parsnip.livequery.server import LiveQueryServer
 from parsnip.livequery.websocket import AsgiTransport, RawTransport
@@ -77,7 +78,7 @@ def asgi_app(config: Config, dsn: str | None = None) -> QuartTrio:
                 holder["rt"] = rt
                 async with trio.open_nursery() as nursery:
                     if livequery_enabled(config):
-                        lq = LiveQueryServer(rt)
+                        lq = LiveQueryServer(rt, hooks_for(rt, every_kind=config.dev))  # its LiveQuery triggers
                         await nursery.start(lq.run)
                         holder["lq"] = lq
                     task_status.started()

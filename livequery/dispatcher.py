@@ -45,6 +45,7 @@ class Dispatcher:
         self._registry = subs.registry
         self._access = AccessRefresh(runtime, subs)
         self._after_event = hooks.active("after_event")
+        self._after_event_on = hooks.after_event_on
         self.position = runtime.bus.last_position  # every event up to here has been dispatched
 
     async def run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
@@ -126,7 +127,7 @@ class Dispatcher:
         at = now()
         max_queue = self._settings.max_queue
         fail = self._subs.fail
-        if self._after_event is not None:
+        if self._after_event is not None and self._after_event_on(ev.class_name):
             self._fan_out_hooked(ev, before, after, bodies, at)
             return
         for query, mb, ma in self._matching(ev, before, after):

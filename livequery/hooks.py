@@ -1,13 +1,14 @@
 """Where user code runs for LiveQuery clients: before a connect, before a subscribe and after
 each event a subscriber is to get (Parse's `Parse.Cloud.beforeConnect`, `beforeSubscribe` and
-`afterLiveQueryEvent`). Internal for now: issue 12 registers Cloud Code here.
+`afterLiveQueryEvent`). Cloud Code's triggers come here through `livequery/cloud_hooks.py`.
 
 Subclass `LiveQueryHooks` and override what you need; the server calls only the methods a
 subclass overrides (`active`), so with none there is no added work on any path. A hook refuses
 by raising: a `ParseError` reaches the client with its code and message, anything else as
 Parse's 141 (SCRIPT_FAILED) with the exception's text, and is logged. After an event, the
 subscriber's message is built from `LiveEvent.object`/`original` as the hook left them, or not
-sent when the hook sets `send = False`.
+sent when the hook sets `send = False`; it goes as the event type `LiveEvent.event` names then.
+Only the classes `after_event_on` names pay for the hook: the others keep one body per shape.
 """
 
 from __future__ import annotations
@@ -80,6 +81,10 @@ class LiveQueryHooks:
     async def after_event(self, event: LiveEvent) -> None:
         """Change `event.object`/`original`, set `event.send = False`, or raise to send an error instead."""
 
+    def after_event_on(self, class_name: str) -> bool:
+        """Whether `after_event` wants events of `class_name`; the others keep the shared-body path."""
+        return True
+
     def active(self, name: str) -> Callable[..., Awaitable[None]] | None:
         """The bound hook `name` when a subclass overrides it, else None (nothing to call)."""
         if getattr(type(self), name) is getattr(LiveQueryHooks, name):
@@ -109,12 +114,13 @@ def after_event_message(hook: Callable[[LiveEvent], Awaitable[None]], sub: Any, 
                           sub.request_id, sub.principal.auth, conn.installation_id, ev.position)
         try:
             await hook(event)
+            # A hook may rename the event (Parse sends it as the type it names; none if unknown).
+            if not event.send or not sub.active or event.event not in conn.prefixes:
+                return None
+            body = bodies.fresh(event.event, event.object, event.original, sub.keys, hidden, hidden_original)
         except Exception as e:
             error = refusal(e, "after_event", conn.id)
             return protocol.error(error.code, error.message, False, sub.request_id)
-        if not event.send or not sub.active:
-            return None
-        body = bodies.fresh(kind, event.object, event.original, sub.keys, hidden, hidden_original)
-        return protocol.event(conn.prefixes[kind], sub.request_id_json, body)
+        return protocol.event(conn.prefixes[event.event], sub.request_id_json, body)
 
     return render

@@ -25,6 +25,7 @@ class Replayer:
         self._subs = subs
         self._files_base = files_base
         self._after_event = hooks.active("after_event")
+        self._after_event_on = hooks.after_event_on
 
     async def replay(self, sub: Subscription, after: int, upto: int) -> None:
         """Send what the subscription missed in (after, upto], then what arrived meanwhile."""
@@ -53,7 +54,7 @@ class Replayer:
             return
         bodies = Bodies(ev.class_name, ev.position, self._files_base)
         conn = sub.connection
-        if self._after_event is not None:
+        if self._after_event is not None and self._after_event_on(ev.class_name):
             await conn.push_when_room(after_event_message(self._after_event, sub, ev, seen, bodies))  # type: ignore[arg-type]
             return
         kind, obj, original, hidden, hidden_original = seen

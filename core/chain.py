@@ -35,14 +35,16 @@ def micros(at: datetime) -> int:
 
 
 def _field(value: Any) -> bytes:
-    if value is None:
+    # Exact class checks, most frequent first: this runs 13 times per appended event.
+    kind = value.__class__
+    if kind is str:
+        data = value.encode()
+    elif value is None:
         return _NULL
-    if isinstance(value, bool):
-        data = b"true" if value else b"false"
-    elif isinstance(value, int):
-        data = str(value).encode()
-    elif isinstance(value, bytes):
+    elif kind is bytes:
         data = value
+    elif kind is bool:
+        data = b"true" if value else b"false"
     else:
         data = str(value).encode()
     return b"\x01" + _LENGTH.pack(len(data)) + data
@@ -50,7 +52,7 @@ def _field(value: Any) -> bytes:
 
 def canonical(fields: Iterable[Any]) -> bytes:
     """The encoding of one event's columns (in `chain_fields` order)."""
-    return b"".join(_field(v) for v in fields)
+    return b"".join(map(_field, fields))
 
 
 def chain_fields(position: int, kind: str, class_name: str, object_id: str | None, version: int,

@@ -125,15 +125,16 @@ async def _chain_unhashed(conn: asyncpg.Connection, batch: int = 5000) -> None:
 
 
 async def append(conn: asyncpg.Connection, events: Sequence[Event]) -> int | None:
-    """Give `events` the next positions and insert them. Call last in the transaction.
+    """Give `events` the next positions and chain hashes and insert them. Call last in the
+    transaction: the head row, taken here, holds the previous event's hash.
 
     Returns the transaction's id (`txid_current()`, in the same round trip), with which a
     writer whose connection died during COMMIT asks `txid_status` whether it committed."""
     if not events:
         return None
     # Taking the head also queues a notification, delivered at commit, that wakes the log
-    # followers of every node.
-    # The head's hash is not changed by this UPDATE: RETURNING gives the previous event's.
+    # followers of every node. This UPDATE leaves the head's hash: RETURNING gives the previous
+    # event's.
     head, previous, xid = await conn.fetchrow(
         "WITH h AS (UPDATE parsnip_log_head SET position = position + $1 RETURNING position, hash)"
         " SELECT position, hash, txid_current() FROM h, pg_notify('" + CHANNEL + "', position::text) AS n",

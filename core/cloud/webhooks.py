@@ -34,10 +34,9 @@ async def open_webhooks(rt: Any, nursery: trio.Nursery) -> AsyncIterator[Webhook
     """Load the webhooks, follow `_Hooks` events in `nursery`, and close the client on exit."""
     caller = WebhookCaller(rt.config.webhookKey)
     try:
-        cloud = rt.cloud
-        table = WebhookTable(
+        table = WebhookTable(  # `rt.cloud` read at each load: a --dev reload may change it
             rt.hooks, trigger_hooks(caller, lambda auth: user_of(rt.load_object, auth)),
-            python_has=lambda kind, class_name: cloud is not None and cloud.trigger(kind, class_name) is not None,
+            python_has=lambda kind, class_name: rt.cloud is not None and rt.cloud.trigger(kind, class_name) is not None,
             load=lambda: stored(rt))
         rt.bus.watch(table.watch)
         await nursery.start(table.follow)

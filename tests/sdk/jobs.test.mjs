@@ -1,7 +1,7 @@
 // Jobs through the official Parse JS SDK: Parse.Cloud.startJob answers the job status id at
 // once, and Parse.Cloud.getJobStatus (the master key, as the SDK sends it) shows the run's
 // `_JobStatus` until it has succeeded or failed. The server's cloud module defines sdkJob and
-// sdkFailingJob (tests/sdk/cloud/main.py).
+// sdkFailingJob (tests/sdk/cloud/main.py; for Parse Server, tests/sdk/cloud/main.js).
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -11,6 +11,11 @@ defaulting to APP / MASTER); the fixture is then not requested at all:
 
     PARSE_SDK_TEST_URL=http://127.0.0.1:1337/parse pytest tests/sdk
 
+The Cloud Code tests need the server's cloud module: Parsnip's session server loads
+tests/sdk/cloud/main.py; for Parse Server, run a private copy of the peer whose cloud/main.js is
+the peer's own followed by tests/sdk/cloud/main.js (its twin), as benchmarks/README.md shows for
+the benchmark's Cloud Code.
+
 The LiveQuery tests connect to PARSE_LIVEQUERY_URL, which is the server URL with
 http(s) replaced by ws(s) (LiveQuery shares the REST port and mount path, as Parse
 Server's `startLiveQueryServer` does), unless PARSE_SDK_TEST_LIVEQUERY_URL says otherwise.

@@ -2,7 +2,7 @@
 // client sees), beforeDelete, a batch (saveAll) whose refused object fails alone, the context a
 // client passes (save, saveAll, destroy) from beforeSave to afterSave, beforeFind/afterFind, and
 // the built-in validators with Parse's messages. The server's cloud module defines them
-// (tests/sdk/cloud/main.py; the reference peer's cloud/main.js holds the same triggers).
+// (tests/sdk/cloud/main.py; for Parse Server, its twin tests/sdk/cloud/main.js).
 
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';

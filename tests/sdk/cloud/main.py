@@ -78,7 +78,7 @@ async def locked(req):
         raise ParseError(ParseError.OPERATION_FORBIDDEN, "object is locked")
 
 
-# -- tests/sdk/triggers.test.mjs (the reference peer's twin: see that file) ----------------
+# -- tests/sdk/triggers.test.mjs (Parse Server's twin: tests/sdk/cloud/main.js) ----------------
 
 TRIG_CONTEXTS: list = []
 

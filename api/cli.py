@@ -2,6 +2,9 @@
 
     parsnip [config.json] [--appId ID] [--masterKey KEY] [--databaseURI URI] [--port N] ...
     parsnip rebuild [config.json] [--databaseURI URI]   drop the projections, replay the log
+    parsnip verify [config.json] [--databaseURI URI]    check the log's hash chain (exit 1 on a break)
+    parsnip erase --class C --object ID [--by NAME] [--reason TEXT] [--databaseURI URI]
+                                                        erase an object's data from the log
 
 Options keep Parse Server's names; each is also read from PARSE_SERVER_<NAME> in the
 environment and from the JSON file. Without a databaseURI, an embedded PostgreSQL keeps its
@@ -53,6 +56,7 @@ _HELP = {
     "dev": "development: reload the cloud module when a Python file in its folder changes",
     "webhookKey": "Key sent as X-Parse-Webhook-Key with every webhook call (/hooks)",
     "jobSchedulerInterval": "seconds between the job scheduler's looks at _JobSchedule (0: no scheduler here)",
+    "historySigningKey": "Ed25519 key signing GET /history/head: a PEM file, or base64 of the 32 raw bytes",
 }
 
 
@@ -61,7 +65,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         prog=prog,
         description="Parsnip: a Parse-compatible server on an append-only event log in PostgreSQL.",
         epilog="Every option can also be set as PARSE_SERVER_<NAME> (e.g. PARSE_SERVER_MASTER_KEY) "
-        "or in the JSON config file. Subcommand: `parsnip rebuild` replays the log into fresh projections.",
+        "or in the JSON config file. Subcommands: `parsnip rebuild` replays the log into fresh projections; "
+        "`parsnip verify` checks the log's hash chain; `parsnip erase` erases an object's data from the log.",
     )
     p.add_argument("config", nargs="?", help="a JSON config file with Parse Server option names")
     for f in dataclasses.fields(Config):
@@ -87,12 +92,50 @@ def _master_key(cfg: Config) -> str:
 
 
 def load_config(argv: list[str], prog: str = "parsnip") -> Config:
-    args = vars(_parser(prog).parse_args(argv))
+    return load_config_and(argv, prog)[0]
+
+
+def load_config_and(argv: list[str], prog: str, extra: dict[str, dict] | None = None) -> tuple[Config, dict]:
+    """The config, and the values of a subcommand's own `extra` options ({flag: argparse kwargs})."""
+    parser = _parser(prog)
+    for flag, kwargs in (extra or {}).items():
+        parser.add_argument(flag, **kwargs)
+    args = vars(parser.parse_args(argv))
+    own = {kwargs["dest"]: args.pop(kwargs["dest"]) for kwargs in (extra or {}).values()}
     file_path = args.pop("config")
     cfg = config_mod.load(file_path, overrides=args)
     if not cfg.masterKey:
         cfg.masterKey = _master_key(cfg)
-    return cfg
+    return cfg, own
+
+
+_ERASE_OPTIONS = {
+    "--class": {"dest": "class_name", "required": True, "help": "the object's class"},
+    "--object": {"dest": "object_id", "required": True, "help": "the object's objectId"},
+    "--by": {"dest": "by", "help": "who erases, for the tombstone (default: the OS user)"},
+    "--reason": {"dest": "reason", "help": "why, for the tombstone"},
+}
+
+
+def _maintenance(argv: list[str]) -> None:
+    """`parsnip rebuild | verify | erase ...`: one job on the database, then exit."""
+    from parsnip.api import maintenance
+    from parsnip.core.errors import ParseError
+
+    command = argv[0]
+    cfg, own = load_config_and(argv[1:], f"parsnip {command}", _ERASE_OPTIONS if command == "erase" else None)
+    cfg.logsFolder = None  # a maintenance command: its output is for the terminal
+    logsetup.configure(cfg)
+    if command == "rebuild":
+        trio.run(maintenance.rebuild, cfg)
+    elif command == "verify":
+        sys.exit(0 if trio.run(maintenance.verify, cfg) else 1)
+    else:
+        try:
+            trio.run(maintenance.erase, cfg, own["class_name"], own["object_id"], own["by"], own["reason"])
+        except ParseError as e:
+            print(f"parsnip erase: {e.message} (code {e.code})", file=sys.stderr)
+            sys.exit(1)
 
 
 def _master_key_file(cfg: Config) -> str | None:
@@ -123,11 +166,8 @@ def _cluster_metrics_dir() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["rebuild"]:
-        cfg = load_config(argv[1:], "parsnip rebuild")
-        cfg.logsFolder = None  # a maintenance command: its output is for the terminal
-        logsetup.configure(cfg)
-        trio.run(_rebuild, cfg)
+    if argv[:1] in (["rebuild"], ["verify"], ["erase"]):
+        _maintenance(argv)
         return
     cfg = load_config(argv)
     if cfg.cluster > 1:
@@ -148,26 +188,6 @@ def main(argv: list[str] | None = None) -> None:
         serve_cluster(cfg, cfg.cluster)
     else:
         trio.run(serve, cfg)
-
-
-async def _rebuild(cfg: Config) -> None:
-    from parsnip.api.runtime import database_uri
-    from parsnip.core.db.gateway import Gateway
-    from parsnip.projections.rebuild import fingerprint, rebuild
-
-    dsn = await trio.to_thread.run_sync(database_uri, cfg)
-
-    async def run(pool):
-        async with pool.acquire() as conn:
-            before = await fingerprint(conn)
-            n = await rebuild(conn)
-            after = await fingerprint(conn)
-            return n, before, after
-
-    async with Gateway(dsn) as gw:
-        n, before, after = await gw.call(run, gw.pool)
-    same = "identical to" if before == after else "DIFFERENT from"
-    print(f"replayed {n} events into {len(after)} projection tables; result {same} the tables it replaced")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Sequence, TypeVar
 import asyncpg
 import trio
 
-from parsnip.core import log as event_log
+from parsnip.core import head_signing, log as event_log
 from parsnip.core.bus import Bus
 from parsnip.core.commands import Command, Result, Update
 from parsnip.core.config import Config
@@ -316,6 +316,8 @@ async def open_runtime(config: Config, dsn: str | None = None, *,
 
 @asynccontextmanager
 async def _open_runtime(config: Config, dsn: str | None, cloud: Cloud | None = None) -> AsyncIterator[Runtime]:
+    if config.historySigningKey:
+        head_signing.load(config.historySigningKey)  # a key that cannot be read stops the start
     dsn = dsn or await trio.to_thread.run_sync(database_uri, config)
     projector = Projector()
     async with Gateway(dsn, max_size=config.databasePoolSize) as gateway:

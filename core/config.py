@@ -81,6 +81,9 @@ class Config:
     # Seconds between the job scheduler's looks at _JobSchedule (core/cloud/scheduler.py); 0:
     # no scheduler on this node (Parsnip's option: Parse Server never runs _JobSchedule).
     jobSchedulerInterval: float = 5.0
+    # Ed25519 key that signs GET /history/head (core/head_signing.py): a PEM file's path, or
+    # base64 of the 32 raw bytes (Parsnip's option).
+    historySigningKey: str | None = None
 
     def __post_init__(self) -> None:
         if not self.mountPath.startswith("/"):

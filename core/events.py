@@ -38,6 +38,10 @@ SCHEMA = "schema"
 # Every object of a class deleted at once (DELETE /purge/{className}); the schema stays.
 # Payload: "count", how many objects went.
 PURGE = "purge"
+# An object's data erased from the log (core/erasure.py): its earlier events' payloads are blanked
+# in place (each then has `erased_by`, this event's position) and the object leaves the
+# projections. Payload: "positions" blanked, "by" (who the operator said erased), "reason".
+ERASE = "erase"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,7 @@ class Event:
     context: Context
     payload: dict[str, Any]
     position: int | None = None
+    erased_by: int | None = None  # set when the payload was erased: the erase event's position
 
 
 def encode_payload(payload: dict[str, Any]) -> bytes:
@@ -80,6 +85,8 @@ def decode_payload(data: bytes) -> dict[str, Any]:
 def object_states(ev: Event) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """(before, after) of an object event as Parse objects (objectId, createdAt, updatedAt, ACL
     and every field, REST encoding; no File URLs); None where the object does not exist."""
+    if ev.erased_by is not None:
+        return None, None
     p = ev.payload
     at = iso(ev.at)
     if ev.kind == CREATE:

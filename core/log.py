@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 import asyncpg
 
+from parsnip.core import chain
 from parsnip.core.events import Context, Event, decode_payload, encode_payload
 
 LOG_DDL = """
@@ -41,8 +42,27 @@ CREATE TABLE IF NOT EXISTS parsnip_log_head (
 );
 INSERT INTO parsnip_log_head (id, position) VALUES (true, 0) ON CONFLICT DO NOTHING;
 
+-- The chain (core/chain.py). Added to logs made before it; `install` hashes their events once.
+ALTER TABLE parsnip_events ADD COLUMN IF NOT EXISTS payload_digest bytea;
+ALTER TABLE parsnip_events ADD COLUMN IF NOT EXISTS hash bytea;
+ALTER TABLE parsnip_events ADD COLUMN IF NOT EXISTS erased_by bigint;  -- the erase event's position
+ALTER TABLE parsnip_log_head ADD COLUMN IF NOT EXISTS hash bytea;      -- the last event's hash
+
 CREATE OR REPLACE FUNCTION parsnip_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        -- An event from before the chain gets its digest and hash, once; nothing else changes.
+        IF OLD.hash IS NULL AND NEW.hash IS NOT NULL AND NEW.payload_digest IS NOT NULL
+           AND to_jsonb(NEW) - 'hash' - 'payload_digest' = to_jsonb(OLD) - 'hash' - 'payload_digest' THEN
+            RETURN NEW;
+        END IF;
+        -- An erasure: the payload blanked, naming the erase event, under that event's token.
+        IF OLD.erased_by IS NULL AND NEW.erased_by IS NOT NULL AND NEW.payload = ''::bytea
+           AND current_setting('parsnip.erase', true) = NEW.erased_by::text
+           AND to_jsonb(NEW) - 'payload' - 'erased_by' = to_jsonb(OLD) - 'payload' - 'erased_by' THEN
+            RETURN NEW;
+        END IF;
+    END IF;
     RAISE EXCEPTION 'parsnip_events is append-only: % refused', TG_OP
         USING ERRCODE = 'insufficient_privilege';
 END $$;
@@ -61,6 +81,14 @@ _COLUMNS = (
     " installation_id, master, request_id, client_ip, payload"
 )
 
+# One statement inserts every event of the append (arrays unnested) and moves the head's hash.
+_INSERT = (
+    f"WITH ins AS (INSERT INTO parsnip_events ({_COLUMNS}, payload_digest, hash) SELECT * FROM unnest("
+    "$1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::text[], $8::text[],"
+    " $9::text[], $10::bool[], $11::text[], $12::text[], $13::bytea[], $14::bytea[], $15::bytea[]))"
+    " UPDATE parsnip_log_head SET hash = $16"
+)
+
 
 INSTALL_LOCK = 7212480  # advisory lock id that serializes installs by several nodes
 
@@ -72,37 +100,61 @@ async def install(conn: asyncpg.Connection) -> None:
     EXISTS" still races with another node doing the same.
     """
     await conn.execute(LOG_DDL)
+    await _chain_unhashed(conn)
+
+
+async def _chain_unhashed(conn: asyncpg.Connection, batch: int = 5000) -> None:
+    """Hash, in order, the events of a log made before the chain (once; a no-op afterwards)."""
+    if await conn.fetchval("SELECT hash IS NOT NULL FROM parsnip_log_head FOR UPDATE"):
+        return
+    previous, after = chain.GENESIS, 0
+    while True:
+        rows = await conn.fetch(
+            f"SELECT {_COLUMNS} FROM parsnip_events WHERE position > $1 ORDER BY position LIMIT $2", after, batch)
+        if not rows:
+            break
+        updates = []
+        for r in rows:
+            digest = chain.payload_digest(r["payload"])
+            previous = chain.link(previous, chain.chain_fields(*(r[i] for i in range(12)), digest))
+            updates.append((r["position"], digest, previous))
+        await conn.executemany(
+            "UPDATE parsnip_events SET payload_digest = $2, hash = $3 WHERE position = $1", updates)
+        after = rows[-1]["position"]
+    await conn.execute("UPDATE parsnip_log_head SET hash = $1", previous)
 
 
 async def append(conn: asyncpg.Connection, events: Sequence[Event]) -> int | None:
-    """Give `events` the next positions and insert them. Call last in the transaction.
+    """Give `events` the next positions and chain hashes and insert them. Call last in the
+    transaction: the head row, taken here, holds the previous event's hash.
 
     Returns the transaction's id (`txid_current()`, in the same round trip), with which a
     writer whose connection died during COMMIT asks `txid_status` whether it committed."""
     if not events:
         return None
     # Taking the head also queues a notification, delivered at commit, that wakes the log
-    # followers of every node.
-    head, xid = await conn.fetchrow(
-        "WITH h AS (UPDATE parsnip_log_head SET position = position + $1 RETURNING position)"
-        " SELECT position, txid_current() FROM h, pg_notify('" + CHANNEL + "', position::text) AS n",
+    # followers of every node. This UPDATE leaves the head's hash: RETURNING gives the previous
+    # event's.
+    head, previous, xid = await conn.fetchrow(
+        "WITH h AS (UPDATE parsnip_log_head SET position = position + $1 RETURNING position, hash)"
+        " SELECT position, hash, txid_current() FROM h, pg_notify('" + CHANNEL + "', position::text) AS n",
         len(events),
     )
     first = head - len(events) + 1
-    rows = []
+    columns: list[list[Any]] = [[] for _ in range(15)]
     for i, ev in enumerate(events):
         ev.position = first + i
         c = ev.context
-        rows.append(
-            (ev.position, ev.kind, ev.class_name, ev.object_id, ev.version, ev.at, c.user_id,
-             c.session_id, c.installation_id, c.master, c.request_id, c.client_ip,
-             encode_payload(ev.payload))
-        )
-    await conn.executemany(
-        f"INSERT INTO parsnip_events ({_COLUMNS}) VALUES "
-        "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
-        rows,
-    )
+        payload = encode_payload(ev.payload)
+        fields = chain.chain_fields(ev.position, ev.kind, ev.class_name, ev.object_id, ev.version, ev.at,
+                                    c.user_id, c.session_id, c.installation_id, c.master, c.request_id,
+                                    c.client_ip, chain.payload_digest(payload))
+        previous = chain.link(previous, fields)
+        row = (ev.position, ev.kind, ev.class_name, ev.object_id, ev.version, ev.at, c.user_id, c.session_id,
+               c.installation_id, c.master, c.request_id, c.client_ip, payload, fields[-1], previous)
+        for column, value in zip(columns, row):
+            column.append(value)
+    await conn.execute(_INSERT, *columns, previous)
     return xid
 
 
@@ -115,14 +167,16 @@ def _event(row: Any) -> Event:
             installation_id=row["installation_id"], master=row["master"],
             request_id=row["request_id"], client_ip=row["client_ip"],
         ),
-        payload=decode_payload(row["payload"]), position=row["position"],
+        # An erased event's payload is blank: it reads as empty, marked by `erased_by`.
+        payload=decode_payload(row["payload"]) if row["erased_by"] is None else {},
+        position=row["position"], erased_by=row["erased_by"],
     )
 
 
 async def read_after(conn: asyncpg.Connection, position: int, limit: int = 1000) -> list[Event]:
     """Events with positions after `position`, in order (at most `limit`)."""
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM parsnip_events WHERE position > $1 ORDER BY position LIMIT $2",
+        f"SELECT {_COLUMNS}, erased_by FROM parsnip_events WHERE position > $1 ORDER BY position LIMIT $2",
         position, limit,
     )
     return [_event(r) for r in rows]
@@ -132,7 +186,7 @@ async def read_class_range(conn: asyncpg.Connection, class_name: str, after: int
                            limit: int = 1000) -> list[Event]:
     """A class's events with positions in (after, upto], in order (at most `limit`)."""
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM parsnip_events WHERE position > $1 AND position <= $2"
+        f"SELECT {_COLUMNS}, erased_by FROM parsnip_events WHERE position > $1 AND position <= $2"
         " AND class_name = $3 ORDER BY position LIMIT $4",
         after, upto, class_name, limit,
     )
@@ -146,7 +200,7 @@ async def head(conn: asyncpg.Connection) -> int:
 
 async def object_history(conn: asyncpg.Connection, class_name: str, object_id: str) -> list[Event]:
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM parsnip_events WHERE class_name = $1 AND object_id = $2"
+        f"SELECT {_COLUMNS}, erased_by FROM parsnip_events WHERE class_name = $1 AND object_id = $2"
         " ORDER BY position",
         class_name, object_id,
     )

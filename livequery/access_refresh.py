@@ -10,7 +10,7 @@ from dataclasses import replace
 import trio
 
 from parsnip.core.errors import ParseError
-from parsnip.core.events import DELETE, UPDATE, Event, object_states
+from parsnip.core.events import DELETE, ERASE, UPDATE, Event, object_states
 from parsnip.core.security import guard
 from parsnip.core.values import parse_iso
 from parsnip.livequery.connection import Subscription
@@ -69,7 +69,7 @@ class AccessRefresh:
             for principal in principals.of_user(ev.object_id):
                 self._subs.end_principal(principal)
             return
-        if ev.kind == DELETE:
+        if ev.kind in (DELETE, ERASE):
             for principal in principals.of_session(ev.object_id):
                 self._subs.end_principal(principal)
         elif ev.kind == UPDATE:

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import trio
 
 from parsnip.core import log as event_log
-from parsnip.core.events import CREATE, DELETE, SCHEMA, UPDATE, Event, object_states
+from parsnip.core.events import CREATE, DELETE, ERASE, SCHEMA, UPDATE, Event, object_states
 from parsnip.core.query.match_regex import time_budget
 from parsnip.core.security import guard
 from parsnip.livequery.access_refresh import AccessRefresh
@@ -112,7 +112,7 @@ class Dispatcher:
                 self._access.schema_changed(cls)
             elif cls == "_Role":
                 await self._access.roles_changed()
-            elif cls == guard.SESSION_CLASS or (cls == guard.USER_CLASS and ev.kind == DELETE):
+            elif cls == guard.SESSION_CLASS or (cls == guard.USER_CLASS and ev.kind in (DELETE, ERASE)):
                 self._access.sessions_changed(ev)
             if ev.kind in OBJECT_KINDS and self._registry.has_class(cls) and self._settings.publishes(cls):
                 self._fan_out(ev)

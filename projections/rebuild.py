@@ -6,6 +6,8 @@ hashes every projection row so a rebuild can be shown equal to what it replaced.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import asyncpg
 
 from parsnip.core import log as event_log
@@ -23,14 +25,16 @@ async def projection_tables(conn: asyncpg.Connection) -> list[str]:
     return [r[0] for r in rows]
 
 
-async def rebuild(conn: asyncpg.Connection, projector: Projector | None = None) -> int:
-    """Replay the whole log into fresh projections; returns the number of events replayed."""
+async def rebuild(conn: asyncpg.Connection, projector: Projector | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> int:
+    """Replay the whole log into fresh projections; returns the number of events replayed.
+    `progress(replayed, head)` is called after each batch."""
     projector = projector or Projector()
     replayed = 0
     async with conn.transaction():
         # Writers append with this lock's sibling, the log head: holding the head row keeps
         # every writer out until the rebuild commits.
-        await conn.execute("SELECT position FROM parsnip_log_head FOR UPDATE")
+        head = await conn.fetchval("SELECT position FROM parsnip_log_head FOR UPDATE")
         for name in await projection_tables(conn):
             await conn.execute(f'DROP TABLE "{name}"')
         await conn.execute(SCHEMA_DDL)
@@ -43,6 +47,8 @@ async def rebuild(conn: asyncpg.Connection, projector: Projector | None = None) 
                 await projector.apply(conn, ev)
             position = events[-1].position
             replayed += len(events)
+            if progress is not None:
+                progress(replayed, head)
     return replayed
 
 

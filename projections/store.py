@@ -15,7 +15,7 @@ import asyncpg
 from parsnip.core import json_input
 from parsnip.core.accounts.authdata import store as authdata_store
 from parsnip.core.errors import ParseError
-from parsnip.core.events import CREATE, DELETE, PURGE, SCHEMA, UPDATE, Event
+from parsnip.core.events import CREATE, DELETE, ERASE, PURGE, SCHEMA, UPDATE, Event
 from parsnip.core.layout import table, table_name
 from parsnip.core.query.sql.geo import point_expression
 from parsnip.core.schema import check_field_name, describe, same_type
@@ -124,6 +124,8 @@ class Projector:
             raise ParseError(*known) from None
 
     async def _apply(self, conn: asyncpg.Connection, ev: Event) -> None:
+        if ev.erased_by is not None:
+            return  # an erased event (replayed): its `erase` event removes what it made
         if ev.class_name == "_User" and ev.kind in (CREATE, UPDATE) and "authData" in ev.payload.get("set", {}):
             # One provider id, one user: checked under a lock in this transaction (208).
             await authdata_store.check_unique(conn, ev.object_id, ev.payload["set"]["authData"])
@@ -166,6 +168,13 @@ class Projector:
                 ev.object_id, ev.version,
             )
             _expect_one(status, ev)
+            await conn.execute(
+                "DELETE FROM parsnip_relations WHERE owner_class = $1 AND owner_id = $2", ev.class_name, ev.object_id
+            )
+        elif ev.kind == ERASE:
+            # Whatever version is live (or none: deleted, or its class dropped) goes.
+            if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table(ev.class_name)):
+                await conn.execute(f"DELETE FROM {table(ev.class_name)} WHERE object_id = $1", ev.object_id)
             await conn.execute(
                 "DELETE FROM parsnip_relations WHERE owner_class = $1 AND owner_id = $2", ev.class_name, ev.object_id
             )

@@ -10,7 +10,7 @@ from parsnip.api.routes import (
     Handler, Route, aggregate, batch, check_object_id, compile_routes, functions, jobs, match_route, objects, pages,
     schemas, server, users,
 )
-from parsnip.api.routes import hooks
+from parsnip.api.routes import hooks, integrity
 from parsnip.api.routes.scriptlog import scriptlog
 
 
@@ -70,6 +70,9 @@ _SPEC: list[tuple[str, str, Handler]] = [
     ("DELETE", "/purge/:className", schemas.purge),
     ("POST", "/verificationEmailRequest", pages.verification_email_request),
     ("POST", "/requestPasswordReset", pages.request_password_reset),
+    ("GET", "/history/verify", integrity.verify),
+    ("GET", "/history/head", integrity.head),
+    ("POST", "/history/:className/:objectId/erase", integrity.erase),
 ]
 
 ROUTES: list[Route] = compile_routes(_SPEC)

@@ -59,6 +59,7 @@ class Backend(Protocol):
     schema: SchemaCache
     reads: ObjectReader
     hooks: Hooks  # the hook registry (core/pipeline/hooks.py)
+    projector: Any  # applies events to the projections (projections/store.py), for erasure
 
     async def write(self, commands: Sequence[Command], context: Context, auth: Auth | None = None, *,
                     cloud_context: dict | None = None) -> list[Result]: ...

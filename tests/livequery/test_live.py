@@ -90,6 +90,22 @@ async def test_a_logged_out_session_stops_receiving(server, cls):
         assert (refused["op"], refused["code"], refused["requestId"]) == ("error", 209, 2)
 
 
+async def test_an_erased_user_stops_receiving(server, cls):
+    """Erasing a user's data (POST /history/_User/{id}/erase) ends their subscriptions, as a
+    deleted user's; their token is refused from then on."""
+    rest = Rest(server)
+    uid, token = await rest.signup()
+    async with open_websocket_url(ws_url(server)) as ws:
+        c = await connected(ws, server, sessionToken=token)
+        assert (await c.subscribe(1, cls, {}))["op"] == "subscribed"
+        await rest.call("POST", f"/history/_User/{uid}/erase", {"reason": "asked"}, rest.master, 200)
+        error = await c.recv()
+        assert (error["op"], error["code"], error["requestId"]) == ("error", 209, 1)
+        await rest.create(cls, {"n": 1})
+        await c.nothing()
+    await rest.call("GET", "/users/me", None, {"X-Parse-Session-Token": token}, 400)
+
+
 async def test_unsubscribing_a_subscription_the_server_ended_is_acknowledged(server, cls):
     """The JS SDK keeps a subscription the server ended and unsubscribes it later (its normal
     cleanup). Parse answers an unknown requestId with an error saying `reconnect`, on which the

@@ -284,11 +284,14 @@ class Gateway:
 
 
 async def _cancel_and_wait(task: asyncio.Task) -> None:
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
+    # Cancelled again until it ends: before Python 3.12, `asyncio.wait_for` swallows a
+    # cancellation that arrives as its inner await completes (the monitor's ping), and the task
+    # would go on for good (seen as `parsnip verify` hanging on exit now and then).
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.1)
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("task ended with %r while being cancelled", task.exception())
 
 
 async def _close_pool(pool: asyncpg.Pool) -> None:

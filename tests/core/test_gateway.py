@@ -50,3 +50,31 @@ async def test_shutdown_closes_the_pool_and_stops_the_loop(fresh_dsn):
     assert thread is not None and not thread.is_alive()
     with pytest.raises(RuntimeError):
         await gw.fetchval("SELECT 1")
+
+
+async def test_a_task_that_swallows_a_cancellation_is_still_stopped(fresh_dsn):
+    """Before Python 3.12 `asyncio.wait_for` can swallow a cancellation (the monitor's ping);
+    the gateway's exit must stop such a task all the same, or `parsnip verify` hangs on exit."""
+    import asyncio
+
+    from parsnip.core.db.gateway import _cancel_and_wait
+
+    async def stubborn() -> None:
+        swallowed = 0
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                swallowed += 1
+                if swallowed > 1:
+                    raise
+
+    async def run() -> bool:
+        task = asyncio.get_running_loop().create_task(stubborn())
+        await asyncio.sleep(0)
+        await asyncio.wait_for(_cancel_and_wait(task), 5)
+        return task.cancelled()
+
+    async with Gateway(fresh_dsn) as gw:
+        with trio.fail_after(10):
+            assert await gw.call_steady(run) is True

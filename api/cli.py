@@ -2,6 +2,7 @@
 
     parsnip [config.json] [--appId ID] [--masterKey KEY] [--databaseURI URI] [--port N] ...
     parsnip rebuild [config.json] [--databaseURI URI]   drop the projections, replay the log
+    parsnip history CLASS OBJECT_ID [--limit N] [--after POSITION] [--databaseURI URI]   an object's versions
 
 Options keep Parse Server's names; each is also read from PARSE_SERVER_<NAME> in the
 environment and from the JSON file. Without a databaseURI, an embedded PostgreSQL keeps its
@@ -129,6 +130,9 @@ def main(argv: list[str] | None = None) -> None:
         logsetup.configure(cfg)
         trio.run(_rebuild, cfg)
         return
+    if argv[:1] == ["history"]:
+        _history(argv[1:])
+        return
     cfg = load_config(argv)
     if cfg.cluster > 1:
         _cluster_metrics_dir()
@@ -148,6 +152,16 @@ def main(argv: list[str] | None = None) -> None:
         serve_cluster(cfg, cfg.cluster)
     else:
         trio.run(serve, cfg)
+
+
+def _history(argv: list[str]) -> None:
+    from parsnip.api import history_cli
+
+    args, rest = history_cli.parse(argv)
+    cfg = load_config(["--masterKey", "unused", *rest], "parsnip history")  # a read: no key to keep
+    cfg.logsFolder = None
+    logsetup.configure(cfg)
+    sys.exit(trio.run(history_cli.show, cfg, args.className, args.objectId, args.limit, args.after))
 
 
 async def _rebuild(cfg: Config) -> None:

@@ -18,7 +18,7 @@ from parsnip.core import json_input
 from parsnip.core.accounts.authdata import store as authdata_store
 from parsnip.core.errors import ParseError
 from parsnip.core.events import CREATE, DELETE, PURGE, SCHEMA, UPDATE, Event
-from parsnip.core.layout import table, table_name
+from parsnip.core.layout import history_table, table, table_name
 from parsnip.core.query.sql.geo import point_expression
 from parsnip.core.schema import check_field_name, describe, same_type
 from parsnip.projections import history, indexes
@@ -281,9 +281,11 @@ class Projector:
         """Real indexes for the schema's `indexes`, and the list itself on the class's row."""
         for name in dropped:
             await conn.execute(indexes.drop_sql(class_name, name))
+            await conn.execute(indexes.drop_sql(class_name, name, history=True))
         for name, keys in added.items():
             if name != indexes.PRIMARY:
                 await conn.execute(indexes.create_sql(class_name, table(class_name), name, keys))
+                await conn.execute(indexes.create_sql(class_name, history_table(class_name), name, keys, history=True))
         await conn.execute(
             "UPDATE parsnip_schema SET type = jsonb_set(COALESCE(type, '{}'::jsonb), '{indexes}',"
             " (COALESCE(type->'indexes', '{}'::jsonb) || $2::jsonb) - $3::text[])"

@@ -134,3 +134,17 @@ async def test_history_survives_delete_and_keeps_the_last_state(runtime):
 async def _all_events(pool):
     async with pool.acquire() as conn:
         return await event_log.read_after(conn, 0, 100000)
+
+
+async def test_schema_api_indexes_are_copied_onto_the_history_table(runtime):
+    from parsnip.core.commands import CREATE_CLASS, UNSET
+
+    await runtime.write([SchemaChange("Hi", CREATE_CLASS, {"t": {"type": "String"}}, UNSET, {"byT": {"t": 1}})], MASTER)
+
+    async def names() -> set[str]:
+        rows = await runtime.gateway.fetch("SELECT indexname FROM pg_indexes WHERE tablename = 'h_Hi'")
+        return {r[0] for r in rows}
+
+    assert {"h_Hi_object", "h_Hi_data", "h_Hi_i_byT"} <= await names()
+    await runtime.write([SchemaChange("Hi", UPDATE_CLASS, None, UNSET, {"byT": {"__op": "Delete"}})], MASTER)
+    assert "h_Hi_i_byT" not in await names()

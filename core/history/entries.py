@@ -34,14 +34,13 @@ class Version:
 def by(context: Context, master: bool) -> dict[str, Any]:
     """Who made the change. A client sees which user did it and whether the master key did;
     sessions, installations, request ids and addresses are for the master key only."""
-    full = master
     return {
         "user": context.user_id,
-        "session": context.session_id if full else None,
+        "session": context.session_id if master else None,
         "master": context.master,
-        "installationId": context.installation_id if full else None,
-        "requestId": context.request_id if full else None,
-        "ip": context.client_ip if full else None,
+        "installationId": context.installation_id if master else None,
+        "requestId": context.request_id if master else None,
+        "ip": context.client_ip if master else None,
     }
 
 

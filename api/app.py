@@ -30,7 +30,7 @@ _OPEN = [re.compile(r"^/health/?$")]
 CORS_ALLOW_HEADERS = (
     "X-Parse-Master-Key, X-Parse-REST-API-Key, X-Parse-Javascript-Key, X-Parse-Application-Id, "
     "X-Parse-Client-Version, X-Parse-Session-Token, X-Requested-With, X-Parse-Revocable-Session, "
-    "X-Parse-Request-Id, Content-Type, Pragma, Cache-Control"
+    "X-Parse-Request-Id, X-Parse-As-Of, Content-Type, Pragma, Cache-Control"
 )
 
 

@@ -5,6 +5,7 @@
     parsnip verify [config.json] [--databaseURI URI]    check the log's hash chain (exit 1 on a break)
     parsnip erase --class C --object ID [--by NAME] [--reason TEXT] [--databaseURI URI]
                                                         erase an object's data from the log
+    parsnip history CLASS OBJECT_ID [--limit N] [--after POSITION] [--databaseURI URI]   an object's versions
 
 Options keep Parse Server's names; each is also read from PARSE_SERVER_<NAME> in the
 environment and from the JSON file. Without a databaseURI, an embedded PostgreSQL keeps its
@@ -169,6 +170,9 @@ def main(argv: list[str] | None = None) -> None:
     if argv[:1] in (["rebuild"], ["verify"], ["erase"]):
         _maintenance(argv)
         return
+    if argv[:1] == ["history"]:
+        _history(argv[1:])
+        return
     cfg = load_config(argv)
     if cfg.cluster > 1:
         _cluster_metrics_dir()
@@ -188,6 +192,16 @@ def main(argv: list[str] | None = None) -> None:
         serve_cluster(cfg, cfg.cluster)
     else:
         trio.run(serve, cfg)
+
+
+def _history(argv: list[str]) -> None:
+    from parsnip.api import history_cli
+
+    args, rest = history_cli.parse(argv)
+    cfg = load_config(["--masterKey", "unused", *rest], "parsnip history")  # a read: no key to keep
+    cfg.logsFolder = None
+    logsetup.configure(cfg)
+    sys.exit(trio.run(history_cli.show, cfg, args.className, args.objectId, args.limit, args.after))
 
 
 if __name__ == "__main__":

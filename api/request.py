@@ -171,6 +171,8 @@ def read_request(
         if method == "GET":
             params.update(body)
             body = {}
+    if method == "GET" and "x-parse-as-of" in headers:  # time travel for clients that cannot add a parameter
+        params.setdefault("asOf", headers["x-parse-as-of"])
     # Read for every request, as Parse's middleware does: a context that is not an object is 107.
     req = ParseRequest(method, path, params, body, keys=keys, client_ip=client_ip,
                        large_body=len(raw_body) > LARGE_BODY, headers=headers,

@@ -82,3 +82,28 @@ def object_json(keys_param: str | None, file_fields: Sequence[str] = (), base_pa
     if score is not None:  # keys=$score: the $text relevance, as Parse Server on Postgres names it
         files += f" || jsonb_build_object('score', {score})"
     return f"({BASE_JSON} || {fields}{files} || {ACL_JSON})::text"
+
+
+# -- the history projection -------------------------------------------------------------------
+# One row per version of each object of a class, with the log positions it was valid for:
+# [valid_from, valid_to), valid_to NULL for the version in effect now (projections/history.py).
+HISTORY_PREFIX = "h_"
+
+
+def history_table_name(class_name: str) -> str:
+    """The unquoted name of a class's history table."""
+    return HISTORY_PREFIX + class_name
+
+
+def history_table(class_name: str) -> str:
+    """The quoted history table of a class, for SQL text (the name is validated)."""
+    check_class_name(class_name)
+    return f'"{HISTORY_PREFIX}{class_name}"'
+
+
+def as_of_table(class_name: str, position_sql: str) -> str:
+    """A FROM item with the live table's columns holding the class as it was at the log position
+    `position_sql` (a SQL expression): the versions valid then, deleted ones left out."""
+    return (f"(SELECT object_id, version, created_at, updated_at, acl, data FROM {history_table(class_name)}"
+            f" WHERE valid_from <= {position_sql} AND (valid_to IS NULL OR valid_to > {position_sql})"
+            " AND NOT deleted) AS as_of")

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
+from parsnip.core.history.entries import Version
+from parsnip.core.history.moment import Moment
 from parsnip.core.query.ast import And, Node
 from parsnip.core.schema import ClassSchema
 from parsnip.core.security.guard import ReadAccess
@@ -38,6 +40,8 @@ class FindOptions:
     # The same for the classes `include` reaches, and for subqueries.
     access_of: Callable[[str], ReadAccess] | None = None
     subquery_access: Callable | None = None
+    # Read the class as it was at this moment (core/history/moment.py); None: as it is now.
+    as_of: Moment | None = None
 
     @property
     def needs_objects(self) -> bool:
@@ -54,6 +58,9 @@ class ObjectReader(Protocol):
     async def get(self, conn: Any, class_name: str, object_id: str, opts: FindOptions) -> str | None: ...
 
     async def classes(self, conn: Any, class_name: str | None = None) -> dict[str, ClassSchema]: ...
+
+    async def versions(self, conn: Any, class_name: str, object_id: str, opts: FindOptions, after: int,
+                       limit: int) -> tuple[list[Version], bool]: ...
 
     async def aggregate(self, conn: Any, class_name: str, pipeline: Any) -> list[str]: ...
 

@@ -73,6 +73,8 @@ class Projector(Protocol):
 
     async def apply(self, conn: asyncpg.Connection, ev: Event) -> None: ...
 
+    async def record_history(self, conn: asyncpg.Connection, events: list[Event]) -> None: ...
+
     async def lock_class(self, conn: asyncpg.Connection, class_name: str) -> None: ...
 
     async def count_locked(self, conn: asyncpg.Connection, class_name: str, mode: str = "EXCLUSIVE") -> int: ...
@@ -360,6 +362,8 @@ class Writer:
                 raise _Rollback()
             attempt.xid = await event_log.append(conn, events)
             self._publisher.reserve(events[0].position, events[-1].position)
+            # The history projection needs the positions: one pass for the whole batch.
+            await self._projector.record_history(conn, events)
             attempt.committing = True  # what fails from here on failed during COMMIT
 
     # -- one unit ----------------------------------------------------------------------------

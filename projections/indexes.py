@@ -13,7 +13,7 @@ import hashlib
 import re
 from typing import Any, Mapping
 
-from parsnip.core.layout import table_name
+from parsnip.core.layout import history_table_name, table_name
 from parsnip.core.schema import check_field_name
 
 PRIMARY = "_id_"
@@ -22,14 +22,16 @@ _PLAIN = re.compile(r"^[A-Za-z0-9_]+$")
 _MAX_IDENTIFIER = 63  # PostgreSQL's NAMEDATALEN - 1
 
 
-def pg_name(class_name: str, index: str) -> str:
-    """The PostgreSQL name of a class's index: readable when it can be, else a digest (index
-    names are any string and PostgreSQL's names are per schema, not per table)."""
-    readable = f"{table_name(class_name)}_i_{index}"
+def pg_name(class_name: str, index: str, history: bool = False) -> str:
+    """The PostgreSQL name of a class's index (or of its copy on the history table): readable
+    when it can be, else a digest (index names are any string and PostgreSQL's names are per
+    schema, not per table)."""
+    named = history_table_name if history else table_name
+    readable = f"{named(class_name)}_i_{index}"
     if _PLAIN.match(index) and len(readable.encode()) <= _MAX_IDENTIFIER:
         return readable
     digest = hashlib.sha1(f"{class_name}\0{index}".encode()).hexdigest()[:16]
-    return f"{table_name(class_name[:30])}_i_{digest}"
+    return f"{named(class_name[:30])}_i_{digest}"
 
 
 def is_text(keys: Mapping[str, Any]) -> bool:
@@ -44,9 +46,10 @@ def _key(field: str, direction: Any) -> str:
     return f"{column} DESC" if direction == -1 else column
 
 
-def create_sql(class_name: str, table: str, index: str, keys: Mapping[str, Any]) -> str:
-    """CREATE INDEX for one schema index (not the primary key)."""
-    name = pg_name(class_name, index)
+def create_sql(class_name: str, table: str, index: str, keys: Mapping[str, Any], history: bool = False) -> str:
+    """CREATE INDEX for one schema index (not the primary key); `history`: its copy on the
+    history table, so time travel is served as the live query is."""
+    name = pg_name(class_name, index, history)
     if is_text(keys):
         vectors = []
         for field in keys:
@@ -57,5 +60,5 @@ def create_sql(class_name: str, table: str, index: str, keys: Mapping[str, Any])
     return f'CREATE INDEX IF NOT EXISTS "{name}" ON {table} ({columns})'
 
 
-def drop_sql(class_name: str, index: str) -> str:
-    return f'DROP INDEX IF EXISTS "{pg_name(class_name, index)}"'
+def drop_sql(class_name: str, index: str, history: bool = False) -> str:
+    return f'DROP INDEX IF EXISTS "{pg_name(class_name, index, history)}"'

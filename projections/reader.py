@@ -14,7 +14,7 @@ from typing import Iterator, Sequence
 import asyncpg
 
 from parsnip.core.errors import ParseError
-from parsnip.core.layout import object_json, table
+from parsnip.core.layout import as_of_table, object_json, table
 from parsnip.core.query.sql import (
     Params, compile_near_order, compile_order, compile_text_score, compile_where, existing_tables,
 )
@@ -27,7 +27,8 @@ def _top(paths: Sequence[str]) -> list[str]:
     return sorted({p.split(".", 1)[0] for p in paths})
 
 
-def _select(opts: "FindOptions", params: Params, score: str | None = None) -> str:
+def select_sql(opts: "FindOptions", params: Params, score: str | None = None) -> str:
+    """The SQL of each row's Parse JSON text as the read's options and the caller shape it."""
     keys = None
     if opts.keys is not None:
         # A dotted key selects its top-level field; an included pointer needs its field too.
@@ -52,9 +53,17 @@ def query_refusals() -> Iterator[None]:
         raise ParseError(ParseError.INVALID_QUERY, f"bad query: {e}") from None
 
 
-def _readable(opts: "FindOptions", params: Params) -> str:
+def readable_sql(opts: "FindOptions", params: Params) -> str:
     """The rows the caller may read (ACL, pointer permissions), as a SQL condition."""
     return opts.access.condition(params.add) if opts.access is not None else "TRUE"
+
+
+def source(class_name: str, opts: "FindOptions", params: Params) -> str:
+    """Where a read finds the class's objects: the live table, or with `asOf` the history table
+    as of that moment (the same columns, so the same SQL evaluates on it)."""
+    if opts.as_of is None:
+        return table(class_name)
+    return as_of_table(class_name, opts.as_of.position_sql(params.add))
 
 
 async def _finish(conn: asyncpg.Connection, texts: list[str], opts: FindOptions) -> list[str]:
@@ -65,15 +74,16 @@ async def _finish(conn: asyncpg.Connection, texts: list[str], opts: FindOptions)
 
     async def fetch(class_name: str, ids: list[str]) -> dict[str, dict]:
         access = opts.access_of(class_name) if opts.access_of is not None else None
+        # Included objects are read as of the same moment as the objects that point at them.
         target = FindOptions(file_fields=opts.file_fields_of.get(class_name, ()), files_base=opts.files_base,
-                             access=access)
+                             access=access, as_of=opts.as_of)
         params = Params()
         ids_param = params.add(ids, "::text[]")
-        select = _select(target, params)
+        select = select_sql(target, params)
         try:
             rows = await conn.fetch(
-                f"SELECT {select} FROM {table(class_name)} WHERE object_id = ANY({ids_param})"
-                f" AND {_readable(target, params)}", *params.values
+                f"SELECT {select} FROM {source(class_name, target, params)} WHERE object_id = ANY({ids_param})"
+                f" AND {readable_sql(target, params)}", *params.values
             )
         except asyncpg.exceptions.UndefinedTableError:
             return {}
@@ -94,10 +104,11 @@ async def get(conn: asyncpg.Connection, class_name: str, object_id: str, opts: F
 async def _get(conn: asyncpg.Connection, class_name: str, object_id: str, opts: FindOptions) -> str | None:
     params = Params()
     oid = params.add(object_id, "::text")
-    select = _select(opts, params)
+    select = select_sql(opts, params)
     try:
         text = await conn.fetchval(
-            f"SELECT {select} FROM {table(class_name)} WHERE object_id = {oid} AND {_readable(opts, params)}",
+            f"SELECT {select} FROM {source(class_name, opts, params)} WHERE object_id = {oid}"
+            f" AND {readable_sql(opts, params)}",
             *params.values,
         )
     except asyncpg.exceptions.UndefinedTableError:
@@ -116,10 +127,10 @@ async def find(conn: asyncpg.Connection, class_name: str, opts: FindOptions) -> 
 async def _find(conn: asyncpg.Connection, class_name: str, opts: FindOptions) -> tuple[list[str], int | None]:
     params = Params(scalar_fields=opts.scalar_fields, subquery_access=opts.subquery_access)
     tables = await existing_tables(conn, opts.where)
-    cond = f"{_readable(opts, params)} AND {compile_where(opts.where, params, tables)}"
+    cond = f"{readable_sql(opts, params)} AND {compile_where(opts.where, params, tables)}"
     score = compile_text_score(opts.where, params) if opts.text_score or "$score" in (opts.order or "") else None
-    select = _select(opts, params, score if opts.text_score else None)
-    tbl = table(class_name)
+    select = select_sql(opts, params, score if opts.text_score else None)
+    tbl = source(class_name, opts, params)
     results: list[str] = []
     total = None
     try:
@@ -136,8 +147,9 @@ async def _find(conn: asyncpg.Connection, class_name: str, opts: FindOptions) ->
             results = await _finish(conn, [r[0] for r in await conn.fetch(sql, *params.values)], opts)
         if opts.count:
             count_params = Params(scalar_fields=opts.scalar_fields, subquery_access=opts.subquery_access)
-            count_cond = f"{_readable(opts, count_params)} AND {compile_where(opts.where, count_params, tables)}"
-            total = await conn.fetchval(f"SELECT count(*) FROM {tbl} WHERE {count_cond}", *count_params.values)
+            count_cond = f"{readable_sql(opts, count_params)} AND {compile_where(opts.where, count_params, tables)}"
+            total = await conn.fetchval(f"SELECT count(*) FROM {source(class_name, opts, count_params)}"
+                                        f" WHERE {count_cond}", *count_params.values)
     except asyncpg.exceptions.UndefinedTableError:
         return [], (0 if opts.count else None)
     return results, total

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from parsnip.projections import aggregate as _aggregate
 from parsnip.projections import reader
+from parsnip.projections import versions as _versions
 
 
 class ProjectionReads:
@@ -15,6 +16,7 @@ class ProjectionReads:
     classes = staticmethod(reader.classes)
     aggregate = staticmethod(_aggregate.aggregate)
     distinct = staticmethod(_aggregate.distinct)
+    versions = staticmethod(_versions.versions)
 
 
 READS = ProjectionReads()

@@ -1,4 +1,5 @@
-"""Drop every projection table and rebuild them by replaying the log from position 1.
+"""Drop every projection table (the history tables too) and rebuild them by replaying the log
+from position 1.
 
 Runs in one transaction: a failure leaves the old projections as they were. `fingerprint`
 hashes every projection row so a rebuild can be shown equal to what it replaced.
@@ -11,6 +12,7 @@ from typing import Callable
 import asyncpg
 
 from parsnip.core import log as event_log
+from parsnip.core.layout import HISTORY_PREFIX
 from parsnip.projections.store import SCHEMA_DDL, Projector
 
 _BATCH = 2000
@@ -19,7 +21,8 @@ _BATCH = 2000
 async def projection_tables(conn: asyncpg.Connection) -> list[str]:
     rows = await conn.fetch(
         "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-        " AND (tablename LIKE 'p\\_%' OR tablename IN ('parsnip_schema', 'parsnip_relations'))"
+        " AND (tablename LIKE 'p\\_%' OR tablename LIKE 'h\\_%'"
+        " OR tablename IN ('parsnip_schema', 'parsnip_relations'))"
         " ORDER BY tablename"
     )
     return [r[0] for r in rows]
@@ -45,6 +48,7 @@ async def rebuild(conn: asyncpg.Connection, projector: Projector | None = None,
                 break
             for ev in events:
                 await projector.apply(conn, ev)
+            await projector.record_history(conn, events)
             position = events[-1].position
             replayed += len(events)
             if progress is not None:
@@ -57,7 +61,7 @@ async def fingerprint(conn: asyncpg.Connection) -> dict[str, str]:
     out = {}
     for name in await projection_tables(conn):
         key = {"parsnip_schema": "class_name, field", "parsnip_relations": "owner_class, field, owner_id, target_id"}.get(
-            name, "object_id")
+            name, "object_id, valid_from" if name.startswith(HISTORY_PREFIX) else "object_id")
         out[name] = await conn.fetchval(
             f'SELECT md5(coalesce(string_agg(t::text, E\'\\n\' ORDER BY {key}), \'\')) FROM "{name}" t'
         )

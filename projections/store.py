@@ -1,6 +1,8 @@
 """The projection tables and how one event changes them.
 
 One table per class (named by `core/layout.py`, `"p_<ClassName>"`): object_id, version, created_at, updated_at, acl, data.
+Beside it, the class's history table (`projections/history.py`), written by `record_history`
+once the log has given the transaction's events their positions.
 The schema is projected too (`parsnip_schema`). `apply` is the only code that writes these
 tables, both on the live write path (inside the writer's transaction) and in a rebuild, so
 replaying the log reproduces them exactly.
@@ -16,10 +18,10 @@ from parsnip.core import json_input
 from parsnip.core.accounts.authdata import store as authdata_store
 from parsnip.core.errors import ParseError
 from parsnip.core.events import CREATE, DELETE, ERASE, PURGE, SCHEMA, UPDATE, Event
-from parsnip.core.layout import table, table_name
+from parsnip.core.layout import history_table, table, table_name
 from parsnip.core.query.sql.geo import point_expression
 from parsnip.core.schema import check_field_name, describe, same_type
-from parsnip.projections import indexes
+from parsnip.projections import history, indexes
 
 SCHEMA_DDL = """
 CREATE TABLE IF NOT EXISTS parsnip_schema (
@@ -79,6 +81,14 @@ class Projector:
 
     async def install(self, conn: asyncpg.Connection) -> None:
         await conn.execute(SCHEMA_DDL)
+        # A database from before the history projection: each class gets its (empty) history
+        # table; `parsnip rebuild` fills it from the log.
+        for (class_name,) in await conn.fetch("SELECT class_name FROM parsnip_schema WHERE field = ''"):
+            await history.create_table(conn, class_name)
+
+    async def record_history(self, conn: asyncpg.Connection, events: list[Event]) -> None:
+        """Project events that have their positions into the history tables (after the append)."""
+        await history.record(conn, events)
 
     async def lock_class(self, conn: asyncpg.Connection, class_name: str) -> None:
         """Serialize schema changes of one class (and its creation) across nodes, until commit."""
@@ -216,6 +226,7 @@ class Projector:
         )
         for _name, ddl in _SYSTEM_INDEXES.get(class_name, ()):
             await conn.execute(ddl)
+        await history.create_table(conn, class_name)
         await conn.execute(
             "INSERT INTO parsnip_schema (class_name, field, type) VALUES ($1, '', NULL)"
             " ON CONFLICT DO NOTHING",
@@ -279,9 +290,11 @@ class Projector:
         """Real indexes for the schema's `indexes`, and the list itself on the class's row."""
         for name in dropped:
             await conn.execute(indexes.drop_sql(class_name, name))
+            await conn.execute(indexes.drop_sql(class_name, name, history=True))
         for name, keys in added.items():
             if name != indexes.PRIMARY:
                 await conn.execute(indexes.create_sql(class_name, table(class_name), name, keys))
+                await conn.execute(indexes.create_sql(class_name, history_table(class_name), name, keys, history=True))
         await conn.execute(
             "UPDATE parsnip_schema SET type = jsonb_set(COALESCE(type, '{}'::jsonb), '{indexes}',"
             " (COALESCE(type->'indexes', '{}'::jsonb) || $2::jsonb) - $3::text[])"

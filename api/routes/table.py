@@ -10,7 +10,7 @@ from parsnip.api.routes import (
     Handler, Route, aggregate, batch, check_object_id, compile_routes, functions, jobs, match_route, objects, pages,
     schemas, server, users,
 )
-from parsnip.api.routes import hooks, integrity
+from parsnip.api.routes import history, hooks, integrity
 from parsnip.api.routes.scriptlog import scriptlog
 
 
@@ -68,6 +68,7 @@ _SPEC: list[tuple[str, str, Handler]] = [
     ("PUT", "/schemas/:className", schemas.update_class),
     ("DELETE", "/schemas/:className", schemas.drop_class),
     ("DELETE", "/purge/:className", schemas.purge),
+    ("GET", "/history/:className/:objectId", history.object_history),
     ("POST", "/verificationEmailRequest", pages.verification_email_request),
     ("POST", "/requestPasswordReset", pages.request_password_reset),
     ("GET", "/history/verify", integrity.verify),

@@ -8,6 +8,7 @@ from typing import Any
 
 from parsnip.core import json_input
 from parsnip.core.errors import ParseError
+from parsnip.core.history.moment import parse_moment
 from parsnip.core.layout import files_base
 from parsnip.core.query.ast import check_key, check_relative_times, parse_where
 from parsnip.core.reads import FindOptions
@@ -19,7 +20,7 @@ from parsnip.core.security.auth import Auth
 QUERY_OPTIONS = frozenset({
     "where", "limit", "skip", "order", "count", "keys", "excludeKeys", "include", "includeAll",
     "redirectClassNameForKey", "readPreference", "includeReadPreference", "subqueryReadPreference",
-    "hint", "explain", "comment",
+    "hint", "explain", "comment", "asOf",
 })
 
 
@@ -72,7 +73,7 @@ def find_options(rt, params: dict[str, Any], class_name: str, master: bool = Fal
     where = params.get("where")
     if isinstance(where, str):
         where = json_param(where, "where") if where.strip() else None
-    limit = _int(params.get("limit"), 100, "limit")
+    limit = int_param(params.get("limit"), 100, "limit")
     if rt.config.maxLimit is not None:
         limit = min(limit, rt.config.maxLimit)
     order = params.get("order")
@@ -103,7 +104,7 @@ def find_options(rt, params: dict[str, Any], class_name: str, master: bool = Fal
         where=node,
         order=order or None,
         limit=limit,
-        skip=max(_int(params.get("skip"), 0, "skip"), 0),
+        skip=max(int_param(params.get("skip"), 0, "skip"), 0),
         count=counting,
         explain=explain,
         scalar_fields=frozenset(f for f, t in types.items() if t.get("type") in ("String", "Number", "Boolean"))
@@ -114,7 +115,7 @@ def find_options(rt, params: dict[str, Any], class_name: str, master: bool = Fal
 
 
 def read_options(rt, params: dict[str, Any], class_name: str) -> dict[str, Any]:
-    """keys, excludeKeys, include / includeAll and File URLs: what shapes each returned object."""
+    """keys, excludeKeys, include / includeAll, File URLs and asOf: what shapes each returned object."""
     keys = _keys(params.get("keys"))
     text_score = keys is not None and "$score" in keys
     if text_score:
@@ -137,6 +138,7 @@ def read_options(rt, params: dict[str, Any], class_name: str) -> dict[str, Any]:
         "exclude_keys": _keys(params.get("excludeKeys")) or [],
         "include": sorted(set(include)),
         "file_fields_of": file_fields_of,
+        "as_of": parse_moment(params.get("asOf")),  # time travel: the class as it was then
         **_file_options(rt, class_name),
     }
 
@@ -163,7 +165,8 @@ def _truthy(value: Any) -> bool:
 _INT64_MAX = 2**63 - 1
 
 
-def _int(value: Any, default: int, name: str) -> int:
+def int_param(value: Any, default: int, name: str) -> int:
+    """An integer option (a number or its text), clamped to PostgreSQL's range; 102 otherwise."""
     if value is None or value == "":
         return default
     if isinstance(value, bool):

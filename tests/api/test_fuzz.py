@@ -87,7 +87,7 @@ PARAM_VALUE = st.one_of(HOSTILE.map(_text), DEEP_PARAM, ODD_TEXT, st.text(max_si
                         st.sampled_from(["1", "-1", "0", str(2**63), str(2**64), "1e400", "abc", "true", ""]))
 PARAMS = st.dictionaries(
     st.sampled_from(["where", "order", "limit", "skip", "keys", "excludeKeys", "include", "includeAll", "count",
-                     "explain", "redirectClassNameForKey", "foo"]),
+                     "explain", "redirectClassNameForKey", "asOf", "foo"]),
     st.one_of(PARAM_VALUE, where_like().map(dumps)), max_size=4)
 CLASS = st.sampled_from(["Fuzz", "Fuzz", "Fuzz", "_User", "_Installation", "1Bad", "A%00b", "%ED%A0%80", "Fuzz%0A"])
 AUTH = st.sampled_from(["master", "client", "bad-token"])
@@ -184,6 +184,14 @@ def _maybe_json(text: str) -> Any:
 @given(params=PARAMS, auth=AUTH)
 def test_get(server, params, auth):
     _send(server, "get/params", "GET", f"/classes/Fuzz/{server.fuzz_oid}", params=params, auth=auth)
+
+
+@FUZZ
+@given(params=st.dictionaries(st.sampled_from(["limit", "after", "asOf", "foo"]), PARAM_VALUE, max_size=3),
+       cls=CLASS, auth=AUTH, oid=st.sampled_from(["own", "zzzzzzzzzz", "a%00b"]))
+def test_history(server, params, cls, auth, oid):
+    oid = server.fuzz_oid if oid == "own" else oid
+    _send(server, "history/params", "GET", f"/history/{cls}/{oid}", params=params, auth=auth)
 
 
 @FUZZ

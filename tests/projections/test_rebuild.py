@@ -87,7 +87,7 @@ async def _rebuild_and_compare(rt) -> tuple[dict, dict, int]:
 async def test_rebuild_reproduces_projections_exactly(runtime):
     await _history(runtime)
     before, after, replayed = await _rebuild_and_compare(runtime)
-    assert set(before) == {"p_Game", "p_Other", "parsnip_schema", "parsnip_relations"}
+    assert set(before) == {"p_Game", "p_Other", "h_Game", "h_Other", "parsnip_schema", "parsnip_relations"}
     assert after == before
     assert replayed == await runtime.gateway.fetchval("SELECT count(*) FROM parsnip_events")
     # The rebuilt tables hold real rows, not an empty match of empty tables.
@@ -104,7 +104,9 @@ async def test_rebuild_reproduces_schema_api_changes(runtime):
     assert await _indexes(runtime) == indexes
     assert {"p_Shop_i_byPrice", "p_Shop_i_words"} <= set(indexes)
     assert not {"p_Shop_i_byTitle", "p_Shop_i_onNote", "p_Gone_i_byY"} & set(indexes)
-    assert set(before) == {"p_Game", "p_Other", "p_Shop", "p_Scratch", "parsnip_schema", "parsnip_relations"}
+    # A dropped class keeps its history table (h_Gone).
+    assert set(before) == {"p_Game", "p_Other", "p_Shop", "p_Scratch", "h_Game", "h_Other", "h_Shop", "h_Scratch",
+                           "h_Gone", "parsnip_schema", "parsnip_relations"}
     shop = await runtime.gateway.fetch("SELECT field, type FROM parsnip_schema WHERE class_name = 'Shop' ORDER BY 1")
     assert [r["field"] for r in shop] == ["", "price", "title"]
     assert shop[0]["type"]["classLevelPermissions"]["find"] == {"role:Staff": True}

@@ -1,0 +1,1 @@
+"""History and time travel: what a moment is (`moment.py`) and how a version is shown (`entries.py`)."""

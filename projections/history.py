@@ -1,0 +1,136 @@
+"""The history projection: every version of every object, with the log positions it was valid for.
+
+One table per class (`core/layout.py: history_table`, `"h_<ClassName>"`), beside the live one:
+object_id, version, valid_from (the position of the event that made this version), valid_to
+(the position of the next change to the object; NULL for the version in effect now),
+created_at, updated_at, acl and data as the live table holds them, `deleted` (the object was
+deleted at valid_from: the row keeps the last state, so a restore can bring it back) and
+`kind`, what made the row (the object's own events; `purge`; `schema` for a field deletion,
+which closes the versions holding the field and opens copies without it, with the same
+version, so time travel after the deletion no longer shows the field, and before it still does).
+
+The class's state as of a position P is the rows with valid_from <= P < valid_to and not
+deleted (`core/layout.py: as_of_table`). History is never rewritten: an object's delete, a
+purge and a class drop leave its rows (a class dropped and made again keeps its old history).
+
+`record` runs after the log gave the events their positions, in the writer's transaction (and
+in a rebuild): per class touched, one UPDATE that closes the versions the batch replaces and one
+INSERT of the new versions, however many events the group commit holds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Sequence
+
+import asyncpg
+
+from parsnip.core.events import CREATE, DELETE, PURGE, SCHEMA, UPDATE, Event
+from parsnip.core.layout import history_table, history_table_name
+from parsnip.core.values import parse_iso
+
+OBJECT_KINDS = (CREATE, UPDATE, DELETE)
+KIND_SCHEMA = "schema"  # a row made by a field deletion (not a version of the object)
+
+
+async def create_table(conn: asyncpg.Connection, class_name: str) -> None:
+    """The class's history table and its indexes, if missing (kept when the class is dropped)."""
+    h, name = history_table(class_name), history_table_name(class_name)
+    await conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {h} ("
+        " object_id text NOT NULL, version integer NOT NULL,"
+        " valid_from bigint NOT NULL, valid_to bigint,"
+        " created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,"
+        " acl jsonb, data jsonb NOT NULL, deleted boolean NOT NULL, kind text NOT NULL)"
+    )
+    # An object's versions in order (its history, closing its open version) ...
+    await conn.execute(f'CREATE UNIQUE INDEX IF NOT EXISTS "{name}_object" ON {h} (object_id, valid_from)')
+    # ... and the class as of a moment, served like the live table: containment on the document.
+    await conn.execute(f'CREATE INDEX IF NOT EXISTS "{name}_data" ON {h} USING gin (data jsonb_path_ops)')
+
+
+async def record(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+    """Project `events` (positions set, in order) into the history tables."""
+    pending: dict[str, list[Event]] = {}
+    for ev in events:
+        if ev.kind in OBJECT_KINDS:
+            pending.setdefault(ev.class_name, []).append(ev)
+            continue
+        if ev.kind == PURGE or (ev.kind == SCHEMA and ev.payload.get("deleted_fields")):
+            # A class-wide change: the object events before it come first.
+            await _flush(conn, pending)
+            await _class_event(conn, ev)
+    await _flush(conn, pending)
+
+
+async def _flush(conn: asyncpg.Connection, pending: dict[str, list[Event]]) -> None:
+    for class_name, evs in pending.items():
+        await _record_objects(conn, class_name, evs)
+    pending.clear()
+
+
+async def _record_objects(conn: asyncpg.Connection, class_name: str, evs: list[Event]) -> None:
+    h = history_table(class_name)
+    # The first event of each object in this batch closes the version in effect before it; the
+    # closed row's times carry to the new version (exact, where the payload holds them in ms).
+    firsts: dict[str, int] = {}
+    for ev in evs:
+        firsts.setdefault(ev.object_id, ev.position)
+    closed = await conn.fetch(
+        f"UPDATE {h} AS h SET valid_to = u.pos FROM unnest($1::text[], $2::bigint[]) AS u(oid, pos)"
+        " WHERE h.object_id = u.oid AND h.valid_to IS NULL RETURNING h.object_id, h.created_at, h.updated_at",
+        list(firsts), list(firsts.values()),
+    )
+    last: dict[str, tuple[datetime, datetime]] = {r[0]: (r[1], r[2]) for r in closed}
+    nexts: dict[str, int | None] = {}
+    valid_to: list[int | None] = [None] * len(evs)
+    for i in range(len(evs) - 1, -1, -1):  # each event's version lasts until the object's next one
+        valid_to[i] = nexts.get(evs[i].object_id)
+        nexts[evs[i].object_id] = evs[i].position
+    cols: list[list[Any]] = [[] for _ in range(10)]
+    for ev, until in zip(evs, valid_to):
+        created, updated, fields = _version(ev, last.get(ev.object_id))
+        last[ev.object_id] = (created, updated)
+        fields = dict(fields)
+        acl = fields.pop("ACL", None)
+        for col, value in zip(cols, (ev.object_id, ev.version, ev.position, until, created, updated, acl,
+                                     fields, ev.kind == DELETE, ev.kind)):
+            col.append(value)
+    await conn.execute(
+        f"INSERT INTO {h} (object_id, version, valid_from, valid_to, created_at, updated_at, acl, data,"
+        " deleted, kind) SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[],"
+        " $5::timestamptz[], $6::timestamptz[], $7::jsonb[], $8::jsonb[], $9::bool[], $10::text[])",
+        *cols,
+    )
+
+
+def _version(ev: Event, before: tuple[datetime, datetime] | None) -> tuple[datetime, datetime, dict]:
+    """(created_at, updated_at, fields) of the version an object event makes; a delete keeps
+    the last state and its times."""
+    p = ev.payload
+    if ev.kind == CREATE:
+        return ev.at, ev.at, p.get("set", {})
+    created = before[0] if before else parse_iso(p["created"])
+    if ev.kind == DELETE:
+        return created, (before[1] if before else parse_iso(p["prev"])), p.get("state", {})
+    return created, ev.at, p.get("state", {})
+
+
+async def _class_event(conn: asyncpg.Connection, ev: Event) -> None:
+    h = history_table(ev.class_name)
+    if ev.kind == PURGE:
+        # Every live object is deleted at this position.
+        await conn.execute(
+            f"INSERT INTO {h} (object_id, version, valid_from, valid_to, created_at, updated_at, acl, data,"
+            " deleted, kind) SELECT object_id, version + 1, $1, NULL, created_at, updated_at, acl, data, true, $2"
+            f" FROM {h} WHERE valid_to IS NULL AND NOT deleted", ev.position, PURGE)
+        await conn.execute(f"UPDATE {h} SET valid_to = $1 WHERE valid_to IS NULL AND valid_from < $1", ev.position)
+        return
+    names = list(ev.payload["deleted_fields"])
+    await conn.execute(
+        f"INSERT INTO {h} (object_id, version, valid_from, valid_to, created_at, updated_at, acl, data,"
+        " deleted, kind) SELECT object_id, version, $1, NULL, created_at, updated_at, acl, data - $2::text[],"
+        f" deleted, $3 FROM {h} WHERE valid_to IS NULL AND data ?| $2::text[]", ev.position, names, KIND_SCHEMA)
+    await conn.execute(
+        f"UPDATE {h} SET valid_to = $1 WHERE valid_to IS NULL AND valid_from < $1 AND data ?| $2::text[]",
+        ev.position, names)

@@ -27,6 +27,8 @@ class Projections(Protocol):
 
     async def apply(self, conn: asyncpg.Connection, ev: Event) -> None: ...
 
+    async def record_history(self, conn: asyncpg.Connection, events: list[Event]) -> None: ...
+
 
 @dataclass(frozen=True)
 class Erased:
@@ -59,4 +61,5 @@ async def erase(conn: asyncpg.Connection, projections: Projections, class_name: 
             "UPDATE parsnip_events SET payload = ''::bytea, erased_by = $1 WHERE position = ANY($2::bigint[])",
             ev.position, positions)
         await projections.apply(conn, ev)
+        await projections.record_history(conn, [ev])  # the object's versions in the history table
     return Erased(ev.position, iso(ev.at), positions)

@@ -11,7 +11,8 @@ version, so time travel after the deletion no longer shows the field, and before
 
 The class's state as of a position P is the rows with valid_from <= P < valid_to and not
 deleted (`core/layout.py: as_of_table`). History is never rewritten: an object's delete, a
-purge and a class drop leave its rows (a class dropped and made again keeps its old history).
+purge and a class drop leave its rows (a class dropped and made again keeps its old history);
+only an erasure (`core/erasure.py`) takes an object's rows away, with its data in the log.
 
 `record` runs after the log gave the events their positions, in the writer's transaction (and
 in a rebuild): per class touched, one UPDATE that closes the versions the batch replaces and one
@@ -25,7 +26,7 @@ from typing import Any, Sequence
 
 import asyncpg
 
-from parsnip.core.events import CREATE, DELETE, PURGE, SCHEMA, UPDATE, Event
+from parsnip.core.events import CREATE, DELETE, ERASE, PURGE, SCHEMA, UPDATE, Event
 from parsnip.core.layout import history_table, history_table_name
 from parsnip.core.values import parse_iso
 
@@ -53,6 +54,13 @@ async def record(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
     """Project `events` (positions set, in order) into the history tables."""
     pending: dict[str, list[Event]] = {}
     for ev in events:
+        if ev.erased_by is not None:  # its data was erased (`core/erasure.py`): no version of it is kept
+            continue
+        if ev.kind == ERASE:  # erasing now: the object's versions go too
+            await _flush(conn, pending)
+            if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", history_table(ev.class_name)):
+                await conn.execute(f"DELETE FROM {history_table(ev.class_name)} WHERE object_id = $1", ev.object_id)
+            continue
         if ev.kind in OBJECT_KINDS:
             pending.setdefault(ev.class_name, []).append(ev)
             continue

@@ -145,6 +145,24 @@ def test_erasure_removes_the_data_from_the_log_and_the_chain_still_verifies(clie
     assert cli("verify", "--databaseURI", server.dsn).returncode == 0
 
 
+def test_erasure_takes_the_object_out_of_history_and_time_travel(client, server):
+    oid, positions = _person(client, server.dsn)
+    before = positions[-1]
+    assert len(client.get(f"/history/Person/{oid}", headers=MASTER).json()["results"]) == 3
+    assert client.post(f"/history/Person/{oid}/erase", json={}, headers=MASTER).status_code == 200
+    # Gone from the history table, as from the log: its history answers as a missing object's,
+    # and the class as it was before the erasure no longer holds it.
+    gone = client.get(f"/history/Person/{oid}", headers=MASTER)
+    assert gone.json() == client.get("/history/Person/neverthere", headers=MASTER).json()
+    past = client.get("/classes/Person", params={"asOf": str(before)}, headers=MASTER).json()["results"]
+    assert oid not in [o["objectId"] for o in past]
+    versions = sql(server.dsn, f"SELECT count(*) FROM \"h_Person\" WHERE object_id = '{oid}'")[0][0]
+    assert versions == 0
+    assert not any(SECRET in str(dict(r)) for r in sql(server.dsn, 'SELECT * FROM "h_Person"'))
+    rebuilt = cli("rebuild", "--databaseURI", server.dsn)
+    assert "identical to the tables it replaced" in rebuilt.stdout, rebuilt.stdout + rebuilt.stderr
+
+
 def test_erasure_of_a_deleted_object_and_bad_requests(client, server):
     oid, _ = _person(client, server.dsn)
     client.delete(f"/classes/Person/{oid}", headers=MASTER)

@@ -59,3 +59,17 @@ def text(value: Any) -> str:
     if isinstance(value, dict):
         return "[object Object]"
     return str(value)
+
+
+def type_of(value: Any) -> str:
+    """JavaScript's `typeof` of a decoded JSON value, with arrays as "array" (as Parse's
+    validators and messages name them); None is "object", as `typeof null` is."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"

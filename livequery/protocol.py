@@ -20,6 +20,7 @@ from typing import Any
 
 from parsnip.core import json_input
 from parsnip.core.errors import ParseError
+from parsnip.core.js import type_of
 
 INVALID_MESSAGE = 1
 NO_CLIENT = 2
@@ -150,17 +151,8 @@ def _only(message: dict, allowed: frozenset[str]) -> None:
 
 
 def _type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
+    """The type Parse's LiveQuery schema check names: `typeof`, but "null" for null."""
+    return "null" if value is None else type_of(value)
 
 
 # -- the server's messages -------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any, Awaitable, Callable
 
 from parsnip.core.cloud.invoke import call_handler
 from parsnip.core.errors import ParseError
+from parsnip.core.js import type_of
 
 # Parse's options that Parsnip does not check yet: refused at registration, so that code
 # written for them never runs unprotected.
@@ -173,7 +174,7 @@ async def _check_field(params: dict, key: str, opt: dict) -> None:
     kind = opt.get("type")
     if kind is not None:
         expected = _TYPE_NAMES.get(kind, getattr(kind, "__name__", str(kind)).lower())
-        if _js_type(val) != expected:
+        if type_of(val) != expected:
             raise _Refused(f"Validation failed. Invalid type for {key}. Expected: {expected}")
     if opt.get("options") is not None:
         await _check_options(opt, key, val)
@@ -199,19 +200,6 @@ async def _check_options(opt: dict, key: str, val: Any) -> None:
 def _required(params: dict, key: str) -> None:
     if params.get(key) is None:
         raise _Refused(f"Validation failed. Please specify data for {key}.")
-
-
-def _js_type(value: Any) -> str:
-    """What JavaScript's `typeof` says of the decoded value (arrays as "array", as Parse does)."""
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"  # dicts, None (typeof null), dates and other decoded values
 
 
 def _js_text(value: Any) -> str:

@@ -23,3 +23,20 @@ def client_context(given: Any) -> dict:
     if not isinstance(given, dict):
         raise ParseError(ParseError.INVALID_JSON, "Invalid object for context.")
     return given
+
+
+# The key in a write's notes that carries `req.context` from its before hooks to its after hooks.
+_NOTES_KEY = "cloud_context"
+
+
+def trigger_context(pipeline_req: Any) -> dict:
+    """A trigger's `req.context` (Python or webhook): the client's, or a new dict, the same one
+    from the before hooks to the after hooks of one write or find."""
+    given = getattr(pipeline_req, "cloud_context", None)
+    notes = getattr(pipeline_req, "notes", None)
+    if notes is not None:  # a write: the before hooks hand it on in the notes
+        return notes.setdefault(_NOTES_KEY, given if given is not None else {})
+    if given is None:
+        given = {}
+        pipeline_req.cloud_context = given  # a find: before_find's reaches after_find
+    return given

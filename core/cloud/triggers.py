@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping
 
 from parsnip.core.cloud import binding
+from parsnip.core.cloud.context import trigger_context
 from parsnip.core.cloud.errors import too_deep
 from parsnip.core.cloud.invoke import call_handler
 from parsnip.core.cloud.find_query import options_from, query_for
@@ -40,7 +41,6 @@ _CLASS_KINDS = (BEFORE_SAVE, AFTER_SAVE, BEFORE_DELETE, AFTER_DELETE, BEFORE_FIN
 # The account triggers name no class in user code; their hooks hang on these.
 _ACCOUNT_CLASS = {BEFORE_LOGIN: "_User", AFTER_LOGIN: "_User", AFTER_LOGOUT: "_Session",
                   BEFORE_PASSWORD_RESET_REQUEST: "_User"}
-_CONTEXT = "cloud_context"  # the key in a write's notes carrying req.context to after_save
 _USER = "cloud_user"  # and the one carrying req.user: read once per write
 
 # How deep triggers may nest (a trigger's write running triggers, and so on) before the next is
@@ -178,7 +178,7 @@ async def _request(kind: str, pipeline_req: Any) -> TriggerRequest:
     ip = getattr(pipeline_req, "client_ip", None) or getattr(getattr(pipeline_req, "context", None), "client_ip", None)
     return TriggerRequest(
         _TRIGGER_NAMES[kind], obj, original, auth.master, auth.user_id, auth.installation_id,
-        _context_of(pipeline_req), user=user, query=query, count=bool(getattr(opts, "count", False)),
+        trigger_context(pipeline_req), user=user, query=query, count=bool(getattr(opts, "count", False)),
         is_get=bool(getattr(pipeline_req, "is_get", False)), objects=objects, ip=ip, is_read_only=auth.read_only)
 
 
@@ -190,18 +190,6 @@ async def _caller_user(pipeline_req: Any, auth: Any) -> ParseObject | None:
     if _USER not in notes:
         notes[_USER] = await caller_user(binding.current(), auth)
     return notes[_USER]
-
-
-def _context_of(pipeline_req: Any) -> dict:
-    """`req.context`: the client's (or a new) dict, the same one from before to after hooks."""
-    given = getattr(pipeline_req, "cloud_context", None)
-    notes = getattr(pipeline_req, "notes", None)
-    if notes is not None:  # a write: the before hooks hand it on in the notes
-        return notes.setdefault(_CONTEXT, given if given is not None else {})
-    if given is None:
-        given = {}
-        pipeline_req.cloud_context = given  # a find: before_find's reaches after_find
-    return given
 
 
 def _apply(kind: str, pipeline_req: Any, req: TriggerRequest, result: Any) -> None:

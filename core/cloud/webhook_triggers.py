@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
+from parsnip.core.cloud.context import trigger_context
 from parsnip.core.cloud.webhook_call import WebhookCaller
 from parsnip.core.cloud.webhook_table import WebhookTable
 from parsnip.core.operations import canonical, parse_op
@@ -19,7 +20,6 @@ from parsnip.core.security.auth import Auth
 # The caller's user as Parse's payload carries it (`user.toJSON()`), or None.
 UserJson = Callable[[Auth], Awaitable["dict | None"]]
 
-_CONTEXT = "cloud_context"  # the write's notes key holding the client's context (core/cloud/triggers.py)
 _SERVER_FIELDS = ("objectId", "createdAt", "updatedAt", "className")
 
 
@@ -66,9 +66,7 @@ async def payload(trigger_name: str, req: Any, user_json: UserJson) -> dict[str,
     body["object"] = _object_json(req)
     if req.original is not None:
         body["original"] = _with_identity(req.original, req.class_name, req.object_id)
-    given = getattr(req, "cloud_context", None)  # the client's, as Python triggers get it
-    body["context"] = (req.notes.setdefault(_CONTEXT, given if given is not None else {}) if hasattr(req, "notes")
-                       else given if given is not None else {})
+    body["context"] = trigger_context(req)  # the client's, as Python triggers get it
     return body
 
 

@@ -54,7 +54,7 @@ from parsnip.api.runtime import open_runtime  # noqa: E402
 from parsnip.core.commands import CREATE_CLASS, UPDATE_CLASS, Command, Create, Delete, SchemaChange, Update, acl_op  # noqa: E402
 from parsnip.core.config import Config  # noqa: E402
 from parsnip.core.events import Context  # noqa: E402
-from parsnip.core.operations import parse_op  # noqa: E402
+from parsnip.core.operations import Op, parse_op  # noqa: E402
 from parsnip.core.services.query_options import find_options  # noqa: E402
 from parsnip.projections import reader  # noqa: E402
 
@@ -153,7 +153,7 @@ class Workload:
             ops["ACL"] = self._acl()
         return ops
 
-    def _acl(self):
+    def _acl(self) -> Op:
         user = f"user{self.rng.randrange(1000):04d}"
         return acl_op({"*": {"read": True}, user: {"read": True, "write": True}, "role:editors": {"write": True}})
 
@@ -476,6 +476,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"1. build: {args.objects:,} objects, {args.versions:,} versions into a fresh {uri}", flush=True)
         asyncio.run(_recreate_database(uri))
         report["build"] = trio.run(build, args, uri)
+    elif not _sql(uri, "SELECT to_regclass($1) IS NOT NULL", f'"h_{CLASS}"')[0][0]:
+        raise SystemExit(f"--skip-build: {uri} has no class {CLASS}; build it first (run without --skip-build)")
     head = _sql(uri, "SELECT position FROM parsnip_log_head")[0][0]
     report["log_head"] = head
     if not args.skip_rebuild:

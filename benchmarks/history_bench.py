@@ -31,11 +31,9 @@ import json
 import os
 import random
 import re
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 from pathlib import Path
@@ -49,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import parsnip_process  # noqa: E402  (the server started)
 import rest_bench as rb  # noqa: E402  (machine info, percentiles)
 from parsnip.api.runtime import open_runtime  # noqa: E402
 from parsnip.core.commands import CREATE_CLASS, UPDATE_CLASS, Command, Create, Delete, SchemaChange, Update, acl_op  # noqa: E402
@@ -211,44 +210,6 @@ def run_command(name: str, uri: str) -> dict:
 
 # -- 4. the server ------------------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(uri: str) -> tuple[subprocess.Popen, str, str]:
-    """`parsnip` on a free port over the database; (process, URL, log file)."""
-    port = _free_port()
-    log = tempfile.mktemp(prefix="history-bench-server-", suffix=".log")
-    cmd = [sys.executable, "-m", "parsnip.api.cli", "--appId", APP_ID, "--masterKey", MASTER_KEY,
-           "--databaseURI", uri, "--host", "127.0.0.1", "--port", str(port), "--logLevel", "warning"]
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/parse"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"parsnip exited with {proc.returncode}; see {log}")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return proc, url, log
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit(f"parsnip did not answer /health in 120 s; see {log}")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def _rounds(client: httpx.Client, kinds: dict[str, Any], rounds: int, warmup: int) -> dict[str, tuple[list, list]]:
     """`rounds` rounds of one request of each kind (a callable giving (path, params)), in turn, so
     that the machine's drift touches every kind alike; after `warmup` unmeasured rounds. Per
@@ -392,11 +353,11 @@ def measure_reads(args: argparse.Namespace, uri: str, moments: dict, object_ids:
         trio.run(_set_index, uri, with_index)
     _analyze(uri)
     head = _sql(uri, "SELECT position FROM parsnip_log_head")[0][0]
-    proc, url, _log = start_server(uri)
+    server = parsnip_process.start(uri, APP_ID, MASTER_KEY, log_prefix="history-bench-server-")
     try:
-        http = measure_http(args, url, moments, head, object_ids)
+        http = measure_http(args, server.url, moments, head, object_ids)
     finally:
-        stop_server(proc)
+        server.stop()
     print("   plans (EXPLAIN ANALYZE of the SQL the route runs):", flush=True)
     return {"index_declared": with_index, "http": http, "explain": trio.run(explain, args, uri, moments)}
 

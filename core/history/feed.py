@@ -30,7 +30,8 @@ def entry(ev: Event, hidden_of: HiddenOf, files_base: str) -> str:
         return encode(Version(ev.position, ev.version, ev.kind, ev.at, ev.context, {}, None), True, extra)
     if ev.kind not in OBJECT_KINDS:
         summary = {"ops": _summary(ev)}
-        return encode(Version(ev.position, ev.version, ev.kind, ev.at, ev.context, summary, None), True, extra)
+        return encode(Version(ev.position, ev.version, ev.kind, ev.at, ev.context, summary, None), True, extra,
+                      op=ev.kind)
     _, after = object_states(ev)
     hidden = hidden_of(ev.class_name, ev.object_id, after or {})
     text = None if after is None else _object_json(after, hidden, files_base)

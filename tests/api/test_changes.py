@@ -321,13 +321,13 @@ def test_nothing_missed_or_repeated_while_writers_run(client, other, server):
             t.join()
     assert not failures
     head = _head(server.dsn)
-    assert head > received[-1], "the writers should have outrun the reader"
-    with stream(client, headers={"Last-Event-ID": str(received[-1])}) as events:
-        for position, _ in events:
-            if position is not None:
-                received.append(position)
-                if position == head:
-                    break
+    if head > received[-1]:  # what was written after the last reconnection
+        with stream(client, headers={"Last-Event-ID": str(received[-1])}) as events:
+            for position, _ in events:
+                if position is not None:
+                    received.append(position)
+                    if position == head:
+                        break
     assert received == list(range(1, head + 1))
 
 

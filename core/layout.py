@@ -104,6 +104,7 @@ def history_table(class_name: str) -> str:
 def as_of_table(class_name: str, position_sql: str) -> str:
     """A FROM item with the live table's columns holding the class as it was at the log position
     `position_sql` (a SQL expression): the versions valid then, deleted ones left out."""
+    # [valid_from, valid_to), unbounded while valid_to is NULL: the expression of the history
+    # table's `_valid` GiST index, spelled exactly so the planner can use it.
     return (f"(SELECT object_id, version, created_at, updated_at, acl, data FROM {history_table(class_name)}"
-            f" WHERE valid_from <= {position_sql} AND (valid_to IS NULL OR valid_to > {position_sql})"
-            " AND NOT deleted) AS as_of")
+            f" WHERE int8range(valid_from, valid_to) @> {position_sql} AND NOT deleted) AS as_of")

@@ -164,7 +164,7 @@ async def test_schema_api_indexes_are_copied_onto_the_history_table(runtime):
         rows = await runtime.gateway.fetch("SELECT indexname FROM pg_indexes WHERE tablename = 'h_Hi'")
         return {r[0] for r in rows}
 
-    assert {"h_Hi_object", "h_Hi_open", "h_Hi_data", "h_Hi_i_byT"} <= await names()
+    assert {"h_Hi_object", "h_Hi_open", "h_Hi_valid", "h_Hi_data", "h_Hi_i_byT"} <= await names()
     await runtime.write([SchemaChange("Hi", UPDATE_CLASS, None, UNSET, {"byT": {"__op": "Delete"}})], MASTER)
     assert "h_Hi_i_byT" not in await names()
 

@@ -42,14 +42,14 @@ from parsnip.core.commands import (
 )
 from parsnip.core.history.moment import Moment
 from parsnip.core.errors import ConflictError, DatabaseUnavailable, OutcomeUnknown, ParseError
-from parsnip.core.layout import MISSING_TABLE
+from parsnip.core.layout import MISSING_TABLE, table_name
 from parsnip.core.events import CREATE, DELETE, PURGE, SCHEMA, UPDATE, Context, Event, state_payload
 from parsnip.core.operations import apply as apply_op
 from parsnip.core.schema import SchemaCache, SchemaOverlay, schema_from_rows
 from parsnip.core.schema_plan import plan as plan_schema_change
 from parsnip.core.pipeline import authorize
 from parsnip.core.security.auth import MASTER, Auth
-from parsnip.core.values import iso, new_object_id, now
+from parsnip.core.values import new_object_id, now
 
 logger = logging.getLogger("parsnip.writer")
 
@@ -457,7 +457,7 @@ class Writer:
             try:
                 await self._emit(conn, unit, p.event)
             except asyncpg.exceptions.UniqueViolationError as e:
-                if (e.constraint_name or "").endswith("_pkey"):
+                if e.constraint_name == table_name(p.event.class_name) + "_pkey":
                     raise ConflictError("the object was made again meanwhile") from e
                 raise ParseError(ParseError.DUPLICATE_VALUE,
                                  "A duplicate value for a field with unique values was provided") from None

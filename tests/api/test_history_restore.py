@@ -7,19 +7,12 @@ from __future__ import annotations
 import json
 import time
 
+import httpx
 import pytest
 
-from tests.api.users_helpers import User, master, signup
-
-
-@pytest.fixture
-def m(parsnip_server) -> dict[str, str]:
-    return master(parsnip_server)
-
-
-@pytest.fixture
-def alice(api) -> User:
-    return signup(api)
+from tests.api.test_history import alice, m  # noqa: F401 (fixtures: the master key's headers, a user)
+from tests.api.users_helpers import master, signup
+from tests.conftest import start_server, stop_server
 
 
 def _entries(api, m, cls, oid) -> list[dict]:
@@ -273,3 +266,19 @@ def test_bad_class_restore_bodies_are_refused(api, m, class_name, body, code):
 def test_a_bad_class_name_is_refused(api, m):
     r = api.post("/history/bad-name/restore", headers=m, json={"asOf": 1})
     assert r.status_code == 400 and r.json()["code"] == 103, r.text
+
+
+def test_the_read_only_master_key_may_not_restore(fresh_dsn):
+    info = start_server(fresh_dsn, "--readOnlyMasterKey", "read-only")
+    try:
+        with httpx.Client(base_url=info.url, headers={"X-Parse-Application-Id": info.app_id}, timeout=30) as c:
+            m = master(info)
+            oid = c.post("/classes/Thing", headers=m, json={"n": 1}).json()["objectId"]
+            c.put(f"/classes/Thing/{oid}", headers=m, json={"n": 2})
+            read_only = {"X-Parse-Master-Key": "read-only"}
+            for path in (f"/history/Thing/{oid}/restore", "/history/Thing/restore"):
+                r = c.post(path, headers=read_only, json={"asOf": 1})
+                assert r.status_code == 400 and r.json()["code"] == 119, r.text
+            assert c.get(f"/classes/Thing/{oid}", headers=m).json()["n"] == 2
+    finally:
+        stop_server(info)

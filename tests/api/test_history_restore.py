@@ -282,3 +282,20 @@ def test_the_read_only_master_key_may_not_restore(fresh_dsn):
             assert c.get(f"/classes/Thing/{oid}", headers=m).json()["n"] == 2
     finally:
         stop_server(info)
+
+
+def test_a_dropped_class_comes_back_with_its_objects(api, m, class_name):
+    ids = [api.post(f"/classes/{class_name}", headers=m, json={"i": i, "w": "x" * i}).json()["objectId"] for i in range(3)]
+    then = _entries(api, m, class_name, ids[-1])[-1]["position"]
+    expected = _all(api, m, class_name, asOf=then)
+    for oid in ids:
+        api.delete(f"/classes/{class_name}/{oid}", headers=m)
+    assert api.delete(f"/schemas/{class_name}", headers=m).status_code == 200
+    assert api.get(f"/schemas/{class_name}", headers=m).status_code == 400
+
+    done = _restore_class(api, m, class_name, {"asOf": then})
+    assert (done["restored"], done["deleted"], done["reverted"]) == (3, 0, 0)
+    assert {k: _but_updated(v) for k, v in _all(api, m, class_name).items()} == \
+        {k: _but_updated(v) for k, v in expected.items()}
+    fields = api.get(f"/schemas/{class_name}", headers=m).json()["fields"]
+    assert fields["i"] == {"type": "Number"} and fields["w"] == {"type": "String"}

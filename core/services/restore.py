@@ -41,8 +41,8 @@ async def restore_object(rt: Backend, caller: Caller, class_name: str, object_id
 
 async def restore_class(rt: Backend, caller: Caller, class_name: str, body: Any) -> dict[str, Any]:
     """Put the whole class back as it was at `asOf`, in one transaction: `{"restored", "deleted",
-    "reverted", "asOf", "position"}` (objects undeleted, deleted as made since, changed back; the
-    position restored to; the last position written, null when nothing differed)."""
+    "reverted", "position"}` (objects undeleted, deleted as made since, changed back; the last
+    position written, null when nothing differed)."""
     _, moment = _one_key(caller, class_name, body, _CLASS_KEYS)
     [result] = await rt.write([RestoreClass(class_name, moment)], caller.context, caller.auth)
     return {**result.fields, "position": result.position}

@@ -30,7 +30,7 @@ _OPEN = [re.compile(r"^/health/?$")]
 CORS_ALLOW_HEADERS = (
     "X-Parse-Master-Key, X-Parse-REST-API-Key, X-Parse-Javascript-Key, X-Parse-Application-Id, "
     "X-Parse-Client-Version, X-Parse-Session-Token, X-Requested-With, X-Parse-Revocable-Session, "
-    "X-Parse-Request-Id, X-Parse-As-Of, Content-Type, Pragma, Cache-Control"
+    "X-Parse-Request-Id, X-Parse-As-Of, Last-Event-ID, Content-Type, Pragma, Cache-Control"
 )
 
 
@@ -116,6 +116,11 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
             handler, params = found
             observe.note_route(req.method, path, handler)  # the metrics' route label
             reply = await handler(runtime(), req, **params)
+            if reply.stream is not None:  # sent as it comes, for as long as the client reads
+                streamed = Response(reply.stream, status=reply.status, headers={**cors, **reply.headers},
+                                    content_type=reply.content_type)
+                streamed.timeout = None  # no RESPONSE_TIMEOUT: a stream ends when its client leaves
+                return streamed
             return json_response(reply.encode(), reply.status, reply.headers, reply.content_type)
         except Exception as err:  # every failure becomes a Parse-shaped answer, never a bare 500
             return error_response(err, request_id(request.headers))

@@ -59,6 +59,13 @@ class Connection:
             sock.close()  # trio wakes every task waiting on it with ClosedResourceError
 
 
+def _streams(message: dict) -> bool:
+    """A response of server-sent events (GET /changes) waits for events, as a LiveQuery socket
+    does: once it starts, the server is not working on it, and a drain closes it."""
+    return message["type"] == "http.response.start" and any(
+        k.lower() == b"content-type" and v.startswith(b"text/event-stream") for k, v in message.get("headers", ()))
+
+
 class Connections:
     """Every open connection of this process and the number of requests being worked on."""
 
@@ -108,7 +115,7 @@ class Connections:
 
             async def send_counted(message: dict) -> None:
                 nonlocal state
-                if message["type"] == "http.response.body" and not message.get("more_body"):
+                if (message["type"] == "http.response.body" and not message.get("more_body")) or _streams(message):
                     if state == 1:
                         self._end(conn)
                     state = 2

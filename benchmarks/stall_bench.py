@@ -37,10 +37,8 @@ import base64
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 from dataclasses import asdict, dataclass, field
@@ -49,6 +47,7 @@ from typing import Any, Awaitable, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import livequery_bench as lb  # noqa: E402  (websocket framing)
+import parsnip_process  # noqa: E402  (the server started)
 import rest_bench as rb  # noqa: E402  (HTTP client, machine info, helpers)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -301,16 +300,9 @@ async def measure(name: str, target: rb.Target, probers: Probers, args: argparse
 
 @dataclass
 class Started:
-    process: subprocess.Popen
+    server: parsnip_process.Server
     database: str
     admin_dsn: str
-    log: str
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _psql(admin_dsn: str, sql: str) -> None:
@@ -328,33 +320,14 @@ def start_parsnip(args: argparse.Namespace) -> tuple[str, Started]:
     database = "stall_" + secrets.token_hex(5)
     _psql(args.database_uri, f'CREATE DATABASE "{database}"')
     dsn = urllib.parse.urlsplit(args.database_uri)._replace(path="/" + database).geturl()
-    port = _free_port()
-    log = tempfile.mktemp(prefix="stall-bench-server-", suffix=".log")
-    cmd = [sys.executable, "-m", "parsnip.api.cli", "--appId", args.app_id, "--masterKey", args.master_key,
-           "--databaseURI", dsn, "--host", "127.0.0.1", "--port", str(port), "--logLevel", "warning",
-           "--startLiveQueryServer", "--liveQuery", json.dumps({"classNames": [".*"]})]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=open(log, "w"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/parse"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"parsnip exited with {proc.returncode}; see {log}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return url, Started(proc, database, args.database_uri, log)
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("parsnip did not start in 60 s")
+    server = parsnip_process.start(dsn, args.app_id, args.master_key,
+                                   ["--startLiveQueryServer", "--liveQuery", json.dumps({"classNames": [".*"]})],
+                                   log_prefix="stall-bench-server-", timeout=60)
+    return server.url, Started(server, database, args.database_uri)
 
 
 def stop_parsnip(started: Started) -> None:
-    started.process.terminate()
-    try:
-        started.process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        started.process.kill()
-        started.process.wait()
+    started.server.stop()
     _psql(started.admin_dsn, f'DROP DATABASE IF EXISTS "{started.database}" WITH (FORCE)')
 
 

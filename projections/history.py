@@ -57,10 +57,20 @@ async def create_table(conn: asyncpg.Connection, class_name: str) -> None:
         " created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,"
         " acl jsonb, data jsonb NOT NULL, deleted boolean NOT NULL, kind text NOT NULL)"
     )
-    # An object's versions in order (its history, closing its open version) ...
+    # An object's versions in order (its history) ...
     await conn.execute(f'CREATE UNIQUE INDEX IF NOT EXISTS "{name}_object" ON {h} (object_id, valid_from)')
+    # ... its one open version, which every change closes. Unique, so the planner always probes
+    # it: with the index above alone and no statistics yet (a young table, before autovacuum's
+    # ANALYZE) it guessed many rows per object and closed versions by a scan of the whole table.
+    await conn.execute(f'CREATE UNIQUE INDEX IF NOT EXISTS "{name}_open" ON {h} (object_id) WHERE valid_to IS NULL')
     # ... and the class as of a moment, served like the live table: containment on the document.
     await conn.execute(f'CREATE INDEX IF NOT EXISTS "{name}_data" ON {h} USING gin (data jsonb_path_ops)')
+
+
+def close_sql(h: str) -> str:
+    """Close the open versions of objects ($1 ids) at positions ($2), returning their times."""
+    return (f"UPDATE {h} AS h SET valid_to = u.pos FROM unnest($1::text[], $2::bigint[]) AS u(oid, pos)"
+            " WHERE h.object_id = u.oid AND h.valid_to IS NULL RETURNING h.object_id, h.created_at, h.updated_at")
 
 
 async def record(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
@@ -97,11 +107,7 @@ async def _record_objects(conn: asyncpg.Connection, class_name: str, evs: list[E
     firsts: dict[str, int] = {}
     for ev in evs:
         firsts.setdefault(ev.object_id, ev.position)
-    closed = await conn.fetch(
-        f"UPDATE {h} AS h SET valid_to = u.pos FROM unnest($1::text[], $2::bigint[]) AS u(oid, pos)"
-        " WHERE h.object_id = u.oid AND h.valid_to IS NULL RETURNING h.object_id, h.created_at, h.updated_at",
-        list(firsts), list(firsts.values()),
-    )
+    closed = await conn.fetch(close_sql(h), list(firsts), list(firsts.values()))
     last: dict[str, tuple[datetime, datetime]] = {r[0]: (r[1], r[2]) for r in closed}
     nexts: dict[str, int | None] = {}
     valid_to: list[int | None] = [None] * len(evs)
@@ -139,19 +145,21 @@ def _version(ev: Event, before: tuple[datetime, datetime] | None) -> tuple[datet
 
 async def _class_event(conn: asyncpg.Connection, ev: Event) -> None:
     h = history_table(ev.class_name)
+    # The open versions are closed first (an object has one open version: the `_open` index),
+    # then their successors opened; a row with valid_to = this position was closed just now.
     if ev.kind == PURGE:
         # Every live object is deleted at this position.
+        await conn.execute(f"UPDATE {h} SET valid_to = $1 WHERE valid_to IS NULL AND valid_from < $1", ev.position)
         await conn.execute(
             f"INSERT INTO {h} (object_id, version, valid_from, valid_to, created_at, updated_at, acl, data,"
             " deleted, kind) SELECT object_id, version + 1, $1, NULL, created_at, updated_at, acl, data, true, $2"
-            f" FROM {h} WHERE valid_to IS NULL AND NOT deleted", ev.position, PURGE)
-        await conn.execute(f"UPDATE {h} SET valid_to = $1 WHERE valid_to IS NULL AND valid_from < $1", ev.position)
+            f" FROM {h} WHERE valid_to = $1 AND NOT deleted", ev.position, PURGE)
         return
     names = list(ev.payload["deleted_fields"])
     await conn.execute(
-        f"INSERT INTO {h} (object_id, version, valid_from, valid_to, created_at, updated_at, acl, data,"
-        " deleted, kind) SELECT object_id, version, $1, NULL, created_at, updated_at, acl, data - $2::text[],"
-        f" deleted, $3 FROM {h} WHERE valid_to IS NULL AND data ?| $2::text[]", ev.position, names, KIND_SCHEMA)
-    await conn.execute(
         f"UPDATE {h} SET valid_to = $1 WHERE valid_to IS NULL AND valid_from < $1 AND data ?| $2::text[]",
         ev.position, names)
+    await conn.execute(
+        f"INSERT INTO {h} (object_id, version, valid_from, valid_to, created_at, updated_at, acl, data,"
+        " deleted, kind) SELECT object_id, version, $1, NULL, created_at, updated_at, acl, data - $2::text[],"
+        f" deleted, $3 FROM {h} WHERE valid_to = $1 AND data ?| $2::text[]", ev.position, names, KIND_SCHEMA)

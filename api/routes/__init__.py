@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 
 from parsnip.core.errors import ParseError
 
@@ -19,6 +19,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     raw: str | None = None
     content_type: str | None = None  # None: JSON
+    stream: AsyncIterator[bytes] | None = None  # a body sent as it comes (server-sent events), not `body`
 
     def encode(self) -> bytes:
         try:

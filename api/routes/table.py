@@ -12,6 +12,7 @@ from parsnip.api.routes import (
 )
 from parsnip.api.routes import history, hooks, integrity
 from parsnip.api.routes.scriptlog import scriptlog
+from parsnip.api.routes import changes
 
 
 def _class_routes(base: str, class_name: str | None = None) -> list[tuple[str, str, Handler]]:
@@ -68,6 +69,7 @@ _SPEC: list[tuple[str, str, Handler]] = [
     ("PUT", "/schemas/:className", schemas.update_class),
     ("DELETE", "/schemas/:className", schemas.drop_class),
     ("DELETE", "/purge/:className", schemas.purge),
+    ("GET", "/changes", changes.feed),
     ("GET", "/history/:className/:objectId", history.object_history),
     ("POST", "/history/:className/restore", history.restore_class),
     ("POST", "/history/:className/:objectId/restore", history.restore_object),

@@ -44,14 +44,15 @@ def by(context: Context, master: bool) -> dict[str, Any]:
     }
 
 
-def encode(v: Version, master: bool, extra: dict[str, Any] | None = None) -> str:
+def encode(v: Version, master: bool, extra: dict[str, Any] | None = None, op: str | None = None) -> str:
     """The entry as JSON text; the object's text goes in as PostgreSQL built it. `extra` keys
-    (a change feed's className and objectId) come first."""
+    (a change feed's className and objectId) come first; `op`, when given, is the entry's op
+    (a change feed's class-level events: a purge there is not an object's delete)."""
     head = {
         **(extra or {}),
         "position": v.position,
         "version": v.version,
-        "op": _OPS.get(v.kind, v.kind),
+        "op": op or _OPS.get(v.kind, v.kind),
         "at": iso(v.at),
         "by": by(v.context, master),
         # A protected field's new value is as hidden in the changes as in the object.

@@ -60,6 +60,7 @@ class Backend(Protocol):
     reads: ObjectReader
     hooks: Hooks  # the hook registry (core/pipeline/hooks.py)
     projector: Any  # applies events to the projections (projections/store.py), for erasure
+    bus: Any  # every committed event, from any node (core/bus.py: Bus), for the change feed
 
     async def write(self, commands: Sequence[Command], context: Context, auth: Auth | None = None, *,
                     cloud_context: dict | None = None) -> list[Result]: ...

@@ -299,3 +299,24 @@ def test_a_dropped_class_comes_back_with_its_objects(api, m, class_name):
         {k: _but_updated(v) for k, v in expected.items()}
     fields = api.get(f"/schemas/{class_name}", headers=m).json()["fields"]
     assert fields["i"] == {"type": "Number"} and fields["w"] == {"type": "String"}
+
+
+def test_the_change_feed_shows_restores_as_history_does(api, m, class_name):
+    """GET /changes gives each restore's event as GET /history gives its version: op "restore",
+    the undeleted object with its first createdAt, a class restore's delete with no object."""
+    oid = api.post(f"/classes/{class_name}", headers=m, json={"n": 1}).json()["objectId"]
+    then = _entries(api, m, class_name, oid)[-1]["position"]
+    api.put(f"/classes/{class_name}/{oid}", headers=m, json={"n": 2})
+    api.delete(f"/classes/{class_name}/{oid}", headers=m)
+    _restore(api, m, class_name, oid, {"asOf": then})
+    late = api.post(f"/classes/{class_name}", headers=m, json={"n": 9}).json()["objectId"]
+    _restore_class(api, m, class_name, {"asOf": then})
+
+    r = api.get("/changes", headers=m, params={"className": class_name, "after": then})
+    assert r.status_code == 200, r.text
+    feed = [e for e in r.json()["results"] if e["op"] == "restore"]
+    assert [(e["objectId"], e["object"] is None) for e in feed] == [(oid, False), (late, True)]
+    for e in feed:
+        [same] = [h for h in _entries(api, m, class_name, e["objectId"]) if h["position"] == e["position"]]
+        assert {k: v for k, v in e.items() if k not in ("className", "objectId")} == same
+    assert feed[0]["object"]["createdAt"] == _get(api, m, class_name, oid)["createdAt"]

@@ -164,6 +164,21 @@ async def test_schema_api_indexes_are_copied_onto_the_history_table(runtime):
         rows = await runtime.gateway.fetch("SELECT indexname FROM pg_indexes WHERE tablename = 'h_Hi'")
         return {r[0] for r in rows}
 
-    assert {"h_Hi_object", "h_Hi_data", "h_Hi_i_byT"} <= await names()
+    assert {"h_Hi_object", "h_Hi_open", "h_Hi_data", "h_Hi_i_byT"} <= await names()
     await runtime.write([SchemaChange("Hi", UPDATE_CLASS, None, UNSET, {"byT": {"__op": "Delete"}})], MASTER)
     assert "h_Hi_i_byT" not in await names()
+
+
+async def test_closing_a_version_probes_the_open_index_however_big_the_young_table(runtime):
+    """Every write closes its objects' open versions; before autovacuum has analyzed a growing
+    history table, the planner must still probe an index, not scan every version each time."""
+    from parsnip.projections.history import close_sql
+
+    await runtime.write([Create("Big", {"n": Op("Set", 0)})], MASTER)
+    await runtime.gateway.execute(
+        "INSERT INTO \"h_Big\" (object_id, version, valid_from, valid_to, created_at, updated_at, data, deleted, kind)"
+        " SELECT 'o' || i, 1, 1000 + i, NULL, now(), now(), '{}'::jsonb, false, 'create' FROM generate_series(1, 20000) AS i")
+    rows = await runtime.gateway.fetch(
+        "EXPLAIN " + close_sql(history_table("Big")), ["o1", "o2", "o3"], [1, 2, 3])
+    plan = "\n".join(r[0] for r in rows)
+    assert "Index Scan using \"h_Big_open\"" in plan or "Index Scan using h_Big_open" in plan, plan

@@ -158,3 +158,20 @@ async def test_rebuild_reproduces_restores(runtime):
     assert [tuple(r) for r in kinds] == [("restore", 5)]
     before, after, _ = await _rebuild_and_compare(runtime)
     assert after == before
+
+
+async def test_a_fingerprint_tells_a_changed_row_and_a_missing_one(runtime):
+    await _history(runtime)
+
+    async def prints(pool):
+        async with pool.acquire() as conn:
+            return await fingerprint(conn)
+
+    before = await runtime.gateway.call(prints, runtime.gateway.pool)
+    oid = await runtime.gateway.fetchval('SELECT object_id FROM "p_Game" ORDER BY object_id LIMIT 1')
+    await runtime.gateway.execute("""UPDATE "p_Game" SET data = data || '{"x": 1}' WHERE object_id = $1""", oid)
+    changed = await runtime.gateway.call(prints, runtime.gateway.pool)
+    await runtime.gateway.execute('DELETE FROM "p_Game" WHERE object_id = $1', oid)
+    missing = await runtime.gateway.call(prints, runtime.gateway.pool)
+    assert len({before["p_Game"], changed["p_Game"], missing["p_Game"]}) == 3
+    assert before["h_Game"] == changed["h_Game"] == missing["h_Game"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Union
 
 from parsnip.core.errors import ParseError
+from parsnip.core.history.moment import Moment
 from parsnip.core.operations import Op, parse_op
 from parsnip.core.schema import MAX_FIELDS, check_class_name, check_field_name, describe
 from parsnip.core.values import type_of
@@ -71,7 +72,26 @@ class SchemaChange:
     indexes: Any = UNSET
 
 
-Command = Union[Create, Update, Delete, SchemaChange]
+@dataclass(frozen=True, slots=True)
+class Restore:
+    """Put one object back as it was at `moment` or as its `version` (exactly one is given);
+    the writer plans the event against the object as locked (core/restore.py). Master only."""
+
+    class_name: str
+    object_id: str
+    moment: Moment | None = None
+    version: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreClass:
+    """Put every object of a class back as it was at `moment`, in one unit. Master only."""
+
+    class_name: str
+    moment: Moment
+
+
+Command = Union[Create, Update, Delete, SchemaChange, Restore, RestoreClass]
 
 
 @dataclass(slots=True)
@@ -85,6 +105,7 @@ class Result:
     fields: dict[str, Any] = field(default_factory=dict)
     changed: tuple[str, ...] = ()
     hooked: tuple[str, ...] = ()  # fields a before-save hook chose: the save response carries them
+    position: int | None = None  # once committed, the log position of its unit's last event (None: wrote none)
 
 
 def build_ops(class_name: str, body: Any, *, allow_object_id: bool = False) -> tuple[dict[str, Op], str | None]:

@@ -9,22 +9,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterable
 
 import msgpack
 
-from parsnip.core.values import iso
+from parsnip.core.values import iso, parse_iso
 
 CREATE = "create"
 UPDATE = "update"
 DELETE = "delete"
 # Object events carry the object's whole state, so a consumer reading the log (LiveQuery on any
 # node, a resuming client, history) never needs a read that could race with a later write:
-#   create: "set"    every field (ACL included); createdAt = updatedAt = the event's time
+#   create: "set"    every field (ACL included); createdAt = updatedAt = the event's time, except
+#           for an undelete (a restore), whose "created" (ISO) keeps the object's first createdAt
 #   update: "state"  every field after; "was" the old values of the touched fields that had one
 #           (a touched field absent from "was" did not exist); "created", "prev": ISO times
 #           of the object's creation and of its previous version
 #   delete: "state"  every field before the delete; "created", "prev" as for update
+# A restore (core/restore.py: POST /history/.../restore) emits these same three kinds, each with
+#   "restore": {"position": P}  the log position whose state it puts back ("version": n as
+#           well when a version was asked for); history shows such a version as op "restore"
 # A change to a class's schema (object_id None, version 0). Payload, every key optional:
 #   "new_class": true      the class is created (its table made)
 #   "fields": {name: type} fields added
@@ -82,6 +86,22 @@ def decode_payload(data: bytes) -> dict[str, Any]:
     return msgpack.unpackb(data, raw=False, strict_map_key=False)
 
 
+def state_payload(state: dict, before: dict, after: dict | None = None, ops: Iterable[str] = ()) -> dict[str, Any]:
+    """The whole-state part of an update's (`after` given) or a delete's payload, from the
+    object's stored `state` (fields, created_at, updated_at): "state", "created", "prev", "was"."""
+    out = {"state": before if after is None else after, "created": iso(state["created_at"]),
+           "prev": iso(state["updated_at"])}
+    if after is not None:
+        out["was"] = {name: before[name] for name in ops if name in before}
+    return out
+
+
+def created_at(ev: Event) -> datetime:
+    """The createdAt a CREATE event gives its object: the event's time, or the one an undelete keeps."""
+    created = ev.payload.get("created")
+    return ev.at if created is None else parse_iso(created)
+
+
 def object_states(ev: Event) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """(before, after) of an object event as Parse objects (objectId, createdAt, updatedAt, ACL
     and every field, REST encoding; no File URLs); None where the object does not exist."""
@@ -90,7 +110,7 @@ def object_states(ev: Event) -> tuple[dict[str, Any] | None, dict[str, Any] | No
     p = ev.payload
     at = iso(ev.at)
     if ev.kind == CREATE:
-        return None, {**p.get("set", {}), "objectId": ev.object_id, "createdAt": at, "updatedAt": at}
+        return None, {**p.get("set", {}), "objectId": ev.object_id, "createdAt": p.get("created", at), "updatedAt": at}
     if ev.kind not in (UPDATE, DELETE) or "state" not in p:
         return None, None
     base = {"objectId": ev.object_id, "createdAt": p.get("created", at)}

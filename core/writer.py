@@ -35,18 +35,21 @@ from typing import Any, Callable, Protocol, Sequence
 
 import asyncpg
 
-from parsnip.core import log as event_log, metrics
+from parsnip.core import log as event_log, metrics, restore
 from parsnip.core.db import faults
-from parsnip.core.commands import DROP_CLASS, PURGE_CLASS, Command, Create, Delete, Result, SchemaChange, Update
+from parsnip.core.commands import (
+    DROP_CLASS, PURGE_CLASS, Command, Create, Delete, Restore, RestoreClass, Result, SchemaChange, Update,
+)
+from parsnip.core.history.moment import Moment
 from parsnip.core.errors import ConflictError, DatabaseUnavailable, OutcomeUnknown, ParseError
-from parsnip.core.layout import MISSING_TABLE
-from parsnip.core.events import CREATE, DELETE, PURGE, SCHEMA, UPDATE, Context, Event
+from parsnip.core.layout import MISSING_TABLE, table_name
+from parsnip.core.events import CREATE, DELETE, PURGE, SCHEMA, UPDATE, Context, Event, state_payload
 from parsnip.core.operations import apply as apply_op
 from parsnip.core.schema import SchemaCache, SchemaOverlay, schema_from_rows
 from parsnip.core.schema_plan import plan as plan_schema_change
 from parsnip.core.pipeline import authorize
 from parsnip.core.security.auth import MASTER, Auth
-from parsnip.core.values import iso, new_object_id, now
+from parsnip.core.values import new_object_id, now
 
 logger = logging.getLogger("parsnip.writer")
 
@@ -80,6 +83,12 @@ class Projector(Protocol):
     async def count_locked(self, conn: asyncpg.Connection, class_name: str, mode: str = "EXCLUSIVE") -> int: ...
 
     async def load_schema(self, conn: asyncpg.Connection, class_name: str | None = None) -> list: ...
+
+    async def restore_target(self, conn: asyncpg.Connection, class_name: str, object_id: str,
+                             moment: Moment | None, version: int | None) -> restore.Target | None: ...
+
+    async def restore_targets(self, conn: asyncpg.Connection, class_name: str,
+                              moment: Moment) -> tuple[int, list[tuple[restore.Target, restore.State | None]]]: ...
 
 
 @dataclass
@@ -322,6 +331,8 @@ class Writer:
         """
         async with conn.transaction():
             for unit in batch:
+                if unit is not batch[0] and restore.is_restore(unit.commands):
+                    raise ConflictError("a restore commits in a transaction of its own")  # each unit alone
                 child = overlay.child()
                 unit.events, unit.results, unit.wrote = [], [], False
                 savepoint = len(unit.commands) > 1 and len(batch) > 1
@@ -339,6 +350,8 @@ class Writer:
                         raise
                     self._schema.forget(gone.group(1))
                     raise ConflictError(f"class {gone.group(1)} was dropped") from e
+                except ConflictError:
+                    raise  # lost a race with another node: the whole attempt runs again
                 except Exception as e:
                     if faults.unavailable(e):
                         raise  # the connection, not this unit: the whole attempt is lost
@@ -361,6 +374,10 @@ class Writer:
             if not events:  # every unit succeeded with nothing to record (a no-op schema change)
                 raise _Rollback()
             attempt.xid = await event_log.append(conn, events)
+            for unit in done:
+                if unit.events:
+                    for result in unit.results:
+                        result.position = unit.events[-1].position
             self._publisher.reserve(events[0].position, events[-1].position)
             # The history projection needs the positions: one pass for the whole batch.
             await self._projector.record_history(conn, events)
@@ -378,6 +395,10 @@ class Writer:
                 await self._delete(conn, unit, overlay, cmd, touched)
             elif isinstance(cmd, SchemaChange):
                 await self._change_schema(conn, unit, overlay, cmd)
+            elif isinstance(cmd, Restore):
+                await self._restore(conn, unit, overlay, cmd, touched)
+            elif isinstance(cmd, RestoreClass):
+                await self._restore_class(conn, unit, overlay, cmd)
             else:
                 raise TypeError(f"unknown command {cmd!r}")
 
@@ -401,6 +422,45 @@ class Writer:
             if kind == SCHEMA:
                 overlay.apply(cls, payload)
         unit.results.append(Result(cls, ""))
+
+    async def _restore(self, conn, unit, overlay, cmd: Restore, touched) -> None:
+        """Put one object back as it was (core/restore.py plans the event); 101 if it did not
+        exist then. Its row is locked first; a deleted one has none, so a concurrent undelete
+        meets this one at the insert and the loser runs again."""
+        _master_only(unit.auth)
+        key = (cmd.class_name, cmd.object_id)
+        current = await self._current(conn, overlay, *key, touched)
+        target = await self._projector.restore_target(conn, *key, cmd.moment, cmd.version)
+        if target is None or target.state is None:
+            raise ParseError(ParseError.OBJECT_NOT_FOUND, "Object not found.")
+        planned = restore.plan(cmd.class_name, current, target, unit.context, now(), cmd.version)
+        if planned is not None:
+            await self._emit_restores(conn, unit, overlay, [planned])
+            current = touched[key] = planned.after
+        _, state = current
+        unit.results.append(Result(*key, state["created_at"], state["updated_at"], state["fields"]))
+
+    async def _restore_class(self, conn, unit, overlay, cmd: RestoreClass) -> None:
+        """Put every object of a class back as it was, in this unit: all or nothing."""
+        _master_only(unit.auth)
+        _, changes = await self._projector.restore_targets(conn, cmd.class_name, cmd.moment)
+        at = now()
+        planned = [p for target, current in changes
+                   if (p := restore.plan(cmd.class_name, current, target, unit.context, at)) is not None]
+        await self._emit_restores(conn, unit, overlay, planned)
+        unit.results.append(Result(cmd.class_name, "", fields=restore.counts(planned)))
+
+    async def _emit_restores(self, conn, unit, overlay, planned: list[restore.Planned]) -> None:
+        for p in planned:  # every field's type first: a clash (111) before anything is written
+            await self._plan_schema(conn, unit, overlay, p.event.class_name, restore.schema_ops(p.event))
+        for p in planned:
+            try:
+                await self._emit(conn, unit, p.event)
+            except asyncpg.exceptions.UniqueViolationError as e:
+                if e.constraint_name == table_name(p.event.class_name) + "_pkey":
+                    raise ConflictError("the object was made again meanwhile") from e
+                raise ParseError(ParseError.DUPLICATE_VALUE,
+                                 "A duplicate value for a field with unique values was provided") from None
 
     async def _emit(self, conn: asyncpg.Connection, unit: _Unit, ev: Event) -> None:
         unit.wrote = True
@@ -486,7 +546,7 @@ class Writer:
                 unset.append(name)
         at = now()
         payload = {"ops": {k: op.to_json() for k, op in cmd.ops.items()}, "set": changed, "unset": unset,
-                   **_relations(cmd.ops), **_whole(state, before, after, cmd.ops)}
+                   **_relations(cmd.ops), **state_payload(state, before, after, cmd.ops)}
         if cmd.by_hook:
             payload["hooked"] = list(cmd.by_hook)
         ev = Event(UPDATE, cmd.class_name, cmd.object_id, version + 1, at, unit.context, payload)
@@ -504,26 +564,21 @@ class Writer:
         authorize.delete(self._schema.clp, unit.auth, cmd.class_name, cmd.object_id, cur[1]["fields"])
         version, state = cur
         ev = Event(DELETE, cmd.class_name, cmd.object_id, version + 1, now(), unit.context,
-                   _whole(state, state["fields"]))
+                   state_payload(state, state["fields"]))
         await self._emit(conn, unit, ev)
         touched[(cmd.class_name, cmd.object_id)] = None
         unit.results.append(Result(cmd.class_name, cmd.object_id))
-
-
-def _whole(state: dict, before: dict, after: dict | None = None, ops=()) -> dict[str, Any]:
-    """The object's whole state for the event (see core/events.py), so that no consumer of the
-    log needs a read that could race with a later write."""
-    out = {"state": before if after is None else after, "created": iso(state["created_at"]),
-           "prev": iso(state["updated_at"])}
-    if after is not None:
-        out["was"] = {name: before[name] for name in ops if name in before}
-    return out
 
 
 def _relations(ops) -> dict[str, Any]:
     """The relation changes of a write, for the event: {"relations": {field: change}}."""
     changes = {name: op.value for name, op in ops.items() if op.kind == "Relation"}
     return {"relations": changes} if changes else {}
+
+
+def _master_only(auth: Auth) -> None:
+    if not auth.master:
+        raise ParseError(ParseError.OPERATION_FORBIDDEN, "Restoring needs the master key.")
 
 
 def _unhashed() -> None:

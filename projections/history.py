@@ -26,12 +26,25 @@ from typing import Any, Sequence
 
 import asyncpg
 
-from parsnip.core.events import CREATE, DELETE, ERASE, PURGE, SCHEMA, UPDATE, Event
+from parsnip.core import json_input
+from parsnip.core.events import CREATE, DELETE, ERASE, PURGE, SCHEMA, UPDATE, Event, created_at
 from parsnip.core.layout import history_table, history_table_name
 from parsnip.core.values import parse_iso
 
 OBJECT_KINDS = (CREATE, UPDATE, DELETE)
 KIND_SCHEMA = "schema"  # a row made by a field deletion (not a version of the object)
+KIND_RESTORE = "restore"  # a version a restore made (core/restore.py), whichever event kind it is
+
+
+def stored_state(created_at: datetime, updated_at: datetime, acl: Any, data: str) -> dict[str, Any]:
+    """A live or history row as the writer holds an object: {"fields" (ACL included),
+    "created_at", "updated_at"}. `data` is the jsonb as text: a stored 2^64 (a double) comes
+    back from jsonb as an integer the log's msgpack cannot hold, so numbers are read as
+    JavaScript (and Parse) holds them."""
+    fields = json_input.loads_stored(data)
+    if acl is not None:
+        fields["ACL"] = acl
+    return {"fields": fields, "created_at": created_at, "updated_at": updated_at}
 
 
 async def create_table(conn: asyncpg.Connection, class_name: str) -> None:
@@ -113,7 +126,7 @@ async def _record_objects(conn: asyncpg.Connection, class_name: str, evs: list[E
         fields = dict(fields)
         acl = fields.pop("ACL", None)
         for col, value in zip(cols, (ev.object_id, ev.version, ev.position, until, created, updated, acl,
-                                     fields, ev.kind == DELETE, ev.kind)):
+                                     fields, ev.kind == DELETE, KIND_RESTORE if "restore" in ev.payload else ev.kind)):
             col.append(value)
     await conn.execute(
         f"INSERT INTO {h} (object_id, version, valid_from, valid_to, created_at, updated_at, acl, data,"
@@ -128,7 +141,7 @@ def _version(ev: Event, before: tuple[datetime, datetime] | None) -> tuple[datet
     the last state and its times."""
     p = ev.payload
     if ev.kind == CREATE:
-        return ev.at, ev.at, p.get("set", {})
+        return created_at(ev), ev.at, p.get("set", {})
     created = before[0] if before else parse_iso(p["created"])
     if ev.kind == DELETE:
         return created, (before[1] if before else parse_iso(p["prev"])), p.get("state", {})

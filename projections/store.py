@@ -14,14 +14,15 @@ from typing import Any
 
 import asyncpg
 
-from parsnip.core import json_input
 from parsnip.core.accounts.authdata import store as authdata_store
 from parsnip.core.errors import ParseError
-from parsnip.core.events import CREATE, DELETE, ERASE, PURGE, SCHEMA, UPDATE, Event
+from parsnip.core.events import CREATE, DELETE, ERASE, PURGE, SCHEMA, UPDATE, Event, created_at
 from parsnip.core.layout import history_table, table, table_name
 from parsnip.core.query.sql.geo import point_expression
 from parsnip.core.schema import check_field_name, describe, same_type
-from parsnip.projections import history, indexes
+from parsnip.core.history.moment import Moment
+from parsnip.core.restore import State, Target
+from parsnip.projections import history, indexes, restoring
 
 SCHEMA_DDL = """
 CREATE TABLE IF NOT EXISTS parsnip_schema (
@@ -90,6 +91,16 @@ class Projector:
         """Project events that have their positions into the history tables (after the append)."""
         await history.record(conn, events)
 
+    async def restore_target(self, conn: asyncpg.Connection, class_name: str, object_id: str,
+                             moment: Moment | None, version: int | None) -> Target | None:
+        """An object as it was at `moment` or as its `version`, from the history table."""
+        return await restoring.target(conn, class_name, object_id, moment, version)
+
+    async def restore_targets(self, conn: asyncpg.Connection, class_name: str,
+                              moment: Moment) -> tuple[int, list[tuple[Target, State | None]]]:
+        """The class's objects that differ from what they were at `moment`, its table locked."""
+        return await restoring.targets(conn, class_name, moment)
+
     async def lock_class(self, conn: asyncpg.Connection, class_name: str) -> None:
         """Serialize schema changes of one class (and its creation) across nodes, until commit."""
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "parsnip_class:" + class_name)
@@ -117,12 +128,7 @@ class Projector:
         )
         if row is None:
             return None
-        # jsonb gives a stored 2^64 (a double) back as the integer 18446744073709552000, which the
-        # log's msgpack cannot hold: read numbers as JavaScript (and Parse) holds them.
-        fields = json_input.loads_stored(row["data"])
-        if row["acl"] is not None:
-            fields["ACL"] = row["acl"]
-        return row["version"], {"fields": fields, "created_at": row["created_at"], "updated_at": row["updated_at"]}
+        return row["version"], history.stored_state(row["created_at"], row["updated_at"], row["acl"], row["data"])
 
     async def apply(self, conn: asyncpg.Connection, ev: Event) -> None:
         try:
@@ -146,8 +152,8 @@ class Projector:
             acl = fields.pop("ACL", None)
             await conn.execute(
                 f"INSERT INTO {table(ev.class_name)} (object_id, version, created_at, updated_at,"
-                " acl, data) VALUES ($1, $2, $3, $3, $4::jsonb, $5::jsonb)",
-                ev.object_id, ev.version, ev.at, acl, fields,
+                " acl, data) VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)",
+                ev.object_id, ev.version, created_at(ev), ev.at, acl, fields,
             )
         elif ev.kind == UPDATE:
             fields = dict(ev.payload["set"])

@@ -71,6 +71,8 @@ _SPEC: list[tuple[str, str, Handler]] = [
     ("DELETE", "/purge/:className", schemas.purge),
     ("GET", "/changes", changes.feed),
     ("GET", "/history/:className/:objectId", history.object_history),
+    ("POST", "/history/:className/restore", history.restore_class),
+    ("POST", "/history/:className/:objectId/restore", history.restore_object),
     ("POST", "/verificationEmailRequest", pages.verification_email_request),
     ("POST", "/requestPasswordReset", pages.request_password_reset),
     ("GET", "/history/verify", integrity.verify),

@@ -8,9 +8,11 @@ import sys
 import trio
 
 from parsnip.core.commands import (
-    CREATE_CLASS, DROP_CLASS, PURGE_CLASS, UNSET, UPDATE_CLASS, Create, Delete, SchemaChange, Update,
+    CREATE_CLASS, DROP_CLASS, PURGE_CLASS, UNSET, UPDATE_CLASS, Create, Delete, Restore, RestoreClass, SchemaChange,
+    Update,
 )
 from parsnip.core.events import Context
+from parsnip.core.history.moment import Moment
 from parsnip.core.operations import Op, parse_op
 from parsnip.projections.rebuild import fingerprint, rebuild
 from tests.conftest import ROOT
@@ -134,6 +136,28 @@ async def test_parsnip_rebuild_command(runtime, fresh_dsn):
     )
     out = proc.stdout.decode()
     assert "identical to the tables it replaced" in out, out + proc.stderr.decode()
+
+
+async def test_rebuild_reproduces_restores(runtime):
+    """Restores are ordinary events: an undelete (with its kept createdAt), a revert, and a class
+    put back (deletes of objects made since included) replay to the same tables."""
+    await _history(runtime)
+    ids = [r[0] for r in await runtime.gateway.fetch('SELECT object_id FROM "p_Game" ORDER BY 1')]
+    then = await runtime.gateway.fetchval("SELECT max(position) FROM parsnip_events")
+    await runtime.write([Delete("Game", ids[1]), Update("Game", ids[2], {"score": Op("Set", -1), "name": Op("Delete")})],
+                        MASTER)
+    await runtime.write([Create("Game", {"late": Op("Set", True)})], MASTER)
+    await runtime.write([Restore("Game", ids[1], version=1)], MASTER)  # an undelete, to its first version
+    await runtime.write([Restore("Game", ids[2], moment=Moment(position=then))], MASTER)  # a revert
+    await runtime.write([Delete("Game", ids[1])], MASTER)
+    await runtime.write([Update("Game", ids[3], {"ACL": Op("Set", {"*": {"read": False}}), "more": Op("Set", [1])})],
+                        MASTER)
+    [done] = await runtime.write([RestoreClass("Game", Moment(position=then))], MASTER)
+    assert done.fields == {"restored": 1, "deleted": 1, "reverted": 1}
+    kinds = await runtime.gateway.fetch("SELECT kind, count(*) FROM \"h_Game\" WHERE kind = 'restore' GROUP BY 1")
+    assert [tuple(r) for r in kinds] == [("restore", 5)]
+    before, after, _ = await _rebuild_and_compare(runtime)
+    assert after == before
 
 
 async def test_a_fingerprint_tells_a_changed_row_and_a_missing_one(runtime):

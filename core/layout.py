@@ -101,10 +101,15 @@ def history_table(class_name: str) -> str:
     return f'"{HISTORY_PREFIX}{class_name}"'
 
 
+def valid_at(position_sql: str) -> str:
+    """The condition on a history row that it was the version in effect at `position_sql`:
+    [valid_from, valid_to), unbounded while valid_to is NULL. Spelled as the history table's
+    `_valid` GiST index spells it, so the planner can use the index."""
+    return f"int8range(valid_from, valid_to) @> {position_sql}"
+
+
 def as_of_table(class_name: str, position_sql: str) -> str:
     """A FROM item with the live table's columns holding the class as it was at the log position
     `position_sql` (a SQL expression): the versions valid then, deleted ones left out."""
-    # [valid_from, valid_to), unbounded while valid_to is NULL: the expression of the history
-    # table's `_valid` GiST index, spelled exactly so the planner can use it.
     return (f"(SELECT object_id, version, created_at, updated_at, acl, data FROM {history_table(class_name)}"
-            f" WHERE int8range(valid_from, valid_to) @> {position_sql} AND NOT deleted) AS as_of")
+            f" WHERE {valid_at(position_sql)} AND NOT deleted) AS as_of")

@@ -14,7 +14,7 @@ import asyncpg
 
 from parsnip.core.errors import ParseError
 from parsnip.core.history.moment import Moment
-from parsnip.core.layout import history_table, table
+from parsnip.core.layout import as_of_table, history_table, table, valid_at
 from parsnip.core.query.sql.base import Params
 from parsnip.core.restore import State, Target
 from parsnip.projections.history import KIND_SCHEMA, stored_state
@@ -45,8 +45,7 @@ async def target(conn: asyncpg.Connection, class_name: str, object_id: str, mome
     else:
         at = await position(conn, moment)
         row = await conn.fetchrow(
-            f"SELECT {_COLUMNS}, {last} FROM {h} WHERE object_id = $1 AND valid_from <= $2"
-            " AND (valid_to IS NULL OR valid_to > $2)", object_id, at)
+            f"SELECT {_COLUMNS}, {last} FROM {h} WHERE object_id = $1 AND {valid_at('$2::bigint')}", object_id, at)
         if row is None:
             return Target(object_id, at, None, 0)  # it did not exist then
     state = None if row["deleted"] else stored_state(row["created_at"], row["updated_at"], row["acl"], row["data"])
@@ -67,8 +66,7 @@ async def targets(conn: asyncpg.Connection, class_name: str, moment: Moment) -> 
         live = ("(SELECT NULL::text AS object_id, NULL::int AS version, NULL::timestamptz AS created_at,"
                 " NULL::timestamptz AS updated_at, NULL::jsonb AS acl, NULL::jsonb AS data WHERE false)")
     rows = await conn.fetch(
-        f"WITH t AS (SELECT object_id, created_at, updated_at, acl, data FROM {h}"
-        "  WHERE valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1) AND NOT deleted)"
+        f"WITH t AS (SELECT object_id, created_at, updated_at, acl, data FROM {as_of_table(class_name, '$1::bigint')})"
         " SELECT COALESCE(l.object_id, t.object_id) AS object_id, l.version,"
         "  l.created_at AS l_created, l.updated_at AS l_updated, l.acl AS l_acl, l.data::text AS l_data,"
         "  t.created_at AS t_created, t.updated_at AS t_updated, t.acl AS t_acl, t.data::text AS t_data,"

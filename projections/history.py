@@ -15,8 +15,8 @@ purge and a class drop leave its rows (a class dropped and made again keeps its 
 only an erasure (`core/erasure.py`) takes an object's rows away, with its data in the log.
 
 `record` runs after the log gave the events their positions, in the writer's transaction (and
-in a rebuild): per class touched, one UPDATE that closes the versions the batch replaces and one
-INSERT of the new versions, however many events the group commit holds.
+in a rebuild): per class touched, one statement that closes the versions the batch replaces and
+inserts the new versions, however many events the group commit holds.
 """
 
 from __future__ import annotations
@@ -72,10 +72,11 @@ async def create_table(conn: asyncpg.Connection, class_name: str) -> None:
     await conn.execute(f'CREATE INDEX IF NOT EXISTS "{name}_data" ON {h} USING gin (data jsonb_path_ops)')
 
 
-def close_sql(h: str) -> str:
-    """Close the open versions of objects ($1 ids) at positions ($2), returning their times."""
-    return (f"UPDATE {h} AS h SET valid_to = u.pos FROM unnest($1::text[], $2::bigint[]) AS u(oid, pos)"
-            " WHERE h.object_id = u.oid AND h.valid_to IS NULL RETURNING h.object_id, h.created_at, h.updated_at")
+def close_sql(h: str, ids: str = "$1", positions: str = "$2") -> str:
+    """Close the open versions of objects (`ids`, a text[] parameter) at positions (a bigint[]),
+    returning their times."""
+    return (f"UPDATE {h} AS h SET valid_to = f.pos FROM unnest({ids}::text[], {positions}::bigint[]) AS f(oid, pos)"
+            " WHERE h.object_id = f.oid AND h.valid_to IS NULL RETURNING h.object_id, h.created_at, h.updated_at")
 
 
 async def record(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
@@ -106,46 +107,66 @@ async def _flush(conn: asyncpg.Connection, pending: dict[str, list[Event]]) -> N
 
 
 async def _record_objects(conn: asyncpg.Connection, class_name: str, evs: list[Event]) -> None:
+    """One statement: close the open versions the batch replaces (the first event of each
+    object closes the version in effect before it) and insert the new versions. A version's
+    times come from the payload, or, exactly (the payload holds them in ms), from the row it
+    closed: `_versions` says which. One round trip, not two: every statement of the writer's
+    transaction waits on its loop thread, which the GIL shares with the HTTP thread."""
     h = history_table(class_name)
-    # The first event of each object in this batch closes the version in effect before it; the
-    # closed row's times carry to the new version (exact, where the payload holds them in ms).
     firsts: dict[str, int] = {}
     for ev in evs:
         firsts.setdefault(ev.object_id, ev.position)
-    closed = await conn.fetch(close_sql(h), list(firsts), list(firsts.values()))
-    last: dict[str, tuple[datetime, datetime]] = {r[0]: (r[1], r[2]) for r in closed}
+    await conn.execute(
+        f"WITH closed AS ({close_sql(h, '$13', '$14')}) INSERT INTO {h} (object_id, version, valid_from, valid_to,"
+        " created_at, updated_at, acl, data, deleted, kind)"
+        " SELECT u.oid, u.version, u.pos, u.vto,"
+        "  CASE WHEN u.c_closed THEN COALESCE(c.created_at, u.created) ELSE u.created END,"
+        "  CASE WHEN u.u_closed THEN COALESCE(c.updated_at, u.updated) ELSE u.updated END,"
+        "  u.acl, u.data, u.deleted, u.kind"
+        " FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::timestamptz[],"
+        "  $7::jsonb[], $8::jsonb[], $9::bool[], $10::text[], $11::bool[], $12::bool[])"
+        "  AS u(oid, version, pos, vto, created, updated, acl, data, deleted, kind, c_closed, u_closed)"
+        " LEFT JOIN closed AS c ON c.object_id = u.oid",
+        *_versions(evs), list(firsts), list(firsts.values()),
+    )
+
+
+def _versions(evs: list[Event]) -> list[list[Any]]:
+    """The new versions as 12 columns: object_id, version, valid_from, valid_to, created_at,
+    updated_at, acl, data, deleted, kind, and whether created_at / updated_at are to be taken
+    from the version the batch closes (when there is one) rather than the payload's."""
     nexts: dict[str, int | None] = {}
     valid_to: list[int | None] = [None] * len(evs)
     for i in range(len(evs) - 1, -1, -1):  # each event's version lasts until the object's next one
         valid_to[i] = nexts.get(evs[i].object_id)
         nexts[evs[i].object_id] = evs[i].position
-    cols: list[list[Any]] = [[] for _ in range(10)]
+    last: dict[str, tuple[datetime, datetime, bool, bool]] = {}  # the object's previous version here
+    cols: list[list[Any]] = [[] for _ in range(12)]
     for ev, until in zip(evs, valid_to):
-        created, updated, fields = _version(ev, last.get(ev.object_id))
-        last[ev.object_id] = (created, updated)
+        created, updated, c_closed, u_closed, fields = _version(ev, last.get(ev.object_id))
+        last[ev.object_id] = (created, updated, c_closed, u_closed)
         fields = dict(fields)
         acl = fields.pop("ACL", None)
+        kind = KIND_RESTORE if "restore" in ev.payload else ev.kind
         for col, value in zip(cols, (ev.object_id, ev.version, ev.position, until, created, updated, acl,
-                                     fields, ev.kind == DELETE, KIND_RESTORE if "restore" in ev.payload else ev.kind)):
+                                     fields, ev.kind == DELETE, kind, c_closed, u_closed)):
             col.append(value)
-    await conn.execute(
-        f"INSERT INTO {h} (object_id, version, valid_from, valid_to, created_at, updated_at, acl, data,"
-        " deleted, kind) SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[],"
-        " $5::timestamptz[], $6::timestamptz[], $7::jsonb[], $8::jsonb[], $9::bool[], $10::text[])",
-        *cols,
-    )
+    return cols
 
 
-def _version(ev: Event, before: tuple[datetime, datetime] | None) -> tuple[datetime, datetime, dict]:
-    """(created_at, updated_at, fields) of the version an object event makes; a delete keeps
-    the last state and its times."""
+def _version(ev: Event, before: tuple[datetime, datetime, bool, bool] | None
+             ) -> tuple[datetime, datetime, bool, bool, dict]:
+    """(created_at, updated_at, each from the closed version?, fields) of the version an object
+    event makes, given the object's previous version in this batch; a delete keeps the last
+    state and its times."""
     p = ev.payload
     if ev.kind == CREATE:
-        return created_at(ev), ev.at, p.get("set", {})
-    created = before[0] if before else parse_iso(p["created"])
+        return created_at(ev), ev.at, False, False, p.get("set", {})
+    created, c_closed = (before[0], before[2]) if before else (parse_iso(p["created"]), True)
     if ev.kind == DELETE:
-        return created, (before[1] if before else parse_iso(p["prev"])), p.get("state", {})
-    return created, ev.at, p.get("state", {})
+        updated, u_closed = (before[1], before[3]) if before else (parse_iso(p["prev"]), True)
+        return created, updated, c_closed, u_closed, p.get("state", {})
+    return created, ev.at, c_closed, False, p.get("state", {})
 
 
 async def _class_event(conn: asyncpg.Connection, ev: Event) -> None:

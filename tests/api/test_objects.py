@@ -22,7 +22,7 @@ CORS = {
     "access-control-allow-headers": (
         "X-Parse-Master-Key, X-Parse-REST-API-Key, X-Parse-Javascript-Key, X-Parse-Application-Id, "
         "X-Parse-Client-Version, X-Parse-Session-Token, X-Requested-With, X-Parse-Revocable-Session, "
-        "X-Parse-Request-Id, X-Parse-As-Of, Content-Type, Pragma, Cache-Control"
+        "X-Parse-Request-Id, X-Parse-As-Of, Last-Event-ID, Content-Type, Pragma, Cache-Control"
     ),
     "access-control-expose-headers": "X-Parse-Job-Status-Id, X-Parse-Push-Status-Id",
 }

@@ -220,3 +220,24 @@ def test_config_triggers_run_around_a_change(first):
         entry = found[0]
         assert entry["master"] is True
         assert "when" in entry["keys"] and "when" not in (entry["original"] or [])
+
+
+def test_the_dashboards_set_and_delete(first):
+    """The Parse Dashboard's Config page: GET with the master key, a SET names one parameter and
+    its flag, a DELETE sends `{"__op": "Delete"}` for both."""
+    with _client(first, master=True) as m:
+        body = {"params": {"dash": {"__type": "GeoPoint", "latitude": 3, "longitude": 4}},
+                "masterKeyOnly": {"dash": True}}
+        assert m.put("/config", json=body).json() == {"result": True}
+        shown = m.get("/config").json()
+        assert shown["params"]["dash"] == body["params"]["dash"] and shown["masterKeyOnly"]["dash"] is True
+        gone = {"params": {"dash": {"__op": "Delete"}}, "masterKeyOnly": {"dash": {"__op": "Delete"}}}
+        assert m.put("/config", json=gone).json() == {"result": True}
+        shown = m.get("/config").json()
+        assert "dash" not in shown["params"] and "dash" not in shown["masterKeyOnly"]
+
+
+def test_server_info_reports_global_config(first):
+    with _client(first, master=True) as m:
+        features = m.get("/serverInfo").json()["features"]
+        assert features["globalConfig"] == {"create": True, "read": True, "update": True, "delete": True}

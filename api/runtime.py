@@ -36,6 +36,7 @@ from parsnip.core.db import embedded
 from parsnip.core.db.gateway import Gateway
 from parsnip.core.events import SCHEMA, Context
 from parsnip.core.follower import LogFollower
+from parsnip.core.global_config import ConfigCache
 from parsnip.core.layout import table_name
 from parsnip.core.redis_bridge import RedisBridge, redis_url
 from parsnip.core.accounts import sessions, user_hooks
@@ -71,7 +72,8 @@ class Runtime:
     def __init__(self, config: Config, gateway: Gateway, schema: SchemaCache, writer: Writer, bus: Bus,
                  roles: RoleCache | None = None, bridge: RedisBridge | None = None,
                  follower: LogFollower | None = None, projector: Projector | None = None,
-                 hooks: Hooks | None = None, nursery: trio.Nursery | None = None, cloud: Cloud | None = None) -> None:
+                 hooks: Hooks | None = None, nursery: trio.Nursery | None = None, cloud: Cloud | None = None,
+                 global_config: ConfigCache | None = None) -> None:
         self.config = config
         self.gateway = gateway
         self.schema = schema
@@ -88,6 +90,7 @@ class Runtime:
         self._cloud_hooks: cloud_triggers.Installed | None = None
         self.use_cloud(cloud)
         self.webhooks: Webhooks | None = None  # the `/hooks` webhooks (core/cloud/webhooks.py), once started
+        self.global_config = global_config or ConfigCache()  # Parse.Config, dropped by every CONFIG event
         self._btree: dict[str, tuple[float, frozenset[str]]] = {}
 
     def use_cloud(self, cloud: Cloud | None) -> None:
@@ -333,6 +336,12 @@ async def _open_runtime(config: Config, dsn: str | None, cloud: Cloud | None = N
         )
         roles = RoleCache()
         bus.watch(roles.watch)  # other nodes' role changes
+        global_config = ConfigCache()
+        bus.watch(global_config.watch)  # other nodes' Parse.Config changes
+
+        def watch(events: list) -> None:  # this node's commits, before the writer answers
+            roles.watch(events)
+            global_config.watch(events)
         url = redis_url(config)
         token = trio.lowlevel.current_trio_token()
 
@@ -340,7 +349,7 @@ async def _open_runtime(config: Config, dsn: str | None, cloud: Cloud | None = N
             token.run_sync_soon(_deliver_followed, bus, schema, events)
 
         bridge = RedisBridge(url, f"parsnip:{config.appId}:events", uuid.uuid4().hex, from_redis) if url else None
-        writer = Writer(gateway.pool, projector, schema, _Watched(bus, roles.watch, bridge), policy,
+        writer = Writer(gateway.pool, projector, schema, _Watched(bus, watch, bridge), policy,
                         available=lambda: gateway.up)
         follower = LogFollower(gateway, bus, schema)
         # The writer outlives the other tasks: whatever stops them, accepted writes commit first.
@@ -353,7 +362,7 @@ async def _open_runtime(config: Config, dsn: str | None, cloud: Cloud | None = N
                         nursery.start_soon(_essential, "the Redis bridge", gateway.call_steady, bridge.run)
                     try:
                         rt = Runtime(config, gateway, schema, writer, bus, roles, bridge, follower, projector,
-                                     nursery=nursery, cloud=cloud)
+                                     nursery=nursery, cloud=cloud, global_config=global_config)
                         user_hooks.install(rt.hooks, rt)  # the built-in `_User` rules
                         if cloud is not None and config.dev and config.cloud:
                             nursery.start_soon(cloud_reload.watch, config.cloud, rt.use_cloud)
@@ -415,7 +424,7 @@ def _deliver_followed(bus: Bus, schema: SchemaCache, events: list) -> None:
 
 class _Watched:
     """The bus as the writer's publisher, with a synchronous look at each commit first, so a
-    role change reaches the role cache before the writer answers its caller; then Redis, for
+    role or Parse.Config change reaches its cache before the writer answers its caller; then Redis, for
     the other nodes."""
 
     def __init__(self, bus: Publisher, watch: Callable[[list], None], bridge: RedisBridge | None = None) -> None:

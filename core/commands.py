@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Union
 
 from parsnip.core.errors import ParseError
+from parsnip.core.events import CONFIG_CLASS
 from parsnip.core.history.moment import Moment
 from parsnip.core.operations import Op, parse_op
 from parsnip.core.schema import MAX_FIELDS, check_class_name, check_field_name, describe
@@ -91,7 +92,17 @@ class RestoreClass:
     moment: Moment
 
 
-Command = Union[Create, Update, Delete, SchemaChange, Restore, RestoreClass]
+@dataclass(frozen=True, slots=True)
+class ConfigChange:
+    """PUT /config, read (core/global_config.py: read_change): an operation per parameter named,
+    and the master-key-only flag sent for each (as sent). Master only."""
+
+    params: dict[str, Op]
+    master_key_only: dict[str, Any]
+    class_name: str = CONFIG_CLASS
+
+
+Command = Union[Create, Update, Delete, SchemaChange, Restore, RestoreClass, ConfigChange]
 
 
 @dataclass(slots=True)

@@ -46,6 +46,16 @@ PURGE = "purge"
 # in place (each then has `erased_by`, this event's position) and the object leaves the
 # projections. Payload: "positions" blanked, "by" (who the operator said erased), "reason".
 ERASE = "erase"
+# A change to the app's Parse.Config (PUT /config; core/global_config.py), class_name "@Config",
+# object_id None, version: the configuration's own count of changes. Payload, every key optional:
+#   "set": {name: value}        parameters set (REST encoding; a null is a stored null, as Parse)
+#   "unset": [..]               parameters deleted ({"__op": "Delete"})
+#   "masterKeyOnly": {name: v}  each named parameter's master-key-only flag (false, or the truthy
+#                               value sent); null: the flag is deleted
+# `core/global_config.py: apply` is how a payload changes the configuration; projections/store.py
+# applies it to `parsnip_config`.
+CONFIG = "config"
+CONFIG_CLASS = "@Config"  # the class name of config events, and Cloud Code's trigger target
 
 
 @dataclass(frozen=True, slots=True)

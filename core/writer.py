@@ -38,12 +38,14 @@ import asyncpg
 from parsnip.core import log as event_log, metrics, restore
 from parsnip.core.db import faults
 from parsnip.core.commands import (
-    DROP_CLASS, PURGE_CLASS, Command, Create, Delete, Restore, RestoreClass, Result, SchemaChange, Update,
+    DROP_CLASS, PURGE_CLASS, Command, ConfigChange, Create, Delete, Restore, RestoreClass, Result, SchemaChange,
+    Update,
 )
 from parsnip.core.history.moment import Moment
 from parsnip.core.errors import ConflictError, DatabaseUnavailable, OutcomeUnknown, ParseError
 from parsnip.core.layout import MISSING_TABLE, table_name
-from parsnip.core.events import CREATE, DELETE, PURGE, SCHEMA, UPDATE, Context, Event, state_payload
+from parsnip.core import global_config
+from parsnip.core.events import CONFIG, CONFIG_CLASS, CREATE, DELETE, PURGE, SCHEMA, UPDATE, Context, Event, state_payload
 from parsnip.core.operations import apply as apply_op
 from parsnip.core.schema import SchemaCache, SchemaOverlay, schema_from_rows
 from parsnip.core.schema_plan import plan as plan_schema_change
@@ -83,6 +85,8 @@ class Projector(Protocol):
     async def count_locked(self, conn: asyncpg.Connection, class_name: str, mode: str = "EXCLUSIVE") -> int: ...
 
     async def load_schema(self, conn: asyncpg.Connection, class_name: str | None = None) -> list: ...
+
+    async def load_config(self, conn: asyncpg.Connection) -> global_config.GlobalConfig: ...
 
     async def restore_target(self, conn: asyncpg.Connection, class_name: str, object_id: str,
                              moment: Moment | None, version: int | None) -> restore.Target | None: ...
@@ -399,6 +403,8 @@ class Writer:
                 await self._restore(conn, unit, overlay, cmd, touched)
             elif isinstance(cmd, RestoreClass):
                 await self._restore_class(conn, unit, overlay, cmd)
+            elif isinstance(cmd, ConfigChange):
+                await self._change_config(conn, unit, cmd)
             else:
                 raise TypeError(f"unknown command {cmd!r}")
 
@@ -422,6 +428,21 @@ class Writer:
             if kind == SCHEMA:
                 overlay.apply(cls, payload)
         unit.results.append(Result(cls, ""))
+
+    async def _change_config(self, conn: asyncpg.Connection, unit: _Unit, cmd: ConfigChange) -> None:
+        """Plan a PUT /config against the configuration as stored, under its lock (an Increment
+        from two nodes adds up), and emit it. The result's fields: the configuration after."""
+        if not unit.auth.master:
+            raise ParseError(ParseError.OPERATION_FORBIDDEN, "Changing the configuration needs the master key.")
+        await self._projector.lock_class(conn, CONFIG_CLASS)
+        current = await self._projector.load_config(conn)
+        payload = global_config.plan(cmd, current)
+        if payload is not None:
+            ev = Event(CONFIG, CONFIG_CLASS, None, current.version + 1, now(), unit.context, payload)
+            await self._emit(conn, unit, ev)
+            current = global_config.apply(current, payload)
+        unit.results.append(Result(CONFIG_CLASS, "", fields={"params": current.params,
+                                                             "masterKeyOnly": current.master_key_only}))
 
     async def _restore(self, conn, unit, overlay, cmd: Restore, touched) -> None:
         """Put one object back as it was (core/restore.py plans the event); 101 if it did not

@@ -10,13 +10,15 @@ replaying the log reproduces them exactly.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import asyncpg
 
 from parsnip.core.accounts.authdata import store as authdata_store
 from parsnip.core.errors import ParseError
-from parsnip.core.events import CREATE, DELETE, ERASE, PURGE, SCHEMA, UPDATE, Event, created_at
+from parsnip.core.events import CONFIG, CREATE, DELETE, ERASE, PURGE, SCHEMA, UPDATE, Event, created_at
+from parsnip.core.global_config import GlobalConfig
 from parsnip.core.layout import history_table, table, table_name
 from parsnip.core.query.sql.geo import point_expression
 from parsnip.core.schema import check_field_name, describe, same_type
@@ -39,6 +41,13 @@ CREATE TABLE IF NOT EXISTS parsnip_relations (
     PRIMARY KEY (owner_class, field, owner_id, target_id)
 );
 CREATE INDEX IF NOT EXISTS parsnip_relations_target ON parsnip_relations (owner_class, field, target_id);
+-- Parse.Config (core/global_config.py): one row once it has been saved.
+CREATE TABLE IF NOT EXISTS parsnip_config (
+    id              boolean PRIMARY KEY DEFAULT true CHECK (id),
+    version         integer NOT NULL,
+    params          jsonb NOT NULL,
+    master_key_only jsonb NOT NULL
+);
 -- Whether an ACL gives read to any of `keys` (core/security/acl.py). A function, not an inline
 -- subquery: a subplan in every read made PostgreSQL re-plan each prepared statement (its
 -- generic plan looked dearer than the custom one), which cost a fifth of the query rate.
@@ -147,6 +156,8 @@ class Projector:
             await authdata_store.check_unique(conn, ev.object_id, ev.payload["set"]["authData"])
         if ev.kind == SCHEMA:
             await self._apply_schema(conn, ev)
+        elif ev.kind == CONFIG:
+            await _apply_config(conn, ev)
         elif ev.kind == CREATE:
             fields = dict(ev.payload["set"])
             acl = fields.pop("ACL", None)
@@ -308,6 +319,14 @@ class Projector:
             class_name, added, list(dropped),
         )
 
+    async def load_config(self, conn: asyncpg.Connection) -> GlobalConfig:
+        """The configuration as stored (the writer holds its lock when it plans a change)."""
+        row = await conn.fetchrow(
+            "SELECT version, params::text AS params, master_key_only::text AS flags FROM parsnip_config")
+        if row is None:
+            return GlobalConfig()
+        return GlobalConfig(json.loads(row["params"]), json.loads(row["flags"]), row["version"])
+
     async def load_schema(
         self, conn: asyncpg.Connection, class_name: str | None = None
     ) -> list[tuple[str, str | None, dict | None]]:
@@ -318,6 +337,20 @@ class Projector:
             rows = await conn.fetch(
                 "SELECT class_name, field, type FROM parsnip_schema WHERE class_name = $1 ORDER BY 2", class_name)
         return [(r["class_name"], r["field"] or None, r["type"]) for r in rows]
+
+
+async def _apply_config(conn: asyncpg.Connection, ev: Event) -> None:
+    """A CONFIG event: its parameters and flags set or removed, the row made on the first."""
+    p = ev.payload
+    flags = p.get("masterKeyOnly", {})
+    await conn.execute(
+        "INSERT INTO parsnip_config (id, version, params, master_key_only) VALUES (true, $1, $2::jsonb, $3::jsonb)"
+        " ON CONFLICT (id) DO UPDATE SET version = $1,"
+        " params = (parsnip_config.params - $4::text[]) || $2::jsonb,"
+        " master_key_only = (parsnip_config.master_key_only - $5::text[]) || $3::jsonb",
+        ev.version, p.get("set", {}), {k: v for k, v in flags.items() if v is not None},
+        list(p.get("unset", ())), [k for k, v in flags.items() if v is None],
+    )
 
 
 async def _apply_relation(conn: asyncpg.Connection, ev: Event, field: str, change: dict) -> None:

@@ -13,11 +13,10 @@ VERSION = "0.1.0"
 
 async def server_info(rt, req) -> Reply:
     require_master(req.auth)
-    crud = {"create": False, "read": False, "update": False, "delete": False}
     logs = logs_folder(rt.config) is not None  # GET /scriptlog reads the files there
     return Reply({
         "features": {
-            "globalConfig": crud,
+            "globalConfig": {"create": True, "read": True, "update": True, "delete": True},  # /config
             "hooks": {"create": True, "read": True, "update": True, "delete": True},
             "cloudCode": {"jobs": True},  # /jobs and /cloud_code/jobs (api/routes/jobs.py)
             "logs": {"level": logs, "size": logs, "order": logs, "until": logs, "from": logs},

@@ -10,7 +10,7 @@ from parsnip.api.routes import (
     Handler, Route, aggregate, batch, check_object_id, compile_routes, functions, jobs, match_route, objects, pages,
     schemas, server, users,
 )
-from parsnip.api.routes import history, hooks, integrity
+from parsnip.api.routes import config, history, hooks, integrity
 from parsnip.api.routes.scriptlog import scriptlog
 from parsnip.api.routes import changes
 
@@ -60,6 +60,8 @@ _SPEC: list[tuple[str, str, Handler]] = [
     ("POST", "/hooks/triggers", hooks.create),
     ("GET", "/hooks/triggers/:className/:triggerName", hooks.get_trigger),
     ("PUT", "/hooks/triggers/:className/:triggerName", hooks.update_trigger),
+    ("GET", "/config", config.get),
+    ("PUT", "/config", config.update),
     ("GET", "/serverInfo", server.server_info),
     ("GET", "/scriptlog", scriptlog),
     ("GET", "/schemas", schemas.list_classes),

@@ -1,6 +1,6 @@
 """A log event as a change feed entry (GET /changes): an object's version as GET /history shows
 it to the master key, with className and objectId first; a class-level event (schema, purge,
-erase) as an entry of its own with a summary of what changed and no object.
+erase, a Parse.Config change) as an entry of its own with a summary of what changed and no object.
 
 The object is the event's own state after the change (`core/events.py: object_states`), so a
 page of the feed is one read of the log: no projection is joined. It is shown as a live read
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Mapping
 
-from parsnip.core.events import CREATE, DELETE, ERASE, PURGE, SCHEMA, UPDATE, Event, object_states
+from parsnip.core.events import CONFIG, CREATE, DELETE, ERASE, PURGE, SCHEMA, UPDATE, Event, object_states
 from parsnip.core.history.entries import Version, encode
 
 OBJECT_KINDS = (CREATE, UPDATE, DELETE)
@@ -54,12 +54,15 @@ def _object_json(obj: Mapping[str, Any], hidden: frozenset[str], files_base: str
 def _summary(ev: Event) -> dict[str, Any]:
     """What a class-level event changed, without personal data: a schema change's names and
     types (a class-level permission change only as such: it may name users), a purge's count,
-    the positions an erasure blanked (not who asked nor why: free text)."""
+    the positions an erasure blanked (not who asked nor why: free text), a configuration
+    change's parameters and flags."""
     p = ev.payload
     if ev.kind == PURGE:
         return {"count": p.get("count")}
     if ev.kind == ERASE:
         return {"positions": list(p.get("positions", ()))}
+    if ev.kind == CONFIG:  # the master's view of Parse.Config: its values, as GET /config shows them
+        return {key: p[key] for key in ("set", "unset", "masterKeyOnly") if key in p}
     if ev.kind != SCHEMA:
         return {}
     out: dict[str, Any] = {}

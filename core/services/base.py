@@ -61,6 +61,8 @@ class Backend(Protocol):
     hooks: Hooks  # the hook registry (core/pipeline/hooks.py)
     projector: Any  # applies events to the projections (projections/store.py), for erasure
     bus: Any  # every committed event, from any node (core/bus.py: Bus), for the change feed
+    global_config: Any  # this node's copy of Parse.Config (core/global_config.py: ConfigCache)
+    cloud: Any  # the Cloud Code in use (core/cloud/registry.py: Cloud), or None
 
     async def write(self, commands: Sequence[Command], context: Context, auth: Auth | None = None, *,
                     cloud_context: dict | None = None) -> list[Result]: ...

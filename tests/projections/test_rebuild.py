@@ -8,8 +8,8 @@ import sys
 import trio
 
 from parsnip.core.commands import (
-    CREATE_CLASS, DROP_CLASS, PURGE_CLASS, UNSET, UPDATE_CLASS, Create, Delete, Restore, RestoreClass, SchemaChange,
-    Update,
+    CREATE_CLASS, DROP_CLASS, PURGE_CLASS, UNSET, UPDATE_CLASS, ConfigChange, Create, Delete, Restore, RestoreClass,
+    SchemaChange, Update,
 )
 from parsnip.core.events import Context
 from parsnip.core.history.moment import Moment
@@ -68,6 +68,9 @@ async def _schema_history(rt) -> None:
     await rt.write([SchemaChange("Gone", CREATE_CLASS, {"y": {"type": "String"}}, UNSET, {"byY": {"y": 1}})], MASTER)
     await rt.write([SchemaChange("Gone", DROP_CLASS)], MASTER)
     await rt.write([SchemaChange("Other", UPDATE_CLASS, {"likes": {"__op": "Delete"}})], MASTER)
+    # Parse.Config: set, increment, delete, flags.
+    await rt.write([ConfigChange({"motd": Op("Set", "hi"), "n": Op("Increment", 2)}, {"motd": True})], MASTER)
+    await rt.write([ConfigChange({"n": Op("Increment", 3), "motd": Op("Delete")}, {})], MASTER)
 
 
 async def _indexes(rt) -> dict[str, str]:
@@ -89,7 +92,8 @@ async def _rebuild_and_compare(rt) -> tuple[dict, dict, int]:
 async def test_rebuild_reproduces_projections_exactly(runtime):
     await _history(runtime)
     before, after, replayed = await _rebuild_and_compare(runtime)
-    assert set(before) == {"p_Game", "p_Other", "h_Game", "h_Other", "parsnip_schema", "parsnip_relations"}
+    assert set(before) == {"p_Game", "p_Other", "h_Game", "h_Other", "parsnip_schema", "parsnip_relations",
+                           "parsnip_config"}
     assert after == before
     assert replayed == await runtime.gateway.fetchval("SELECT count(*) FROM parsnip_events")
     # The rebuilt tables hold real rows, not an empty match of empty tables.
@@ -108,7 +112,7 @@ async def test_rebuild_reproduces_schema_api_changes(runtime):
     assert not {"p_Shop_i_byTitle", "p_Shop_i_onNote", "p_Gone_i_byY"} & set(indexes)
     # A dropped class keeps its history table (h_Gone).
     assert set(before) == {"p_Game", "p_Other", "p_Shop", "p_Scratch", "h_Game", "h_Other", "h_Shop", "h_Scratch",
-                           "h_Gone", "parsnip_schema", "parsnip_relations"}
+                           "h_Gone", "parsnip_schema", "parsnip_relations", "parsnip_config"}
     shop = await runtime.gateway.fetch("SELECT field, type FROM parsnip_schema WHERE class_name = 'Shop' ORDER BY 1")
     assert [r["field"] for r in shop] == ["", "price", "title"]
     assert shop[0]["type"]["classLevelPermissions"]["find"] == {"role:Staff": True}
@@ -117,6 +121,8 @@ async def test_rebuild_reproduces_schema_api_changes(runtime):
     assert await runtime.gateway.fetchval("SELECT count(*) FROM \"p_Shop\"") == 5
     assert await runtime.gateway.fetchval("SELECT count(*) FROM \"p_Scratch\"") == 0
     assert await runtime.gateway.fetchval("SELECT count(*) FROM parsnip_relations") == 0
+    config = await runtime.gateway.fetchrow("SELECT version, params, master_key_only FROM parsnip_config")
+    assert (config["version"], config["params"], config["master_key_only"]) == (2, {"n": 5}, {"motd": False, "n": False})
 
 
 async def test_rebuild_repairs_a_damaged_projection(runtime):

@@ -98,7 +98,7 @@ def find_options(rt, params: dict[str, Any], class_name: str, master: bool = Fal
         if counting:  # a count is its own permission; a count with results needs find too
             access = _access(rt, auth, class_name, "count")
         if limit > 0 or not counting:
-            access = _access(rt, auth, class_name, "find")
+            access = _access(rt, auth, class_name, "get" if _is_get(where) else "find")
         guard.check_query(access["access"], node, order)
     return FindOptions(
         where=node,
@@ -112,6 +112,12 @@ def find_options(rt, params: dict[str, Any], class_name: str, master: bool = Fal
         **read_options(rt, params, class_name),
         **access,
     )
+
+
+def _is_get(where: Any) -> bool:
+    """A find whose only constraint is one objectId is a get, as Parse checks it against the
+    class-level permissions: the JS SDK's `query.get(id)` sends exactly that."""
+    return isinstance(where, dict) and len(where) == 1 and isinstance(where.get("objectId"), str)
 
 
 def read_options(rt, params: dict[str, Any], class_name: str) -> dict[str, Any]:

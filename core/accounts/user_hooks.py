@@ -114,7 +114,7 @@ def _str_set(ops: Mapping[str, Op], name: str) -> str | None:
 
 
 async def check_login(rt: Runtime, ctx: Context, found: tuple[str, dict] | None, password_ok: bool, *,
-                      master: bool = False, expiry: bool = True) -> None:
+                      master: bool = False, expiry: bool = True, verified_email: bool = True) -> None:
     """Refuse a login (or a password check, which has no `expiry`) as Parse does, in its order:
     locked out (even with the right password), wrong password (counted), an empty ACL (unless
     the master key asks), email not verified, password expired."""
@@ -132,7 +132,8 @@ async def check_login(rt: Runtime, ctx: Context, found: tuple[str, dict] | None,
     user_id, user = found
     if not master and locked_by_acl(user):
         raise ParseError(ParseError.OBJECT_NOT_FOUND, "Invalid username/password.")
-    if rt.config.verifyUserEmails and rt.config.preventLoginWithUnverifiedEmail and user.get("emailVerified") is not True:
+    if (verified_email and rt.config.verifyUserEmails and rt.config.preventLoginWithUnverifiedEmail
+            and user.get("emailVerified") is not True):
         raise ParseError(ParseError.EMAIL_NOT_FOUND, UNVERIFIED)
     policy = PasswordPolicy.from_option(rt.config.passwordPolicy)
     if expiry and policy is not None and policy.max_age_days:

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 import asyncpg
 
+from parsnip.core import js
 from parsnip.core.errors import ParseError
 from parsnip.core.layout import USER_TABLE
 
@@ -65,20 +66,14 @@ def login_credentials(params: Mapping[str, Any]) -> tuple[str | None, str | None
     / 201 when missing (JavaScript's falsy: absent, null, "", 0, false), then 101 for any that
     is not a string, as a wrong password is answered."""
     username, email, password = params.get("username"), params.get("email"), params.get("password")
-    if not _js_truthy(username) and not _js_truthy(email):
+    if not js.truthy(username) and not js.truthy(email):
         raise ParseError(ParseError.USERNAME_MISSING, "username/email is required.")
-    if not _js_truthy(password):
+    if not js.truthy(password):
         raise ParseError(ParseError.PASSWORD_MISSING, "password is required.")
-    if (not isinstance(password, str) or (_js_truthy(email) and not isinstance(email, str))
-            or (_js_truthy(username) and not isinstance(username, str))):
+    if (not isinstance(password, str) or (js.truthy(email) and not isinstance(email, str))
+            or (js.truthy(username) and not isinstance(username, str))):
         raise ParseError(ParseError.OBJECT_NOT_FOUND, INVALID_LOGIN)
     return (username or None, email or None, password)
-
-
-def _js_truthy(value: Any) -> bool:
-    if value is None or value is False or value == "" or (isinstance(value, (int, float)) and not value):
-        return False
-    return not (isinstance(value, float) and value != value)  # NaN
 
 
 INVALID_LOGIN = "Invalid username/password."

@@ -85,8 +85,15 @@ def test_unverified_email_is_refused_when_logins_need_it(fresh_dsn):
             info, api, inbox):
         name = _name()
         signup(api, username=name, password="pw1", email=f"{name}@x.com")
+        unverified = (400, {"code": 205, "error": "User email is not verified."})
         r = api.post("/verifyPassword", json={"username": name, "password": "pw1"})
-        assert (r.status_code, r.json()) == (400, {"code": 205, "error": "User email is not verified."})
+        assert (r.status_code, r.json()) == unverified
+        # The SDKs' ignoreEmailVerification: the master key's only, for a check and a login.
+        skip = {"username": name, "password": "pw1", "ignoreEmailVerification": True}
+        r = api.post("/verifyPassword", json=skip)
+        assert (r.status_code, r.json()) == unverified
+        assert api.post("/verifyPassword", json=skip, headers=master(info)).json()["username"] == name
+        assert TOKEN.match(api.post("/login", json=skip, headers=master(info)).json()["sessionToken"])
 
 
 def test_a_locked_account_is_refused_and_wrong_checks_count_towards_it(fresh_dsn):

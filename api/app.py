@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Callable
+from urllib.parse import quote
 
 from quart import Response, request
 from quart_trio import QuartTrio
@@ -109,10 +110,7 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
                 req.auth = await runtime().authenticate(req.session_token, req.keys.get("installation_id"))
             found = find_route("GET" if req.method == "HEAD" else req.method, path)  # HEAD: a GET without body
             if found is None:
-                return json_response(
-                    Reply({"code": ParseError.INVALID_JSON, "error": f"cannot route {req.method} {path}"}).encode(),
-                    404,
-                )
+                return _no_route(req.method, request.scope, full, cors)
             handler, params = found
             observe.note_route(req.method, path, handler)  # the metrics' route label
             reply = await handler(runtime(), req, **params)
@@ -145,6 +143,27 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
 
 
 INTERNAL_ERROR = Reply(INTERNAL).encode()
+
+_NO_ROUTE_PAGE = ('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n'
+                  '</head>\n<body>\n<pre>{}</pre>\n</body>\n</html>\n')
+
+
+_HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"})
+
+
+def _escape_html(text: str) -> str:
+    return text.translate(_HTML_ESCAPES)
+
+
+def _no_route(method: str, scope: dict, full: str, cors: dict[str, str]) -> Response:
+    """A path no route serves, answered as Parse Server's Express answers it (its SDKs and the
+    Dashboard see the same): 404 and a small HTML page naming the method (after the SDK's
+    `_method`) and the path as the client sent it, mount path included, query string not."""
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else quote(full, safe="/%:@!$&'()*+,;=-._~")
+    headers = {**cors, "Content-Security-Policy": "default-src 'none'", "X-Content-Type-Options": "nosniff"}
+    page = _NO_ROUTE_PAGE.format(_escape_html(f"Cannot {method} {path}"))
+    return Response(page.encode(), status=404, headers=headers, content_type="text/html; charset=utf-8")
 
 
 def _guarded(asgi: Callable) -> Callable:

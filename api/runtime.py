@@ -28,7 +28,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Sequence, TypeVar
 import asyncpg
 import trio
 
-from parsnip.core import head_signing, log as event_log
+from parsnip.core import field_rules, head_signing, log as event_log
 from parsnip.core.bus import Bus
 from parsnip.core.commands import Command, Result, Update
 from parsnip.core.config import Config
@@ -129,10 +129,16 @@ class Runtime:
         return await self._commit(commands, context, auth)
 
     async def _commit(self, commands: Sequence[Command], context: Context, auth: Auth) -> list[Result]:
-        """The append + project and publish stages: the writer's group commit."""
+        """The schema's required fields and defaults (after any hook), then the append + project
+        and publish stages: the writer's group commit."""
+        commands, filled = field_rules.apply(self.schema.fields, commands)
         self.gateway.check_up()
         with trio.CancelScope(shield=True):
-            return await self.gateway.call_steady(self.writer.write, list(commands), context, auth)
+            results = await self.gateway.call_steady(self.writer.write, commands, context, auth)
+        for result, names in zip(results, filled):
+            if names:  # echoed in the create's answer, as Parse echoes what it filled in
+                result.hooked = names
+        return results
 
     def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Run `fn(*args)` in the runtime's nursery: work that outlives the request that started

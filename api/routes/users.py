@@ -1,4 +1,4 @@
-"""/login, /logout, /users/me, /upgradeToRevocableSession and /sessions/me: the caller's own
+"""/login, /verifyPassword, /loginAs, /logout, /users/me, /upgradeToRevocableSession and /sessions/me: the caller's own
 account (`core/services/users.py`, `core/services/sessions.py`). The user and session objects
 themselves are served by `objects.py`'s routes."""
 
@@ -8,9 +8,20 @@ from parsnip.api.routes import Reply
 from parsnip.core.services import sessions, users
 
 
+def _credentials(req) -> dict:
+    return {**req.params, **(req.body if isinstance(req.body, dict) else {})}
+
+
 async def login(rt, req) -> Reply:
-    credentials = {**req.params, **(req.body if isinstance(req.body, dict) else {})}
-    return Reply(raw=await users.login(rt, req.caller, credentials))
+    return Reply(raw=await users.login(rt, req.caller, _credentials(req)))
+
+
+async def verify_password(rt, req) -> Reply:
+    return Reply(raw=await users.verify_password(rt, req.caller, _credentials(req)))
+
+
+async def login_as(rt, req) -> Reply:
+    return Reply(raw=await users.login_as(rt, req.caller, _credentials(req).get("userId")))
 
 
 async def me(rt, req) -> Reply:

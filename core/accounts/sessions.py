@@ -97,3 +97,16 @@ async def sessions_of(conn: Any, user_id: str) -> list[tuple[str, str]]:
     except asyncpg.exceptions.UndefinedTableError:
         return []
     return [(r[0], r[1]) for r in rows]
+
+
+async def installation_sessions(conn: Any, user_id: str, installation_id: str) -> list[tuple[str, str]]:
+    """(objectId, token) of every session of a user on one installation."""
+    try:
+        rows = await conn.fetch(
+            f"""SELECT object_id, data->>'sessionToken' FROM {SESSION_TABLE}
+                 WHERE data->'user' @> $1::jsonb AND data->>'installationId' = $2""",
+            user_pointer(user_id), installation_id,
+        )
+    except asyncpg.exceptions.UndefinedTableError:
+        return []
+    return [(r[0], r[1]) for r in rows]

@@ -18,6 +18,7 @@ import trio
 from parsnip.core.accounts import email_flows, lockout, passwords
 from parsnip.core.accounts.email_flows import Runtime
 from parsnip.core.accounts.policy import EXPIRED, PasswordPolicy
+from parsnip.core.accounts.users import locked_by_acl
 from parsnip.core.commands import Update
 from parsnip.core.errors import ParseError
 from parsnip.core.events import Context
@@ -112,9 +113,11 @@ def _str_set(ops: Mapping[str, Op], name: str) -> str | None:
     return op.value if op is not None and op.kind == "Set" and isinstance(op.value, str) else None
 
 
-async def check_login(rt: Runtime, ctx: Context, found: tuple[str, dict] | None, password_ok: bool) -> None:
-    """Refuse a login as Parse does, in its order: locked out (even with the right password),
-    wrong password (counted), email not verified, password expired."""
+async def check_login(rt: Runtime, ctx: Context, found: tuple[str, dict] | None, password_ok: bool, *,
+                      master: bool = False, expiry: bool = True, verified_email: bool = True) -> None:
+    """Refuse a login (or a password check, which has no `expiry`) as Parse does, in its order:
+    locked out (even with the right password), wrong password (counted), an empty ACL (unless
+    the master key asks), email not verified, password expired."""
     lock = lockout.Lockout.from_option(rt.config.accountLockout)
     if lock is not None and found is not None:
         user_id, user = found
@@ -127,10 +130,13 @@ async def check_login(rt: Runtime, ctx: Context, found: tuple[str, dict] | None,
     if not password_ok or found is None:
         raise ParseError(ParseError.OBJECT_NOT_FOUND, "Invalid username/password.")
     user_id, user = found
-    if rt.config.verifyUserEmails and rt.config.preventLoginWithUnverifiedEmail and user.get("emailVerified") is not True:
+    if not master and locked_by_acl(user):
+        raise ParseError(ParseError.OBJECT_NOT_FOUND, "Invalid username/password.")
+    if (verified_email and rt.config.verifyUserEmails and rt.config.preventLoginWithUnverifiedEmail
+            and user.get("emailVerified") is not True):
         raise ParseError(ParseError.EMAIL_NOT_FOUND, UNVERIFIED)
     policy = PasswordPolicy.from_option(rt.config.passwordPolicy)
-    if policy is not None and policy.max_age_days:
+    if expiry and policy is not None and policy.max_age_days:
         changed = user.get("_password_changed_at")
         if not (isinstance(changed, dict) and isinstance(changed.get("iso"), str)):
             # Set before the policy existed: its age counts from now on.

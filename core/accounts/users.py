@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 import asyncpg
 
+from parsnip.core import js
 from parsnip.core.errors import ParseError
 from parsnip.core.layout import USER_TABLE
 
@@ -61,31 +62,59 @@ def owner_acl(user_id: str, given: Any, public_read: bool) -> dict[str, Any]:
 
 
 def login_credentials(params: Mapping[str, Any]) -> tuple[str | None, str | None, str]:
-    """(username, email, password) of a login; 200 / 201 when they are missing."""
-    username = params.get("username")
-    email = params.get("email")
-    password = params.get("password")
-    if not (isinstance(username, str) and username) and not (isinstance(email, str) and email):
+    """(username, email, password) of a login or password check, read as Parse reads them: 200
+    / 201 when missing (JavaScript's falsy: absent, null, "", 0, false), then 101 for any that
+    is not a string, as a wrong password is answered."""
+    username, email, password = params.get("username"), params.get("email"), params.get("password")
+    if not js.truthy(username) and not js.truthy(email):
         raise ParseError(ParseError.USERNAME_MISSING, "username/email is required.")
-    if not isinstance(password, str) or not password:
+    if not js.truthy(password):
         raise ParseError(ParseError.PASSWORD_MISSING, "password is required.")
-    return (username if isinstance(username, str) and username else None,
-            email if isinstance(email, str) and email else None, password)
+    if (not isinstance(password, str) or (js.truthy(email) and not isinstance(email, str))
+            or (js.truthy(username) and not isinstance(username, str))):
+        raise ParseError(ParseError.OBJECT_NOT_FOUND, INVALID_LOGIN)
+    return (username or None, email or None, password)
 
 
 INVALID_LOGIN = "Invalid username/password."
 
 
+def locked_by_acl(user: Mapping[str, Any]) -> bool:
+    """An empty ACL locks a user out of password logins (Parse: "set the ACL to {}")."""
+    return user.get("ACL") == {}
+
+
 async def find_for_login(conn: Any, username: str | None, email: str | None) -> tuple[str, dict] | None:
-    """(objectId, data) of the user a login names, or None."""
+    """(objectId, data with its "ACL") of the user a login names, or None. A username alone may
+    also be the user's email, as Parse allows; a user whose username it is comes first."""
     try:
-        if username is not None:
+        if username is not None and email is not None:
             row = await conn.fetchrow(
-                f"""SELECT object_id, data FROM {USER_TABLE} WHERE lower(data->>'username') = lower($1)
+                f"""SELECT object_id, acl, data FROM {USER_TABLE} WHERE lower(data->>'username') = lower($1)
+                   AND data->>'username' = $1 AND lower(data->>'email') = lower($2)""", username, email)
+        elif username is not None:
+            row = await conn.fetchrow(
+                f"""SELECT object_id, acl, data FROM {USER_TABLE} WHERE lower(data->>'username') = lower($1)
                    AND data->>'username' = $1""", username)
+            if row is None:
+                row = await conn.fetchrow(
+                    f"""SELECT object_id, acl, data FROM {USER_TABLE} WHERE lower(data->>'email') = lower($1)""",
+                    username)
         else:
             row = await conn.fetchrow(
-                f"""SELECT object_id, data FROM {USER_TABLE} WHERE lower(data->>'email') = lower($1)""", email)
+                f"""SELECT object_id, acl, data FROM {USER_TABLE} WHERE lower(data->>'email') = lower($1)""", email)
     except asyncpg.exceptions.UndefinedTableError:
         return None
-    return (row["object_id"], dict(row["data"])) if row else None
+    if row is None:
+        return None
+    data = dict(row["data"])
+    if row["acl"] is not None:
+        data["ACL"] = row["acl"]
+    return row["object_id"], data
+
+
+async def user_exists(conn: Any, user_id: str) -> bool:
+    try:
+        return await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {USER_TABLE} WHERE object_id = $1)", user_id)
+    except asyncpg.exceptions.UndefinedTableError:
+        return False

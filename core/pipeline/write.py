@@ -31,7 +31,7 @@ async def run(hooks: Hooks, commands: Sequence[Command], context: Context, auth:
     results = await commit(staged.commands, context, auth)
     for cmd, result in zip(staged.commands, results):
         if getattr(cmd, "by_hook", ()):  # Parse answers the fields its beforeSave changed
-            result.hooked = cmd.by_hook
+            result.hooked = (*result.hooked, *cmd.by_hook)
     if staged.after:
         await after_save.run(nursery, staged.after, staged.commands, results, auth, context, cloud_context)
     return results

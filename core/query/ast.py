@@ -171,6 +171,17 @@ class RelatedTo:
 
 
 @dataclass(frozen=True, slots=True)
+class InRelation:
+    """Owners whose relation `field` holds one of `object_ids` (none of them: `negate`), what
+    a constraint on a Relation key means (`core/query/relations.py` makes it)."""
+
+    field: str
+    owner_class: str
+    object_ids: tuple[str, ...]
+    negate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class And:
     items: tuple["Node", ...]
 
@@ -187,11 +198,11 @@ class Nor:
 
 Node = Union[
     Compare, In, All, ContainedBy, Exists, Regex, Near, WithinBox, WithinPolygon, WithinSphere,
-    Intersects, Text, InQuery, Select, RelatedTo, And, Or, Nor,
+    Intersects, Text, InQuery, Select, RelatedTo, InRelation, And, Or, Nor,
 ]
 
 # Nodes an in-memory evaluator cannot decide from one object alone (they need other rows).
-NEEDS_DATABASE = (InQuery, Select, RelatedTo, Text)
+NEEDS_DATABASE = (InQuery, Select, RelatedTo, InRelation, Text)
 
 
 def walk(node: Node):

@@ -26,7 +26,7 @@ from parsnip.core.services.access import require_writable
 from parsnip.core.services.base import Backend, Caller
 from parsnip.core.services.objects import Saved
 from parsnip.core.services.own_account import (
-    after_login, before_login, hashed, new_session, own_view, session_token,
+    after_login, before_login, hashed, new_session, own_view, revoke_installation_sessions, session_token,
 )
 from parsnip.core.values import new_object_id
 
@@ -109,6 +109,7 @@ async def _login(rt: Backend, caller: Caller, user_id: str, data: dict, given: d
         await rt.write([Update(USER, user_id, {"authData": Op("Set", merged)})], caller.context, MASTER)
     session = new_session(rt, caller, user_id, "login", provider)
     await rt.write([session], caller.context, MASTER)
+    await revoke_installation_sessions(rt, caller, user_id, session_token(session))
     text = await own_view(rt, user_id, session_token(session))
     await after_login(rt, caller, user_id, text)
     return Saved(user_id, text=_with_auth_response(text), located=True)
@@ -129,6 +130,7 @@ async def _signup(rt: Backend, caller: Caller, body: dict, given: dict, ids: dic
     # Parse records an authData signup's session as a login with that provider.
     session = new_session(rt, caller, user_id, "login", provider)
     [created, _] = await rt.write([user, session], caller.context, caller.auth)
+    await revoke_installation_sessions(rt, caller, user_id, session_token(session))
     reply: dict[str, Any] = objects.created_body(user, created)
     if generated:
         reply["username"] = fields["username"]

@@ -9,7 +9,7 @@ import trio
 
 from parsnip.core.accounts import passwords, sessions
 from parsnip.core.accounts.users import USER_CLASS as USER
-from parsnip.core.commands import Create
+from parsnip.core.commands import Create, Delete
 from parsnip.core.errors import ParseError
 from parsnip.core.pipeline import account
 from parsnip.core.pipeline.hooks import AFTER_LOGIN, BEFORE_LOGIN
@@ -23,6 +23,26 @@ def new_session(rt: Backend, caller: Caller, user_id: str, action: str, provider
     """A new session of `user_id` for the installation the caller named."""
     length = rt.config.sessionLength if rt.config.expireInactiveSessions else None
     return sessions.create_session(user_id, action, provider, length, caller.installation_id)
+
+
+async def revoke_installation_sessions(rt: Backend, caller: Caller, user_id: str, keep: str,
+                                      installation_id: str | None = None) -> None:
+    """A new session (`keep`) ends the user's other sessions on the same installation (the
+    caller's unless named), as Parse does: one device, one session."""
+    installation_id = installation_id or caller.installation_id
+    if installation_id:
+        await end_sessions(rt, caller, await rt.read(sessions.installation_sessions, user_id, installation_id), keep)
+
+
+async def end_sessions(rt: Backend, caller: Caller, found: list[tuple[str, str]], keep: str | None = None) -> None:
+    """Delete these (objectId, token) sessions but `keep`'s; one already gone is no matter."""
+    for oid, token in found:  # one by one: a session may be gone already (logged out meanwhile)
+        if token == keep:
+            continue
+        try:
+            await rt.write([Delete(sessions.SESSION_CLASS, oid)], caller.context, MASTER)
+        except ParseError:
+            pass
 
 
 def session_token(cmd: Create) -> str:

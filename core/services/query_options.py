@@ -11,6 +11,7 @@ from parsnip.core.errors import ParseError
 from parsnip.core.history.moment import parse_moment
 from parsnip.core.layout import files_base
 from parsnip.core.query.ast import check_key, check_relative_times, parse_where
+from parsnip.core.query.relations import relation_constraints
 from parsnip.core.reads import FindOptions
 from parsnip.core.schema import check_class_name, check_field_name
 from parsnip.core.security import guard
@@ -88,8 +89,8 @@ def find_options(rt, params: dict[str, Any], class_name: str, master: bool = Fal
     explain = _truthy(params.get("explain"))
     if explain and not master:
         raise ParseError(ParseError.OPERATION_FORBIDDEN, "Cannot explain a query without the master key")
-    node = parse_where(where)
     types = rt.schema.fields(class_name)
+    node = relation_constraints(parse_where(where), class_name, types.get)
     check_relative_times(node, types.get)
     limit = max(limit, 0)
     counting = _truthy(count)
@@ -98,7 +99,7 @@ def find_options(rt, params: dict[str, Any], class_name: str, master: bool = Fal
         if counting:  # a count is its own permission; a count with results needs find too
             access = _access(rt, auth, class_name, "count")
         if limit > 0 or not counting:
-            access = _access(rt, auth, class_name, "find")
+            access = _access(rt, auth, class_name, "get" if _is_get(where) else "find")
         guard.check_query(access["access"], node, order)
     return FindOptions(
         where=node,
@@ -112,6 +113,12 @@ def find_options(rt, params: dict[str, Any], class_name: str, master: bool = Fal
         **read_options(rt, params, class_name),
         **access,
     )
+
+
+def _is_get(where: Any) -> bool:
+    """A find whose only constraint is one objectId is a get, as Parse checks it against the
+    class-level permissions: the JS SDK's `query.get(id)` sends exactly that."""
+    return isinstance(where, dict) and len(where) == 1 and isinstance(where.get("objectId"), str)
 
 
 def read_options(rt, params: dict[str, Any], class_name: str) -> dict[str, Any]:

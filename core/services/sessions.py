@@ -12,6 +12,7 @@ from parsnip.core.services import objects
 from parsnip.core.services.access import require_writable
 from parsnip.core.services.base import Backend, Caller
 from parsnip.core.services.objects import Found, Saved, create_command
+from parsnip.core.services.own_account import revoke_installation_sessions
 
 SESSION = sessions.SESSION_CLASS
 # Set by the server only: a client may not forge a token, move a session to another user,
@@ -60,6 +61,8 @@ async def create(rt: Backend, caller: Caller, class_name: str, body: Any) -> Sav
     extra = create_command(rt, SESSION, body).ops
     cmd = type(cmd)(SESSION, {**extra, **cmd.ops})
     [result] = await rt.write([cmd], caller.context, MASTER)
+    await revoke_installation_sessions(rt, caller, caller.auth.user_id, cmd.ops["sessionToken"].value,
+                                       caller.auth.installation_id)
     return Saved(result.object_id, {"objectId": result.object_id, "createdAt": objects.iso(result.created_at),
                                     "sessionToken": cmd.ops["sessionToken"].value}, created=True)
 

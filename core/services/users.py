@@ -13,6 +13,7 @@ from typing import Any
 
 import trio
 
+from parsnip.core import js
 from parsnip.core.accounts import passwords, sessions, user_hooks, users
 from parsnip.core.commands import Create, Delete, Update, build_ops
 from parsnip.core.errors import ParseError
@@ -24,7 +25,9 @@ from parsnip.core.services import authdata, objects
 from parsnip.core.services.access import require_writable
 from parsnip.core.services.base import Backend, Caller
 from parsnip.core.services.objects import Found, Saved
-from parsnip.core.services.own_account import after_login, before_login, new_session, own_view, session_token
+from parsnip.core.services.own_account import (
+    after_login, before_login, end_sessions, new_session, own_view, revoke_installation_sessions, session_token,
+)
 from parsnip.core.values import new_object_id
 
 USER = users.USER_CLASS
@@ -47,28 +50,64 @@ async def signup(rt: Backend, caller: Caller, body: Any) -> Saved:
     ops, _ = build_ops(USER, fields)
     # The password is checked and hashed by the `_User` rules (core/accounts/user_hooks.py).
     user = Create(USER, ops, user_id, server_chosen_id=True, password=body["password"])
+    if caller.master and not caller.installation_id:
+        # The master key creating a user for someone else (Parse 9): no session, no token.
+        [created] = await rt.write([user], caller.context, caller.auth, cloud_context=caller.cloud_context)
+        return Saved(user_id, objects.created_body(user, created), created=True, located=True)
     session = new_session(rt, caller, user_id, "signup")
     [created, _] = await rt.write([user, session], caller.context, caller.auth, cloud_context=caller.cloud_context)
+    await revoke_installation_sessions(rt, caller, user_id, session_token(session))
     return Saved(user_id, {**objects.created_body(user, created), "sessionToken": session_token(session)},
                  created=True, located=True)
 
 
-async def login(rt: Backend, caller: Caller, credentials: dict[str, Any]) -> str:
-    """The user's own view with a new session token; 101 for any wrong name or password."""
+async def _authenticate(rt: Backend, caller: Caller, credentials: dict[str, Any], *, login: bool) -> str:
+    """The id of the user these credentials name, with Parse's refusals (101 for any wrong name
+    or password, lockout, an empty ACL, unverified email; password age for a login only)."""
     username, email, password = users.login_credentials(credentials)
     found = await rt.read(users.find_for_login, username, email)
     stored = found[1].get("_hashed_password") if found else None
     ok = await trio.to_thread.run_sync(passwords.verify, password, stored)
-    await user_hooks.check_login(rt, caller.context, found, ok)  # lockout, verified email, password age
+    # The master key may skip the verified-email rule (the SDKs' ignoreEmailVerification).
+    skip_email = caller.master and js.truthy(credentials.get("ignoreEmailVerification"))
+    await user_hooks.check_login(rt, caller.context, found, ok, master=caller.master, expiry=login,
+                                 verified_email=not skip_email)
     if not ok or found is None:
         raise ParseError(ParseError.OBJECT_NOT_FOUND, users.INVALID_LOGIN)
-    user_id = found[0]
+    return found[0]
+
+
+async def login(rt: Backend, caller: Caller, credentials: dict[str, Any]) -> str:
+    """The user's own view with a new session token; 101 for any wrong name or password."""
+    user_id = await _authenticate(rt, caller, credentials, login=True)
     await before_login(rt, caller, user_id)
     session = new_session(rt, caller, user_id, "login")
     await rt.write([session], caller.context, MASTER)
+    await revoke_installation_sessions(rt, caller, user_id, session_token(session))
     view = await own_view(rt, user_id, session_token(session))
     await after_login(rt, caller, user_id, view)
     return view
+
+
+async def verify_password(rt: Backend, caller: Caller, credentials: dict[str, Any]) -> str:
+    """Check a user's password as a login would, creating no session: the user's own view."""
+    return await own_view(rt, await _authenticate(rt, caller, credentials, login=False))
+
+
+async def login_as(rt: Backend, caller: Caller, user_id: Any) -> str:
+    """The master key opens a session for any user (Parse's /loginAs: no login hooks, no
+    lockout): the user's own view with the new token."""
+    if not caller.master:
+        raise ParseError(ParseError.OPERATION_FORBIDDEN, "Permission denied")
+    require_writable(caller.auth)
+    if not js.truthy(user_id):
+        raise ParseError(ParseError.INVALID_VALUE, "userId must not be empty, null, or undefined")
+    if not isinstance(user_id, str) or not await rt.read(users.user_exists, user_id):
+        raise ParseError(ParseError.OBJECT_NOT_FOUND, "user not found")
+    session = new_session(rt, caller, user_id, "login", "masterkey")
+    await rt.write([session], caller.context, MASTER)
+    await revoke_installation_sessions(rt, caller, user_id, session_token(session))
+    return await own_view(rt, user_id, session_token(session))
 
 
 async def me(rt: Backend, caller: Caller) -> str:
@@ -152,10 +191,4 @@ async def delete(rt: Backend, caller: Caller, class_name: str, object_id: str) -
 
 
 async def _revoke_sessions(rt: Backend, caller: Caller, user_id: str, keep: str | None = None) -> None:
-    doomed = [Delete(sessions.SESSION_CLASS, oid) for oid, token in await rt.read(sessions.sessions_of, user_id)
-              if token != keep]
-    for cmd in doomed:  # one by one: a session may be gone already (logged out meanwhile)
-        try:
-            await rt.write([cmd], caller.context, MASTER)
-        except ParseError:
-            pass
+    await end_sessions(rt, caller, await rt.read(sessions.sessions_of, user_id), keep)

@@ -350,14 +350,7 @@ CASES = [
     Case("relation-on-a-number-field", "PUT", "/classes/{cls}/{oid}", 400, 111,
          json={"score": {"__op": "AddRelation", "objects": [{"__type": "Pointer", "className": "A", "objectId": "a"}]}},
          error="schema mismatch for {cls}.score; expected Number but got Relation<A>"),
-    # -- routes ---------------------------------------------------------------------------------------------------
-    Case("unknown-route", "GET", "/nothere", 404, 107),  # parse: 404 Express HTML page
-    Case("put-without-object-id", "PUT", "/classes/{cls}", 404, 107, json={"score": 2}),
-    Case("delete-without-object-id", "DELETE", "/classes/{cls}", 404, 107),
-    Case("post-with-object-id", "POST", "/classes/{cls}/{oid}", 404, 107, json={"score": 2}),
-    Case("patch", "PATCH", "/classes/{cls}/{oid}", 404, 107, json={"score": 2}),
-    Case("sdk-method-patch", "POST", "/classes/{cls}", 404, 107, json={"_method": "PATCH"}),
-    Case("classes-without-class", "GET", "/classes/", 404, 107),
+    # (routes no handler serves: tests/api/test_unknown_routes.py, Parse answers them with an HTML page)
     # -- batch -----------------------------------------------------------------------------------------------------
     Case("batch-requests-not-array", "POST", "/batch", 400, 107, json={"requests": {"a": 1}},
          error="requests must be an array"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 
 def _make(api, cls, body=None) -> str:
     r = api.post(f"/classes/{cls}", json=body or {})
@@ -64,3 +66,48 @@ def test_deleting_the_owner_empties_its_relations(api, class_name):
     assert len(_related(api, owner_cls, owner, "likes", target_cls)) == 1
     assert api.delete(f"/classes/{owner_cls}/{owner}").status_code == 200
     assert _related(api, owner_cls, owner, "likes", target_cls) == []
+
+
+# -- constraints on the Relation key itself (each answer read from the reference Parse Server) --
+
+def _owners(api, cls, where) -> list[str]:
+    r = api.get(f"/classes/{cls}", params={"where": json.dumps(where), "order": "name"})
+    assert r.status_code == 200, r.text
+    return [o["name"] for o in r.json()["results"]]
+
+
+@pytest.mark.parametrize("constraint, expected", [
+    ("t0", ["a"]),
+    ("t1", ["a", "b"]),
+    ("missing", []),
+    ("t0-other-class", ["a"]),  # only the objectId counts, as in Parse
+    ({"$in": ["t0"]}, ["a"]),
+    ({"$in": ["t0", "t1"]}, ["a", "b"]),
+    ({"$nin": ["t0"]}, ["b", "c"]),
+    ({"$ne": "t0"}, ["b", "c"]),
+    ({"$ne": "t1"}, ["c"]),
+], ids=["equal-t0", "equal-t1", "equal-missing", "equal-other-class", "in-one", "in-two", "nin", "ne-t0", "ne-t1"])
+def test_a_pointer_constraint_on_a_relation_key_finds_its_owners(api, class_name, constraint, expected):
+    owner_cls, target_cls = class_name + "O", class_name + "T"
+    t = {f"t{n}": _make(api, target_cls, {"n": n}) for n in range(2)}
+    t["missing"] = "zzzzzzzzzz"
+    _make(api, owner_cls, {"name": "a", "likes": _op("AddRelation", target_cls, t["t0"], t["t1"])})
+    _make(api, owner_cls, {"name": "b", "likes": _op("AddRelation", target_cls, t["t1"])})
+    _make(api, owner_cls, {"name": "c"})
+
+    def ptr(name: str) -> dict:
+        if name == "t0-other-class":
+            return _ptr("Other", t["t0"])
+        return _ptr(target_cls, t[name])
+
+    if isinstance(constraint, str):
+        value: object = ptr(constraint)
+    else:
+        [(op, arg)] = constraint.items()
+        value = {op: [ptr(n) for n in arg] if isinstance(arg, list) else ptr(arg)}
+    assert _owners(api, owner_cls, {"likes": value}) == expected
+    # Combined with other constraints, inside $or, and counted.
+    assert _owners(api, owner_cls, {"likes": value, "name": "a"}) == [n for n in expected if n == "a"]
+    assert _owners(api, owner_cls, {"$or": [{"likes": value}, {"name": "c"}]}) == sorted(set(expected) | {"c"})
+    r = api.get(f"/classes/{owner_cls}", params={"where": json.dumps({"likes": value}), "count": 1, "limit": 0})
+    assert r.json() == {"results": [], "count": len(expected)}

@@ -24,7 +24,8 @@ from parsnip.core import layout
 from parsnip.core.errors import ParseError
 from parsnip.core.query.ast import check_key, walk
 from parsnip.core.query.ast import (
-    All, And, Compare, ContainedBy, Exists, In, InQuery, Intersects, Near, Node, Nor, Or, Regex, RelatedTo, Select, Text,
+    All, And, Compare, ContainedBy, Exists, In, InQuery, InRelation, Intersects, Near, Node, Nor, Or, Regex, RelatedTo,
+    Select, Text,
     WithinBox, WithinPolygon, WithinSphere,
 )
 from parsnip.core.query.sql import fields, geo
@@ -70,6 +71,8 @@ def compile_where(node: Node, params: Params, tables: Tables | None = None) -> s
         return _select(node, params, tables)
     if isinstance(node, RelatedTo):
         return _related_to(node, params, tables)
+    if isinstance(node, InRelation):
+        return _in_relation(node, params)
     raise ParseError(ParseError.INVALID_QUERY, f"query operator not supported yet: {type(node).__name__}")
 
 
@@ -96,6 +99,16 @@ def _related_to(node: RelatedTo, params: Params, tables: Tables | None) -> str:
     owner = (f"EXISTS (SELECT 1 FROM {tbl} WHERE object_id = {params.add(node.object_id, '::text')}"
              f" AND {readable})")
     return f"({members} AND {owner})"
+
+
+def _in_relation(node: InRelation, params: Params) -> str:
+    """Owners whose relation holds one of the objects (or none of them), from the relation
+    table's (owner_class, field, target_id) index."""
+    check_class_name(node.owner_class)
+    owners = (f"SELECT owner_id FROM parsnip_relations WHERE owner_class = {params.add(node.owner_class, '::text')}"
+              f" AND field = {params.add(node.field, '::text')}"
+              f" AND target_id = ANY({params.add(list(node.object_ids), '::text[]')})")
+    return f"(object_id {'NOT IN' if node.negate else 'IN'} ({owners}))"
 
 
 # -- $text ---------------------------------------------------------------------------------

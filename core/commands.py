@@ -91,7 +91,22 @@ class RestoreClass:
     moment: Moment
 
 
-Command = Union[Create, Update, Delete, SchemaChange, Restore, RestoreClass]
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    """A file uploaded (`action` "create", its bytes already in the adapter) or deleted; the
+    writer numbers its version and emits the `file` event (core/events.py: FILE)."""
+
+    name: str
+    action: str  # "create" | "delete"
+    size: int = 0
+    content_type: str | None = None
+    digest: str = ""
+    metadata: Any = None
+    tags: Any = None
+    class_name: str = "@File"
+
+
+Command = Union[Create, Update, Delete, SchemaChange, Restore, RestoreClass, FileChange]
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ async def server_info(rt, req) -> Reply:
     return Reply({
         "features": {
             "globalConfig": crud,
+            "files": {"create": True, "read": True, "delete": True},  # /files (api/routes/files.py)
             "hooks": {"create": True, "read": True, "update": True, "delete": True},
             "cloudCode": {"jobs": True},  # /jobs and /cloud_code/jobs (api/routes/jobs.py)
             "logs": {"level": logs, "size": logs, "order": logs, "until": logs, "from": logs},

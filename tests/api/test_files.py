@@ -210,3 +210,20 @@ def _file_events(client, name: str) -> list[dict]:
     assert r.status_code == 200, r.text
     body = r.json()
     return [e for e in body["results"] if e["className"] == "@File" and e["objectId"] == name]
+
+
+def test_file_events_chain_in_the_log_and_history_still_verifies(api, raw):
+    name = upload(api, "chained.txt", b"abc")["name"]
+    assert api.delete(f"/files/{name}", headers=MASTER).status_code == 200
+    [created, deleted] = _file_events(raw, name)
+    assert (created["version"], deleted["version"]) == (1, 2) and deleted["position"] > created["position"]
+    assert created["by"]["master"] is True and created["changes"]["digest"] == hashlib.sha256(b"abc").hexdigest()
+    assert deleted["changes"] == {**created["changes"], "action": "delete"}
+    assert api.get("/history/verify", headers=MASTER).json()["ok"] is True
+
+
+def test_a_user_upload_records_who(api, raw):
+    user = signup(api)
+    name = upload(api, "mine.txt", b"mine", headers=user.headers)["name"]
+    [event] = _file_events(raw, name)
+    assert event["by"]["user"] == user.id and event["by"]["master"] is False

@@ -67,8 +67,9 @@ async def upload(rt, request, path: str) -> Reply:
     headers = request.headers
     if "x-parse-application-id" in headers:
         req = read_request(config, "POST", path, headers, request.args, b"", request.remote_addr, body={})
-        content_type = headers.get("Content-Type")
-        chunks, metadata, tags = body, None, None
+        length = headers.get("Content-Length")
+        up = files.Upload(body, headers.get("Content-Type"), content_length=int(length) if length and length.isdigit() else None,
+                          headers=headers)
     else:
         raw = b"".join([chunk async for chunk in body])
         try:
@@ -77,15 +78,15 @@ async def upload(rt, request, path: str) -> Reply:
             raise Unauthorized() from None  # not JSON: no application id anywhere (Parse's 403)
         req = read_request(config, "POST", path, headers, request.args, raw, request.remote_addr,
                            body=decoded if isinstance(decoded, dict) else {})
-        content_type, data = req.keys.get("content_type"), _base64(req.body)
+        data = _base64(req.body)
         file_data = req.body.get("fileData") if isinstance(req.body.get("fileData"), dict) else {}
-        metadata, tags = file_data.get("metadata"), file_data.get("tags")
-        chunks = _one(data)
+        up = files.Upload(_one(data), req.keys.get("content_type"), file_data.get("metadata"), file_data.get("tags"),
+                          data, len(data), headers)
     if req.session_token and not req.master:
         req.auth = await rt.authenticate(req.session_token, req.keys.get("installation_id"))
     if not name or "/" in name:
         raise ParseError(ParseError.INVALID_FILE_NAME, "Filename not provided.")
-    answer = await files.upload(rt, req.caller, name, chunks, content_type, metadata, tags)
+    answer = await files.upload(rt, req.caller, name, up)
     return Reply(answer, status=201, headers={"Location": answer["url"]})
 
 

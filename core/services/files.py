@@ -9,11 +9,13 @@ import inspect
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Mapping
 from urllib.parse import quote
 
 import trio
 
+from parsnip.core.cloud import file_triggers
+from parsnip.core.cloud.file_triggers import ParseFile
 from parsnip.core.commands import FileChange
 from parsnip.core.errors import ParseError
 from parsnip.core.files import names, records
@@ -39,10 +41,23 @@ class Download:
     body: AsyncIterator[bytes] | bytes = b""
 
 
-async def upload(rt, caller: Caller, filename: str, chunks: AsyncIterator[bytes], content_type: str | None,
-                 metadata: Any = None, tags: Any = None) -> dict[str, str]:
-    """Check who may upload what (130, 122), stream the bytes to the adapter, record the file;
-    answers Parse's {"url", "name"}."""
+@dataclass
+class Upload:
+    """An upload's bytes and what the request said of them: `whole` the bytes when the client
+    sent them at once (the JS SDK's base64 form), and its Content-Length."""
+
+    chunks: AsyncIterator[bytes]
+    content_type: str | None = None
+    metadata: Any = None
+    tags: Any = None
+    whole: bytes | None = None
+    content_length: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+async def upload(rt, caller: Caller, filename: str, up: Upload) -> dict[str, str]:
+    """Check who may upload what (130, 122), run the before_save file trigger, stream the bytes
+    to the adapter, record the file, run after_save; answers Parse's {"url", "name"}."""
     opts = rt.file_options
     auth = caller.auth
     if auth.read_only:
@@ -51,13 +66,25 @@ async def upload(rt, caller: Caller, filename: str, chunks: AsyncIterator[bytes]
         await _check_uploader(rt, caller)
     names.check_name(filename)
     if not auth.master:
-        names.check_extension(filename, content_type, opts.extensions)
-    if metadata is not None and not isinstance(metadata, dict) or tags is not None and not isinstance(tags, dict):
-        raise ParseError(ParseError.INVALID_JSON, "File metadata and tags must be objects.")
-    first = await _first_chunk(chunks)
+        names.check_extension(filename, up.content_type, opts.extensions)
+    first = await _first_chunk(up.chunks)
     if first is None:
         raise ParseError(ParseError.FILE_SAVE_ERROR, "Invalid file upload.")
-    name, stored_type = names.stored_name_and_type(filename, content_type, opts.preserve_name)
+    file = ParseFile(filename, None, up.content_type, up.metadata or {}, up.tags or {}, up.whole)
+    if file_triggers.registered(rt, "before_save"):
+        size = len(up.whole) if up.whole is not None else up.content_length
+        file = await file_triggers.run(rt, "before_save", caller, file, file_size=size,
+                                       content_length=up.content_length, headers=up.headers)
+        if file.name != filename:  # renamed by the trigger: Parse's rules for the new name
+            names.check_name(file.name)
+            if not auth.master:
+                names.check_extension(file.name, file.content_type, opts.extensions)
+    if not isinstance(file.metadata, dict) or not isinstance(file.tags, dict):
+        raise ParseError(ParseError.INVALID_JSON, "File metadata and tags must be objects.")
+    chunks = up.chunks if file.data is up.whole else _one(file.data or b"")  # a trigger may give new bytes
+    if file.data is not up.whole:
+        first = b""
+    name, stored_type = names.stored_name_and_type(file.name, file.content_type, opts.preserve_name)
     digest = hashlib.sha256()
     size = 0
 
@@ -70,13 +97,18 @@ async def upload(rt, caller: Caller, filename: str, chunks: AsyncIterator[bytes]
 
     try:
         await rt.files.put(name, measured(), stored_type)
-        await rt.write([FileChange(name, "create", size, stored_type, digest.hexdigest(), metadata, tags)],
+        await rt.write([FileChange(name, "create", size, stored_type, digest.hexdigest(), file.metadata, file.tags)],
                        caller.context, MASTER)
     except BaseException:
         with trio.CancelScope(shield=True):
             await _quietly_delete(rt, name)
         raise
-    return {"url": file_url(rt, name), "name": name}
+    url = file_url(rt, name)
+    if file_triggers.registered(rt, "after_save"):
+        saved = ParseFile(name, url, stored_type, file.metadata, file.tags, up.whole if file.data is up.whole else file.data)
+        await file_triggers.run(rt, "after_save", caller, saved, file_size=size, content_length=up.content_length,
+                                headers=up.headers)
+    return {"url": url, "name": name}
 
 
 def file_url(rt, name: str) -> str:
@@ -134,13 +166,22 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
 
 
 async def delete(rt, caller: Caller, name: str) -> None:
-    """Master key only (Parse's 403); the `file` event now; the bytes at once when
-    fileRetentionDays is 0 and nothing holds the file, else by the janitor after it."""
+    """Master key only (Parse's 403); before_delete may refuse; the `file` event now; the bytes
+    at once when fileRetentionDays is 0 and nothing holds the file, else by the janitor."""
     require_master(caller.auth)
     require_writable(caller.auth, "delete a file")
+    triggered = file_triggers.registered(rt, "before_delete") or file_triggers.registered(rt, "after_delete")
+    rec = await rt.read(records.record, name) if triggered else None
+    file = size = None
+    if rec is not None:
+        file = ParseFile(name, file_url(rt, name), rec["content_type"], rec["metadata"] or {}, rec["tags"] or {})
+        size = rec["size"]
+        await file_triggers.run(rt, "before_delete", caller, file, file_size=size)
     await rt.write([FileChange(name, "delete")], caller.context, MASTER)
     if rt.file_options.retention_days <= 0 and not await _referenced(rt, name):
         await _quietly_delete(rt, name)
+    if file is not None:
+        await file_triggers.run(rt, "after_delete", caller, file, file_size=size)
 
 
 async def janitor(rt, every: float = JANITOR_EVERY) -> None:
@@ -236,6 +277,10 @@ def _served_type(content_type: str | None) -> str:
     if content_type.startswith("text/") and "charset" not in content_type:
         return content_type + "; charset=utf-8"
     return content_type
+
+
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 def _not_found() -> Download:

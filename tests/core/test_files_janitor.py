@@ -23,7 +23,7 @@ async def _one(data: bytes):
 
 async def test_the_janitor_removes_expired_unheld_bytes_only(runtime, tmp_path):
     runtime.files = LocalFilesAdapter(str(tmp_path))
-    names = [(await files.upload(runtime, BY_MASTER, f"{n}.txt", _one(n.encode()), "text/plain"))["name"]
+    names = [(await files.upload(runtime, BY_MASTER, f"{n}.txt", files.Upload(_one(n.encode()), "text/plain")))["name"]
              for n in ("kept", "held", "dropped")]
     kept, held, dropped = names
     await runtime.write([Create("Doc", {"f": Op("Set", {"__type": "File", "name": held})})], Context(master=True))
@@ -44,7 +44,7 @@ async def test_the_janitor_removes_expired_unheld_bytes_only(runtime, tmp_path):
 async def test_with_no_retention_a_delete_removes_the_bytes_at_once(runtime, tmp_path):
     runtime.files = LocalFilesAdapter(str(tmp_path))
     runtime.file_options = dataclasses.replace(runtime.file_options, retention_days=0)
-    name = (await files.upload(runtime, BY_MASTER, "now.txt", _one(b"x"), "text/plain"))["name"]
+    name = (await files.upload(runtime, BY_MASTER, "now.txt", files.Upload(_one(b"x"), "text/plain")))["name"]
     assert (tmp_path / name).exists()
     await files.delete(runtime, BY_MASTER, name)
     assert not (tmp_path / name).exists()

@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping
 
 from parsnip.core.events import CREATE, DELETE, ERASE, FILE, PURGE, SCHEMA, UPDATE, Event, object_states
 from parsnip.core.history.entries import Version, encode
+from parsnip.core.layout import file_url
 
 OBJECT_KINDS = (CREATE, UPDATE, DELETE)
 RESTORE = "restore"  # the payload key a restore's create/update/delete events carry
@@ -46,7 +47,7 @@ def _object_json(obj: Mapping[str, Any], hidden: frozenset[str], files_base: str
         if name in hidden:
             continue
         if isinstance(value, dict) and value.get("__type") == "File" and "name" in value:
-            value = {**value, "url": files_base + str(value["name"])}
+            value = {**value, "url": file_url(files_base, str(value["name"]))}
         out[name] = value
     return json.dumps(out, separators=(",", ":"), ensure_ascii=False)
 

@@ -10,7 +10,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, AsyncIterator, Mapping
-from urllib.parse import quote
 
 import trio
 
@@ -20,6 +19,7 @@ from parsnip.core.commands import FileChange
 from parsnip.core.errors import ParseError
 from parsnip.core.files import names, records
 from parsnip.core.files.adapter import FileNotFound
+from parsnip.core import layout
 from parsnip.core.layout import files_base
 from parsnip.core.security.auth import MASTER
 from parsnip.core.services.access import require_master, require_writable
@@ -113,7 +113,7 @@ async def upload(rt, caller: Caller, filename: str, up: Upload) -> dict[str, str
 
 def file_url(rt, name: str) -> str:
     """A file's URL: the adapter's own (S3 directAccess) or Parsnip's GET route."""
-    return rt.files.direct_url(name) or files_base(rt.config) + quote(name)
+    return rt.files.direct_url(name) or layout.file_url(files_base(rt.config), name)
 
 
 async def download(rt, name: str, range_header: str | None) -> Download:

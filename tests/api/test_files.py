@@ -71,13 +71,20 @@ def test_raw_upload_answers_a_unique_name_and_a_url_served_without_keys(api, raw
     assert missing.status_code == 404 and missing.text == "File not found."
 
 
-def test_the_type_comes_from_the_extension_or_names_one(api, raw):
+def test_the_type_comes_from_the_extension_or_names_one(api, raw, class_name):
     png = upload(api, "pic.png", b"\x89PNG...", "application/octet-stream")
     assert raw.get(f"/files/{APP}/{png['name']}").headers["content-type"] == "image/png"
     named = upload(api, "picture", b"\x89PNG...", "image/png")  # no extension: the type's is added
     assert named["name"].endswith("_picture.png")
     spaced = upload(api, "my file.txt", b"x")
     assert spaced["url"].endswith("_my%20file.txt") and raw.get(spaced["url"]).content == b"x"
+    # An object's File reads back with the same URL as the upload gave (encoded as Parse does).
+    oid = api.post(f"/classes/{class_name}", headers=MASTER,
+                   json={"f": {"__type": "File", "name": spaced["name"]}}).json()["objectId"]
+    assert api.get(f"/classes/{class_name}/{oid}", headers=MASTER).json()["f"]["url"] == spaced["url"]
+    [entry] = [e for e in api.get("/changes", headers=MASTER, params={"limit": 1000}).json()["results"]
+               if e["objectId"] == oid]
+    assert entry["object"]["f"]["url"] == spaced["url"]
 
 
 def test_the_js_sdk_json_form_with_metadata_and_tags(raw, server):

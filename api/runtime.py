@@ -58,6 +58,7 @@ from parsnip.core.services import files as files_service
 from parsnip.core.security.roles import RoleCache, roles_of
 from parsnip.core.values import iso, now
 from parsnip.core.writer import Policy, Publisher, Writer
+from parsnip.projections import files as file_reads
 from parsnip.projections.reads import READS
 from parsnip.projections.store import Projector
 
@@ -80,6 +81,7 @@ class Runtime:
         self.config = config
         self.file_options = file_options(config)  # core/files/options.py
         self.files: FilesAdapter = files or LocalFilesAdapter(self.file_options.directory)  # where file bytes live
+        self.file_reads = file_reads  # projections/files.py: file records, and who holds a file
         self.gateway = gateway
         self.schema = schema
         self.writer = writer

@@ -61,6 +61,9 @@ class Backend(Protocol):
     hooks: Hooks  # the hook registry (core/pipeline/hooks.py)
     projector: Any  # applies events to the projections (projections/store.py), for erasure
     bus: Any  # every committed event, from any node (core/bus.py: Bus), for the change feed
+    files: Any  # where file bytes live (core/files/adapter.py: FilesAdapter)
+    file_options: Any  # core/files/options.py: FileOptions
+    file_reads: Any  # the files projection's reads (projections/files.py)
 
     async def write(self, commands: Sequence[Command], context: Context, auth: Auth | None = None, *,
                     cloud_context: dict | None = None) -> list[Result]: ...

@@ -17,7 +17,7 @@ from parsnip.core.cloud import file_triggers
 from parsnip.core.cloud.file_triggers import ParseFile
 from parsnip.core.commands import FileChange
 from parsnip.core.errors import ParseError
-from parsnip.core.files import names, records
+from parsnip.core.files import names
 from parsnip.core.files.adapter import FileNotFound
 from parsnip.core import layout
 from parsnip.core.layout import files_base
@@ -119,7 +119,7 @@ def file_url(rt, name: str) -> str:
 async def download(rt, name: str, range_header: str | None) -> Download:
     """The file's bytes (all, or the one range asked), or 404 as Parse answers: never uploaded,
     or deleted and held by no live object."""
-    rec = await rt.read(records.record, name)
+    rec = await rt.read(rt.file_reads.record, name)
     if rec is None or (rec["deleted_at"] is not None and not await _referenced(rt, name)):
         return _not_found()
     size = rec["size"]
@@ -171,7 +171,7 @@ async def delete(rt, caller: Caller, name: str) -> None:
     require_master(caller.auth)
     require_writable(caller.auth, "delete a file")
     triggered = file_triggers.registered(rt, "before_delete") or file_triggers.registered(rt, "after_delete")
-    rec = await rt.read(records.record, name) if triggered else None
+    rec = await rt.read(rt.file_reads.record, name) if triggered else None
     file = size = None
     if rec is not None:
         file = ParseFile(name, file_url(rt, name), rec["content_type"], rec["metadata"] or {}, rec["tags"] or {})
@@ -200,7 +200,7 @@ async def sweep(rt, since):
     """One pass of the janitor over files deleted after `since`; returns where the next starts."""
     before = now() - timedelta(days=max(rt.file_options.retention_days, 0))
     while True:
-        batch = await rt.read(records.expired, since, before)
+        batch = await rt.read(rt.file_reads.expired, since, before)
         for name, deleted_at in batch:
             if not await _referenced(rt, name):
                 await _quietly_delete(rt, name)
@@ -231,7 +231,7 @@ async def _check_uploader(rt, caller: Caller) -> None:
 async def _referenced(rt, name: str) -> bool:
     fields = [(cls, f) for cls in rt.schema.class_names()
               for f, t in rt.schema.fields(cls).items() if (t or {}).get("type") == "File"]
-    return bool(fields) and await rt.read(records.referenced, name, fields)
+    return bool(fields) and await rt.read(rt.file_reads.referenced, name, fields)
 
 
 async def _open(adapter, name: str, start: int, end: int) -> AsyncIterator[bytes]:

@@ -1,4 +1,5 @@
-"""Reads of the files projection (`parsnip_files`) and of the objects that point at a file."""
+"""Reads of the files projection (`parsnip_files`, written by `store.py`) and of the objects that
+point at a file; the files service reaches them as `Runtime.file_reads` (core/services/files.py)."""
 
 from __future__ import annotations
 

@@ -154,18 +154,19 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
 INTERNAL_ERROR = Reply(INTERNAL).encode()
 
 
-def _guarded(asgi: Callable, mount: str) -> Callable:
+def _guarded(asgi: Callable, mount: str | None = None) -> Callable:
     """The last boundary, around Quart itself: an exception escaping it (sending a response,
     an error handler failing) becomes a JSON 500 if nothing was sent yet, never hypercorn's page.
     An answer sent before the request's body was all read closes the connection, which could
-    not carry another request."""
+    not carry another request. Under `mount`, an upload's `receive` waits for its reader
+    (api/routes/files.py: UploadFlow)."""
 
     async def guarded(scope, receive, send) -> None:
         if scope.get("type") != "http":
             await asgi(scope, receive, send)
             return
         started = body_read = False
-        flow = _upload_flow(scope, mount)
+        flow = None if mount is None else _upload_flow(scope, mount)
 
         async def tracking_receive():
             nonlocal body_read

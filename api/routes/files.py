@@ -13,7 +13,7 @@ import trio
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from parsnip.api.errors import Unauthorized
-from parsnip.api.request import BODY_IDLE_TIMEOUT, BodyTimeout, decode_body, read_request
+from parsnip.api.request import decode_body, next_chunk, read_request
 from parsnip.api.routes import Reply
 from parsnip.core.errors import ParseError
 from parsnip.core.services import files
@@ -110,18 +110,11 @@ async def delete(rt, req, filename: str) -> Reply:
 
 async def _body(request, limit: int) -> AsyncIterator[bytes]:
     """The request body as it arrives, each chunk reported to the upload's flow; 413 past
-    `limit`, 408 when the client stalls."""
+    `limit`, 408 when the client stalls (no bound on the whole: a large file takes its time)."""
     flow: UploadFlow | None = request.scope.get(FLOW_KEY)
     seen = 0
     chunks = request.body.__aiter__()
-    while True:
-        with trio.move_on_after(BODY_IDLE_TIMEOUT) as idle:
-            try:
-                chunk = await chunks.__anext__()
-            except StopAsyncIteration:
-                return
-        if idle.cancelled_caught:
-            raise BodyTimeout(f"no part of the request body came for {BODY_IDLE_TIMEOUT:g} s")
+    while (chunk := await next_chunk(chunks)) is not None:
         seen += len(chunk)
         if flow is not None:
             flow.took(len(chunk))

@@ -3,7 +3,6 @@ renamed into place, so a reader never sees half a file."""
 
 from __future__ import annotations
 
-import os
 import secrets
 from typing import AsyncIterator
 

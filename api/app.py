@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from parsnip.api import observe
 from parsnip.api.errors import INTERNAL, Unauthorized, log_failure, request_id, status_for
 from parsnip.api.request import BodyTimeout, decode_large_body, read_body, read_request
-from parsnip.api.routes import Reply, pages
+from parsnip.api.routes import Reply, files as file_routes, pages
 from parsnip.api.routes.table import find_route
 from parsnip.api.runtime import Runtime, health
 from parsnip.core.config import Config
@@ -75,6 +75,14 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
         log_failure(err, request.method, request.path, rid)
         return json_response(INTERNAL_ERROR, 500)
 
+    def reply_response(reply: Reply) -> Response:
+        if reply.stream is not None:  # sent as it comes, for as long as the client reads
+            streamed = Response(reply.stream, status=reply.status, headers={**cors, **reply.headers},
+                                content_type=reply.content_type)
+            streamed.timeout = None  # no RESPONSE_TIMEOUT: a stream ends when its client leaves
+            return streamed
+        return json_response(reply.encode(), reply.status, reply.headers, reply.content_type)
+
     methods = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"]
 
     # Matched on the full path (root_path + path), so the app works alone and mounted by a host
@@ -85,16 +93,21 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
         full = (request.root_path or "").rstrip("/") + "/" + rest
         path = full[len(mount):] or "/"
         try:
+            mounted = full == mount or full.startswith(mount + "/")
+            if mounted and file_routes.is_upload(request.method, path):  # reads its own body, streamed
+                return reply_response(await file_routes.upload(runtime(), request, path))
             # Read first, whatever the answer: a body left unread would stall the connection's
             # next request (hypercorn stops reading it while nobody consumes this one).
             raw = await read_body(request.body)
-            if not (full == mount or full.startswith(mount + "/")):
+            if not mounted:
                 return json_response(b'{"error":"not found"}', 404)
             if request.method == "OPTIONS":
                 return Response("OK", status=200, headers=cors, content_type="text/plain; charset=utf-8")
             if any(p.match(path) for p in _OPEN):
                 status, body, headers = health(runtime)
                 return json_response(Reply(body).encode(), status, headers)
+            if file_routes.is_download(request.method, path):  # no keys, as Parse serves files
+                return reply_response(await file_routes.download(runtime(), path, request.headers))
             page = pages.find_page(request.method, path)  # a mailed link's page: a browser, no keys
             if page is not None:
                 page_req = pages.PageRequest(
@@ -113,13 +126,7 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
                 return _no_route(req.method, request.scope, full, cors)
             handler, params = found
             observe.note_route(req.method, path, handler)  # the metrics' route label
-            reply = await handler(runtime(), req, **params)
-            if reply.stream is not None:  # sent as it comes, for as long as the client reads
-                streamed = Response(reply.stream, status=reply.status, headers={**cors, **reply.headers},
-                                    content_type=reply.content_type)
-                streamed.timeout = None  # no RESPONSE_TIMEOUT: a stream ends when its client leaves
-                return streamed
-            return json_response(reply.encode(), reply.status, reply.headers, reply.content_type)
+            return reply_response(await handler(runtime(), req, **params))
         except Exception as err:  # every failure becomes a Parse-shaped answer, never a bare 500
             return error_response(err, request_id(request.headers))
 
@@ -138,7 +145,7 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
     async def unexpected(err: Exception) -> Response:
         return error_response(err, request_id(request.headers))
 
-    app.asgi_app = _guarded(app.asgi_app)  # type: ignore[method-assign]
+    app.asgi_app = _guarded(app.asgi_app, mount)  # type: ignore[method-assign]
     return app
 
 
@@ -166,21 +173,23 @@ def _no_route(method: str, scope: dict, full: str, cors: dict[str, str]) -> Resp
     return Response(page.encode(), status=404, headers=headers, content_type="text/html; charset=utf-8")
 
 
-def _guarded(asgi: Callable) -> Callable:
+def _guarded(asgi: Callable, mount: str | None = None) -> Callable:
     """The last boundary, around Quart itself: an exception escaping it (sending a response,
     an error handler failing) becomes a JSON 500 if nothing was sent yet, never hypercorn's page.
     An answer sent before the request's body was all read closes the connection, which could
-    not carry another request."""
+    not carry another request. Under `mount`, an upload's `receive` waits for its reader
+    (api/routes/files.py: UploadFlow)."""
 
     async def guarded(scope, receive, send) -> None:
         if scope.get("type") != "http":
             await asgi(scope, receive, send)
             return
         started = body_read = False
+        flow = None if mount is None else _upload_flow(scope, mount)
 
         async def tracking_receive():
             nonlocal body_read
-            message = await receive()
+            message = await (receive() if flow is None else flow.receive(receive))
             if message.get("type") == "http.disconnect" or not message.get("more_body", False):
                 body_read = True
             return message
@@ -208,3 +217,15 @@ def _guarded(asgi: Callable) -> Callable:
             await send({"type": "http.response.body", "body": INTERNAL_ERROR, "more_body": False})
 
     return guarded
+
+
+def _upload_flow(scope, mount: str) -> "file_routes.UploadFlow | None":
+    """An upload's back-pressure (api/routes/files.py), put where its handler finds it."""
+    if scope.get("method") != "POST":
+        return None
+    path = scope.get("path", "")
+    if not any(file_routes.is_upload("POST", p[len(mount):]) for p in (path, scope.get("root_path", "") + path)
+               if p.startswith(mount + "/")):
+        return None
+    flow = scope[file_routes.FLOW_KEY] = file_routes.UploadFlow()
+    return flow

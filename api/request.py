@@ -103,18 +103,21 @@ class BodyTimeout(Exception):
         return {"code": ParseError.TIMEOUT, "error": str(self)}
 
 
+async def next_chunk(body: AsyncIterator[bytes]) -> bytes | None:
+    """The body's next chunk, None at its end; BodyTimeout when none comes for BODY_IDLE_TIMEOUT."""
+    with trio.move_on_after(BODY_IDLE_TIMEOUT):
+        try:
+            return await body.__anext__()
+        except StopAsyncIteration:
+            return None
+    raise BodyTimeout(f"no part of the request body came for {BODY_IDLE_TIMEOUT:g} s")
+
+
 async def read_body(body: AsyncIterator[bytes]) -> bytes:
     """The whole request body, within BODY_IDLE_TIMEOUT between chunks and BODY_TIMEOUT in all."""
     chunks: list[bytes] = []
     with trio.move_on_after(BODY_TIMEOUT) as whole:
-        while True:
-            with trio.move_on_after(BODY_IDLE_TIMEOUT) as idle:
-                try:
-                    chunk = await body.__anext__()
-                except StopAsyncIteration:
-                    break
-            if idle.cancelled_caught:
-                raise BodyTimeout(f"no part of the request body came for {BODY_IDLE_TIMEOUT:g} s")
+        while (chunk := await next_chunk(body)) is not None:
             chunks.append(chunk)
     if whole.cancelled_caught:
         raise BodyTimeout(f"the request body took more than {BODY_TIMEOUT:g} s")

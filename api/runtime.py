@@ -45,6 +45,9 @@ from parsnip.core.cloud.registry import Cloud
 from parsnip.core.cloud.scheduler import Scheduler
 from parsnip.core.cloud.webhooks import Webhooks, open_webhooks
 from parsnip.core.errors import ParseError
+from parsnip.core.files.adapter import FilesAdapter
+from parsnip.core.files.local import LocalFilesAdapter
+from parsnip.core.files.options import file_options
 from parsnip.core.operations import Op
 from parsnip.core.pipeline import find as find_pipeline, write as write_pipeline
 from parsnip.core.pipeline.hooks import Hooks
@@ -52,9 +55,11 @@ from parsnip.core.pipeline.requests import FindRequest
 from parsnip.core.query.ast import And, parse_where
 from parsnip.core.schema import SchemaCache
 from parsnip.core.security.auth import MASTER, NOBODY, Auth
+from parsnip.core.services import files as files_service
 from parsnip.core.security.roles import RoleCache, roles_of
 from parsnip.core.values import iso, now
 from parsnip.core.writer import Policy, Publisher, Writer
+from parsnip.projections import files as file_reads
 from parsnip.projections.reads import READS
 from parsnip.projections.store import Projector
 
@@ -73,8 +78,11 @@ class Runtime:
                  roles: RoleCache | None = None, bridge: RedisBridge | None = None,
                  follower: LogFollower | None = None, projector: Projector | None = None,
                  hooks: Hooks | None = None, nursery: trio.Nursery | None = None, cloud: Cloud | None = None,
-                 global_config: ConfigCache | None = None) -> None:
+                 global_config: ConfigCache | None = None, files: FilesAdapter | None = None) -> None:
         self.config = config
+        self.file_options = file_options(config)  # core/files/options.py
+        self.files: FilesAdapter = files or LocalFilesAdapter(self.file_options.directory)  # where file bytes live
+        self.file_reads = file_reads  # projections/files.py: file records, and who holds a file
         self.gateway = gateway
         self.schema = schema
         self.writer = writer
@@ -370,6 +378,7 @@ async def _open_runtime(config: Config, dsn: str | None, cloud: Cloud | None = N
                         rt = Runtime(config, gateway, schema, writer, bus, roles, bridge, follower, projector,
                                      nursery=nursery, cloud=cloud, global_config=global_config)
                         user_hooks.install(rt.hooks, rt)  # the built-in `_User` rules
+                        nursery.start_soon(files_service.janitor, rt)  # expired deleted files' bytes
                         if cloud is not None and config.dev and config.cloud:
                             nursery.start_soon(cloud_reload.watch, config.cloud, rt.use_cloud)
                         if cloud is not None and config.jobSchedulerInterval > 0:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Union
 
 from parsnip.core.errors import ParseError
-from parsnip.core.events import CONFIG_CLASS
+from parsnip.core.events import CONFIG_CLASS, FILE_CLASS
 from parsnip.core.history.moment import Moment
 from parsnip.core.operations import Op, parse_op
 from parsnip.core.schema import MAX_FIELDS, check_class_name, check_field_name, describe
@@ -102,7 +102,22 @@ class ConfigChange:
     class_name: str = CONFIG_CLASS
 
 
-Command = Union[Create, Update, Delete, SchemaChange, Restore, RestoreClass, ConfigChange]
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    """A file uploaded (`action` "create", its bytes already in the adapter) or deleted; the
+    writer numbers its version and emits the `file` event (core/events.py: FILE)."""
+
+    name: str
+    action: str  # "create" | "delete"
+    size: int = 0
+    content_type: str | None = None
+    digest: str = ""
+    metadata: Any = None
+    tags: Any = None
+    class_name: str = FILE_CLASS
+
+
+Command = Union[Create, Update, Delete, SchemaChange, Restore, RestoreClass, ConfigChange, FileChange]
 
 
 @dataclass(slots=True)

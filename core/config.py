@@ -32,6 +32,15 @@ class Config:
     allowCustomObjectId: bool = False
     maxLimit: int | None = None
     maxUploadSize: str = "20mb"
+    # Files (Parse's names): who may upload and which extensions ({enableForAnonymousUser,
+    # enableForAuthenticatedUser, enableForPublic, fileExtensions}; None: Parse's defaults), names
+    # kept as sent, the key of legacy hosted files; the local adapter's {"directory"}
+    # (core/files/options.py), and how many days a deleted file's bytes stay (Parsnip's; 0: none).
+    fileUpload: dict | None = None
+    preserveFileName: bool = False
+    fileKey: str | None = None
+    filesAdapter: dict | None = None
+    fileRetentionDays: float = 30.0
     allowOrigin: str = "*"
     allowHeaders: list[str] = field(default_factory=list)
     logLevel: str = "info"  # Parse's names: error, warn, info, verbose, debug, silly

@@ -56,6 +56,14 @@ ERASE = "erase"
 # applies it to `parsnip_config`.
 CONFIG = "config"
 CONFIG_CLASS = "@Config"  # the class name of config events, and Cloud Code's trigger target
+# A Parse file uploaded or deleted (core/files/): class_name "@File" (Parse's trigger target),
+# object_id the stored name, version 1 for its upload, then one more per event. The bytes live
+# in the files adapter; the log keeps what they were. Payload:
+#   "action": "create" | "delete"
+#   "size", "contentType", "digest" (hex sha-256 of the bytes), "metadata", "tags": as uploaded
+#           (a delete repeats them, so one event says everything about the file it ends)
+FILE = "file"
+FILE_CLASS = "@File"
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,16 +55,22 @@ def files_base(config: Any) -> str:
     return f"{config.publicServerURL or config.serverURL}/files/{config.appId}/"
 
 
+def file_url(base: str, name: str) -> str:
+    """A file's URL: the files base and its name as JavaScript's encodeURIComponent writes it
+    (Parse's names hold letters, digits and `@. ~_-`: only the space and `@` change)."""
+    return base + name.replace(" ", "%20").replace("@", "%40")
+
+
 def file_urls_json(file_fields: Sequence[str], base_param: str | None) -> str:
     """` || ...` terms giving each File field its `url` (the files base, a bind parameter, and
-    the file's name)."""
+    the file's name encoded as `file_url` does)."""
     out = ""
     for name in file_fields:
         check_field_name(name)  # validated, so it is safe in the SQL text
         col = f"data->'{name}'"
         out += (
             f" || CASE WHEN jsonb_typeof({col}) = 'object' THEN jsonb_build_object('{name}',"
-            f" {col} || jsonb_build_object('url', {base_param} || ({col}->>'name'))) ELSE '{{}}'::jsonb END"
+            f" {col} || jsonb_build_object('url', {base_param} || replace(replace({col}->>'name', ' ', '%20'), '@', '%40'))) ELSE '{{}}'::jsonb END"
         )
     return out
 

@@ -38,14 +38,17 @@ import asyncpg
 from parsnip.core import log as event_log, metrics, restore
 from parsnip.core.db import faults
 from parsnip.core.commands import (
-    DROP_CLASS, PURGE_CLASS, Command, ConfigChange, Create, Delete, Restore, RestoreClass, Result, SchemaChange,
+    DROP_CLASS, PURGE_CLASS, Command, ConfigChange, Create, Delete, FileChange, Restore, RestoreClass, Result,
+    SchemaChange,
     Update,
 )
 from parsnip.core.history.moment import Moment
 from parsnip.core.errors import ConflictError, DatabaseUnavailable, OutcomeUnknown, ParseError
 from parsnip.core.layout import MISSING_TABLE, table_name
 from parsnip.core import global_config
-from parsnip.core.events import CONFIG, CONFIG_CLASS, CREATE, DELETE, PURGE, SCHEMA, UPDATE, Context, Event, state_payload
+from parsnip.core.events import (
+    CONFIG, CONFIG_CLASS, CREATE, DELETE, FILE, FILE_CLASS, PURGE, SCHEMA, UPDATE, Context, Event, state_payload,
+)
 from parsnip.core.operations import apply as apply_op
 from parsnip.core.schema import SchemaCache, SchemaOverlay, schema_from_rows
 from parsnip.core.schema_plan import plan as plan_schema_change
@@ -93,6 +96,8 @@ class Projector(Protocol):
 
     async def restore_targets(self, conn: asyncpg.Connection, class_name: str,
                               moment: Moment) -> tuple[int, list[tuple[restore.Target, restore.State | None]]]: ...
+
+    async def load_file_for_update(self, conn: asyncpg.Connection, name: str) -> dict | None: ...
 
 
 @dataclass
@@ -405,6 +410,8 @@ class Writer:
                 await self._restore_class(conn, unit, overlay, cmd)
             elif isinstance(cmd, ConfigChange):
                 await self._change_config(conn, unit, cmd)
+            elif isinstance(cmd, FileChange):
+                await self._file_change(conn, unit, cmd)
             else:
                 raise TypeError(f"unknown command {cmd!r}")
 
@@ -482,6 +489,22 @@ class Writer:
                     raise ConflictError("the object was made again meanwhile") from e
                 raise ParseError(ParseError.DUPLICATE_VALUE,
                                  "A duplicate value for a field with unique values was provided") from None
+
+    async def _file_change(self, conn, unit, cmd: FileChange) -> None:
+        """A file's upload or deletion as its `file` event, numbered after its last one; a
+        delete repeats what the upload recorded and needs a live file (153 otherwise)."""
+        record = await self._projector.load_file_for_update(conn, cmd.name)
+        version = 1 if record is None else record["version"] + 1
+        if cmd.action == "delete":
+            if record is None or record["deleted"]:
+                raise ParseError(ParseError.FILE_DELETE_ERROR, "File not found.")
+            payload = {"action": "delete", **{k: record[k] for k in ("size", "contentType", "digest", "metadata", "tags")}}
+        else:
+            payload = {"action": "create", "size": cmd.size, "contentType": cmd.content_type, "digest": cmd.digest,
+                       "metadata": cmd.metadata or {}, "tags": cmd.tags or {}}
+        at = now()
+        await self._emit(conn, unit, Event(FILE, FILE_CLASS, cmd.name, version, at, unit.context, payload))
+        unit.results.append(Result(FILE_CLASS, cmd.name, at, at, payload))
 
     async def _emit(self, conn: asyncpg.Connection, unit: _Unit, ev: Event) -> None:
         unit.wrote = True

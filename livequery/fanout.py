@@ -19,6 +19,7 @@ from typing import Any, Hashable
 
 from parsnip.core.errors import ParseError
 from parsnip.core.events import DELETE, Event, object_states
+from parsnip.core.layout import file_url
 from parsnip.core.query.match import matches
 
 _MISSING = object()
@@ -147,6 +148,6 @@ class Bodies:
             if name in hidden:
                 continue
             if isinstance(value, dict) and value.get("__type") == "File" and "name" in value:
-                value = {**value, "url": self._files + str(value["name"])}
+                value = {**value, "url": file_url(self._files, str(value["name"]))}
             out[name] = value
         return json.dumps(out, separators=(",", ":"), ensure_ascii=False)

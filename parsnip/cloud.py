@@ -15,10 +15,11 @@ read and write objects in-process, as the master key (`master=True`), a session'
 
 from __future__ import annotations
 
+from parsnip.core.cloud.file_triggers import FileTriggerRequest, ParseFile
 from parsnip.core.cloud.objects import ParseObject
 from parsnip.core.cloud.query import ParseQuery
 from parsnip.core.cloud.registry import Cloud
 from parsnip.core.cloud.requests import FunctionRequest
 from parsnip.core.errors import ParseError
 
-__all__ = ["Cloud", "FunctionRequest", "ParseError", "ParseObject", "ParseQuery"]
+__all__ = ["Cloud", "FileTriggerRequest", "FunctionRequest", "ParseError", "ParseFile", "ParseObject", "ParseQuery"]

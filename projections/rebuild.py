@@ -21,7 +21,7 @@ async def projection_tables(conn: asyncpg.Connection) -> list[str]:
     rows = await conn.fetch(
         "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
         " AND (tablename LIKE 'p\\_%' OR tablename LIKE 'h\\_%'"
-        " OR tablename IN ('parsnip_schema', 'parsnip_relations', 'parsnip_config'))"
+        " OR tablename IN ('parsnip_schema', 'parsnip_relations', 'parsnip_config', 'parsnip_files'))"
         " ORDER BY tablename"
     )
     return [r[0] for r in rows]

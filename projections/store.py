@@ -17,7 +17,7 @@ import asyncpg
 
 from parsnip.core.accounts.authdata import store as authdata_store
 from parsnip.core.errors import ParseError
-from parsnip.core.events import CONFIG, CREATE, DELETE, ERASE, PURGE, SCHEMA, UPDATE, Event, created_at
+from parsnip.core.events import CONFIG, CREATE, DELETE, ERASE, FILE, PURGE, SCHEMA, UPDATE, Event, created_at
 from parsnip.core.global_config import GlobalConfig
 from parsnip.core.layout import history_table, table, table_name
 from parsnip.core.query.sql.geo import point_expression
@@ -47,6 +47,19 @@ CREATE TABLE IF NOT EXISTS parsnip_config (
     version         integer NOT NULL,
     params          jsonb NOT NULL,
     master_key_only jsonb NOT NULL
+);
+-- Every file ever uploaded, as its `file` events left it (core/events.py: FILE); `deleted_at`
+-- set once deleted (the bytes stay for fileRetentionDays: core/files/service.py).
+CREATE TABLE IF NOT EXISTS parsnip_files (
+    name         text PRIMARY KEY,
+    version      integer NOT NULL,
+    content_type text,
+    size         bigint NOT NULL,
+    digest       text NOT NULL,
+    metadata     jsonb,
+    tags         jsonb,
+    created_at   timestamptz NOT NULL,
+    deleted_at   timestamptz
 );
 -- Whether an ACL gives read to any of `keys` (core/security/acl.py). A function, not an inline
 -- subquery: a subplan in every read made PostgreSQL re-plan each prepared statement (its
@@ -109,6 +122,16 @@ class Projector:
                               moment: Moment) -> tuple[int, list[tuple[Target, State | None]]]:
         """The class's objects that differ from what they were at `moment`, its table locked."""
         return await restoring.targets(conn, class_name, moment)
+
+    async def load_file_for_update(self, conn: asyncpg.Connection, name: str) -> dict | None:
+        """A file's record, locked to commit (None: never uploaded)."""
+        row = await conn.fetchrow(
+            "SELECT version, content_type, size, digest, metadata, tags, deleted_at IS NOT NULL AS deleted"
+            " FROM parsnip_files WHERE name = $1 FOR UPDATE", name)
+        if row is None:
+            return None
+        return {"version": row["version"], "contentType": row["content_type"], "size": row["size"],
+                "digest": row["digest"], "metadata": row["metadata"], "tags": row["tags"], "deleted": row["deleted"]}
 
     async def lock_class(self, conn: asyncpg.Connection, class_name: str) -> None:
         """Serialize schema changes of one class (and its creation) across nodes, until commit."""
@@ -198,6 +221,8 @@ class Projector:
             await conn.execute(
                 "DELETE FROM parsnip_relations WHERE owner_class = $1 AND owner_id = $2", ev.class_name, ev.object_id
             )
+        elif ev.kind == FILE:
+            await _apply_file(conn, ev)
         elif ev.kind == ERASE:
             # Whatever version is live (or none: deleted, or its class dropped) goes.
             if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table(ev.class_name)):
@@ -351,6 +376,23 @@ async def _apply_config(conn: asyncpg.Connection, ev: Event) -> None:
         ev.version, p.get("set", {}), {k: v for k, v in flags.items() if v is not None},
         list(p.get("unset", ())), [k for k, v in flags.items() if v is None],
     )
+
+
+async def _apply_file(conn: asyncpg.Connection, ev: Event) -> None:
+    """A file's record after its event: made (or made again, same name) by an upload, marked by a delete."""
+    p = ev.payload
+    if p.get("action") == "delete":
+        await conn.execute("UPDATE parsnip_files SET version = $2, deleted_at = $3 WHERE name = $1",
+                           ev.object_id, ev.version, ev.at)
+        return
+    await conn.execute(
+        "INSERT INTO parsnip_files (name, version, content_type, size, digest, metadata, tags, created_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8) ON CONFLICT (name) DO UPDATE SET"
+        " version = EXCLUDED.version, content_type = EXCLUDED.content_type, size = EXCLUDED.size,"
+        " digest = EXCLUDED.digest, metadata = EXCLUDED.metadata, tags = EXCLUDED.tags,"
+        " created_at = EXCLUDED.created_at, deleted_at = NULL",
+        ev.object_id, ev.version, p.get("contentType"), p.get("size", 0), p.get("digest", ""),
+        p.get("metadata") or {}, p.get("tags") or {}, ev.at)
 
 
 async def _apply_relation(conn: asyncpg.Connection, ev: Event, field: str, change: dict) -> None:

@@ -7,6 +7,7 @@ asks for `fresh_dsn` gets a database of its own, dropped afterwards.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -136,8 +137,10 @@ def stop_server(info: ServerInfo) -> int:
 # The session server also serves LiveQuery for every class on its own port, as the reference
 # Parse Server does, so the JS SDK's LiveQuery tests (tests/sdk/livequery.test.mjs) use it too.
 # Its Cloud Code (tests/sdk/cloud/main.py) mirrors the reference server's cloud/main.js.
+# Its files go to a temporary folder, not `./files` beside the repository.
 PARSNIP_SERVER_ARGS = ("--startLiveQueryServer", "--liveQuery", '{"classNames": [".*"]}',
-                       "--cloud", str(ROOT / "tests" / "sdk" / "cloud" / "main.py"))
+                       "--cloud", str(ROOT / "tests" / "sdk" / "cloud" / "main.py"),
+                       "--filesAdapter", json.dumps({"directory": tempfile.mkdtemp(prefix="parsnip-files-")}))
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,8 @@ PARSE_SERVER_VERSION = "9.10.0"
 
 
 async def server_info(rt, req) -> Reply:
-    """Parse's answer, with `features` true for exactly what Parsnip serves."""
+    """Parse's answer, with `features` true for exactly what Parsnip serves. Parse 9.10's map has
+    no `files` entry (uploads are governed by `fileUpload`), so neither has this one."""
     require_master(req.auth)
     logs = logs_folder(rt.config) is not None  # GET /scriptlog reads the files there
     return Reply({

@@ -12,7 +12,7 @@ from parsnip.api.routes import (
 )
 from parsnip.api.routes import config, history, hooks, integrity
 from parsnip.api.routes.scriptlog import scriptlog
-from parsnip.api.routes import changes
+from parsnip.api.routes import changes, files
 
 
 def _class_routes(base: str, class_name: str | None = None) -> list[tuple[str, str, Handler]]:
@@ -46,6 +46,7 @@ _SPEC: list[tuple[str, str, Handler]] = [
     *_class_routes("/classes/_Installation", "_Installation"),
     *_class_routes("/classes/:className"),
     ("POST", "/batch", batch.batch),
+    ("DELETE", "/files/:filename", files.delete),
     ("GET", "/aggregate/:className", aggregate.aggregate),
     ("POST", "/functions/:functionName", functions.call),
     ("POST", "/jobs/:jobName", jobs.start),

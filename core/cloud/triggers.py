@@ -25,7 +25,7 @@ from parsnip.core.cloud.objects import ParseObject
 from parsnip.core.cloud.query import ParseQuery
 from parsnip.core.cloud.registry import Cloud, Registration
 from parsnip.core.cloud.requests import CLOUD_LOG, caller_user
-from parsnip.core.events import CONFIG_CLASS
+from parsnip.core.events import CONFIG_CLASS, FILE_CLASS
 from parsnip.core.cloud.trigger_objects import before_save_object, original_object, write_back, written_object
 from parsnip.core.pipeline.hooks import (
     AFTER_DELETE, AFTER_FIND, AFTER_LOGIN, AFTER_LOGOUT, AFTER_SAVE, BEFORE_DELETE, BEFORE_FIND, BEFORE_LOGIN,
@@ -102,8 +102,9 @@ def install(cloud: Cloud, hooks: Hooks, load_object: LoadObject | None = None) -
     for (kind, class_name), registration in cloud.triggers.items():
         if kind in _ACCOUNT_CLASS:
             installed.register(kind, _ACCOUNT_CLASS[kind], _hook(kind, registration, load_object))
-        elif kind in _CLASS_KINDS and class_name is not None and class_name != CONFIG_CLASS:
-            # Parse.Config's triggers are run by PUT /config itself (core/cloud/config_triggers.py).
+        elif kind in _CLASS_KINDS and class_name not in (None, CONFIG_CLASS, FILE_CLASS):
+            # Parse.Config's triggers are run by PUT /config itself (core/cloud/config_triggers.py),
+            # files' by the files service (core/cloud/file_triggers.py).
             installed.register(kind, class_name, _hook(kind, registration, load_object))
     return installed
 

@@ -1,6 +1,6 @@
 """A log event as a change feed entry (GET /changes): an object's version as GET /history shows
 it to the master key, with className and objectId first; a class-level event (schema, purge,
-erase, a Parse.Config change) as an entry of its own with a summary of what changed and no object.
+erase, a Parse.Config change, a file) as an entry of its own with a summary of what changed and no object.
 
 The object is the event's own state after the change (`core/events.py: object_states`), so a
 page of the feed is one read of the log: no projection is joined. It is shown as a live read
@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Mapping
 
-from parsnip.core.events import CONFIG, CREATE, DELETE, ERASE, PURGE, SCHEMA, UPDATE, Event, object_states
+from parsnip.core.events import CONFIG, CREATE, DELETE, ERASE, FILE, PURGE, SCHEMA, UPDATE, Event, object_states
 from parsnip.core.history.entries import Version, encode
+from parsnip.core.layout import file_url
 
 OBJECT_KINDS = (CREATE, UPDATE, DELETE)
 RESTORE = "restore"  # the payload key a restore's create/update/delete events carry
@@ -24,7 +25,7 @@ HiddenOf = Callable[[str, str | None, Mapping[str, Any]], frozenset[str]]
 
 def entry(ev: Event, hidden_of: HiddenOf, files_base: str) -> str:
     """The event's entry as JSON text (the master's view)."""
-    object_id = ev.object_id if ev.kind in (*OBJECT_KINDS, ERASE) else None
+    object_id = ev.object_id if ev.kind in (*OBJECT_KINDS, ERASE, FILE) else None
     extra = {"className": ev.class_name, "objectId": object_id}
     if ev.erased_by is not None:  # its data is gone from the log: who and when stay
         return encode(Version(ev.position, ev.version, ev.kind, ev.at, ev.context, {}, None), True, extra)
@@ -46,7 +47,7 @@ def _object_json(obj: Mapping[str, Any], hidden: frozenset[str], files_base: str
         if name in hidden:
             continue
         if isinstance(value, dict) and value.get("__type") == "File" and "name" in value:
-            value = {**value, "url": files_base + str(value["name"])}
+            value = {**value, "url": file_url(files_base, str(value["name"]))}
         out[name] = value
     return json.dumps(out, separators=(",", ":"), ensure_ascii=False)
 
@@ -63,6 +64,8 @@ def _summary(ev: Event) -> dict[str, Any]:
         return {"positions": list(p.get("positions", ()))}
     if ev.kind == CONFIG:  # the master's view of Parse.Config: its values, as GET /config shows them
         return {key: p[key] for key in ("set", "unset", "masterKeyOnly") if key in p}
+    if ev.kind == FILE:  # a file's upload or deletion; its metadata and tags stay in the log
+        return {k: p.get(k) for k in ("action", "size", "contentType", "digest")}
     if ev.kind != SCHEMA:
         return {}
     out: dict[str, Any] = {}

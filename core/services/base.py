@@ -63,6 +63,9 @@ class Backend(Protocol):
     bus: Any  # every committed event, from any node (core/bus.py: Bus), for the change feed
     global_config: Any  # this node's copy of Parse.Config (core/global_config.py: ConfigCache)
     cloud: Any  # the Cloud Code in use (core/cloud/registry.py: Cloud), or None
+    files: Any  # where file bytes live (core/files/adapter.py: FilesAdapter)
+    file_options: Any  # core/files/options.py: FileOptions
+    file_reads: Any  # the files projection's reads (projections/files.py)
 
     async def write(self, commands: Sequence[Command], context: Context, auth: Auth | None = None, *,
                     cloud_context: dict | None = None) -> list[Result]: ...

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import trio
 
 from parsnip.core.commands import (
-    CREATE_CLASS, DROP_CLASS, PURGE_CLASS, UNSET, UPDATE_CLASS, ConfigChange, Create, Delete, Restore, RestoreClass,
-    SchemaChange, Update,
+    CREATE_CLASS, DROP_CLASS, PURGE_CLASS, UNSET, UPDATE_CLASS, ConfigChange, Create, Delete, FileChange, Restore,
+    RestoreClass, SchemaChange, Update,
 )
 from parsnip.core.events import Context
 from parsnip.core.history.moment import Moment
@@ -47,6 +46,12 @@ async def _history(rt) -> None:
         {"__type": "Pointer", "className": "Game", "objectId": i} for i in ids[:6]]})})], MASTER)
     await rt.write([Update("Other", fan.object_id, {"likes": parse_op({"__op": "RemoveRelation", "objects": [
         {"__type": "Pointer", "className": "Game", "objectId": ids[2]}]})})], MASTER)
+    # Files: one kept, one deleted, one deleted and uploaded again under its name (preserveFileName).
+    for name in ("kept.txt", "gone.txt", "again.txt"):
+        await rt.write([FileChange(name, "create", 3, "text/plain", "d" * 64, {"m": 1}, {"t": "x"})], MASTER)
+    for name in ("gone.txt", "again.txt"):
+        await rt.write([FileChange(name, "delete")], MASTER)
+    await rt.write([FileChange("again.txt", "create", 5, "text/plain", "e" * 64)], MASTER)
 
 
 async def _schema_history(rt) -> None:
@@ -93,12 +98,15 @@ async def test_rebuild_reproduces_projections_exactly(runtime):
     await _history(runtime)
     before, after, replayed = await _rebuild_and_compare(runtime)
     assert set(before) == {"p_Game", "p_Other", "h_Game", "h_Other", "parsnip_schema", "parsnip_relations",
-                           "parsnip_config"}
+                           "parsnip_config", "parsnip_files"}
     assert after == before
     assert replayed == await runtime.gateway.fetchval("SELECT count(*) FROM parsnip_events")
     # The rebuilt tables hold real rows, not an empty match of empty tables.
     assert await runtime.gateway.fetchval('SELECT count(*) FROM "p_Game"') == 16
     assert await runtime.gateway.fetchval("SELECT count(*) FROM parsnip_relations") == 5
+    files = await runtime.gateway.fetch("SELECT name, version, size, deleted_at IS NULL AS live FROM parsnip_files"
+                                        " ORDER BY name")
+    assert [tuple(r) for r in files] == [("again.txt", 3, 5, True), ("gone.txt", 2, 3, False), ("kept.txt", 1, 3, True)]
 
 
 async def test_rebuild_reproduces_schema_api_changes(runtime):
@@ -112,7 +120,7 @@ async def test_rebuild_reproduces_schema_api_changes(runtime):
     assert not {"p_Shop_i_byTitle", "p_Shop_i_onNote", "p_Gone_i_byY"} & set(indexes)
     # A dropped class keeps its history table (h_Gone).
     assert set(before) == {"p_Game", "p_Other", "p_Shop", "p_Scratch", "h_Game", "h_Other", "h_Shop", "h_Scratch",
-                           "h_Gone", "parsnip_schema", "parsnip_relations", "parsnip_config"}
+                           "h_Gone", "parsnip_schema", "parsnip_relations", "parsnip_config", "parsnip_files"}
     shop = await runtime.gateway.fetch("SELECT field, type FROM parsnip_schema WHERE class_name = 'Shop' ORDER BY 1")
     assert [r["field"] for r in shop] == ["", "price", "title"]
     assert shop[0]["type"]["classLevelPermissions"]["find"] == {"role:Staff": True}

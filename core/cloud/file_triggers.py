@@ -1,0 +1,78 @@
+"""Cloud Code's file triggers, target "@File" as in Parse: `before_save` (may rename the file,
+change its type, metadata or tags, or refuse it), `after_save`, `before_delete` (may refuse)
+and `after_delete`. They run in the files service (core/services/files.py), not in the object
+write pipeline: a file is no object."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from parsnip.core.cloud.errors import TRIGGER_FAILED, script_failed
+from parsnip.core.cloud.invoke import call_handler
+from parsnip.core.cloud.objects import ParseObject
+from parsnip.core.cloud.requests import CLOUD_LOG, caller_user
+from parsnip.core.events import FILE_CLASS
+from parsnip.core.services.base import Caller
+
+logger = logging.getLogger("parsnip.cloud")
+
+
+@dataclass
+class ParseFile:
+    """A file as Cloud Code sees it (the JS SDK's `Parse.File`): its name (the client's before
+    it is saved, the stored one after), URL once saved, type, metadata and tags; `data` the bytes
+    when the client sent them whole (the JS SDK's base64 form), None for a streamed upload."""
+
+    name: str
+    url: str | None = None
+    content_type: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, Any] = field(default_factory=dict)
+    data: bytes | None = None
+
+
+@dataclass
+class FileTriggerRequest:
+    """What a file trigger receives: `file`, its size in bytes (`file_size`; None while a
+    streamed upload is still to come and its client declared no length), the request's
+    Content-Length (`content_length`), and who asks."""
+
+    file: ParseFile
+    trigger_name: str
+    file_size: int | None = None
+    content_length: int | None = None
+    master: bool = False
+    user: ParseObject | None = None
+    user_id: str | None = None
+    installation_id: str | None = None
+    ip: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    log: logging.Logger = CLOUD_LOG
+
+
+def registered(rt, kind: str) -> bool:
+    return rt.cloud is not None and rt.cloud.trigger(kind, FILE_CLASS) is not None
+
+
+async def run(rt, kind: str, caller: Caller, file: ParseFile, *, file_size: int | None = None,
+              content_length: int | None = None, headers: Mapping[str, str] | None = None) -> ParseFile:
+    """Run the `kind` trigger on `file` if one is registered; the file as it leaves the trigger
+    (a returned `ParseFile` replaces it). A before trigger's failure is the request's answer
+    (141 unless it raised a ParseError); an after trigger's is logged."""
+    registration = rt.cloud.trigger(kind, FILE_CLASS) if rt.cloud is not None else None
+    if registration is None:
+        return file
+    req = FileTriggerRequest(file, kind, file_size, content_length, caller.master,
+                             await caller_user(rt, caller.auth), caller.auth.user_id, caller.installation_id,
+                             caller.client_ip, headers or {}, dict(caller.cloud_context or {}))
+    try:
+        result = await call_handler(registration.handler, req)
+    except Exception as e:
+        if kind.startswith("after_"):
+            logger.warning("%s trigger on @File failed for %s", kind, file.name, exc_info=True)
+            return file
+        raise script_failed(e, TRIGGER_FAILED) from None
+    return result if isinstance(result, ParseFile) else req.file

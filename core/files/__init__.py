@@ -1,0 +1,1 @@
+"""Parse files: where the bytes live (adapters), names, options and the upload/download service."""

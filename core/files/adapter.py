@@ -1,0 +1,24 @@
+"""The one small interface every files adapter (local disk, S3) implements."""
+
+from __future__ import annotations
+
+from typing import AsyncIterator, Protocol
+
+
+class FileNotFound(Exception):
+    """The adapter holds no bytes under this name."""
+
+
+class FilesAdapter(Protocol):
+    """Where file bytes live. Names are Parse's generated names (already validated)."""
+
+    async def put(self, name: str, chunks: AsyncIterator[bytes], content_type: str | None) -> None: ...
+
+    async def get(self, name: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]: ...
+    # bytes [start, end) ; raises FileNotFound (core/files/adapter.py) when absent
+
+    async def size(self, name: str) -> int | None: ...  # None when absent
+
+    async def delete(self, name: str) -> None: ...  # absent is not an error
+
+    def direct_url(self, name: str) -> str | None: ...  # an adapter's own public URL (S3 directAccess), else None

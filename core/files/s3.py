@@ -131,6 +131,7 @@ class S3Adapter:
             # S3-compatible servers do not all accept the newer default checksums.
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
+            max_pool_connections=64,  # concurrent downloads each hold a connection while streaming
         )
         self._client = boto3.session.Session().client(
             "s3",

@@ -48,6 +48,7 @@ from parsnip.core.errors import ParseError
 from parsnip.core.files.adapter import FilesAdapter
 from parsnip.core.files.local import LocalFilesAdapter
 from parsnip.core.files.options import file_options
+from parsnip.core.files.s3 import make_adapter as make_s3_adapter
 from parsnip.core.operations import Op
 from parsnip.core.pipeline import find as find_pipeline, write as write_pipeline
 from parsnip.core.pipeline.hooks import Hooks
@@ -81,7 +82,9 @@ class Runtime:
                  global_config: ConfigCache | None = None, files: FilesAdapter | None = None) -> None:
         self.config = config
         self.file_options = file_options(config)  # core/files/options.py
-        self.files: FilesAdapter = files or LocalFilesAdapter(self.file_options.directory)  # where file bytes live
+        # Where file bytes live: S3 when `filesAdapter` names it, else the local disk.
+        self.files: FilesAdapter = (files or make_s3_adapter(config.filesAdapter)
+                                    or LocalFilesAdapter(self.file_options.directory))
         self.file_reads = file_reads  # projections/files.py: file records, and who holds a file
         self.gateway = gateway
         self.schema = schema

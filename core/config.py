@@ -39,7 +39,7 @@ class Config:
     fileUpload: dict | None = None
     preserveFileName: bool = False
     fileKey: str | None = None
-    filesAdapter: dict | None = None
+    filesAdapter: dict | str | None = None  # {"directory"} (local disk), or S3: core/files/s3.py
     fileRetentionDays: float = 30.0
     allowOrigin: str = "*"
     allowHeaders: list[str] = field(default_factory=list)
@@ -142,6 +142,8 @@ def _coerce(name: str, value: Any) -> Any:
             if value.strip().startswith("["):
                 return json.loads(value)
             return [v.strip() for v in value.split(",") if v.strip()]
+        if kind.startswith("dict | str"):  # JSON, or a name as Parse's env form gives it
+            return json.loads(value) if value.strip().startswith("{") else value.strip()
         if kind.startswith("dict"):
             return json.loads(value)
         if kind.startswith("int |") and value.strip().lower() in ("", "none", "null"):

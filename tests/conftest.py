@@ -166,3 +166,30 @@ def api(parsnip_server: ServerInfo):
 def class_name() -> str:
     """A class name no other test uses."""
     return "T" + secrets.token_hex(5)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A real S3 server for the files adapter's tests: moto's standalone server, in its own
+    process on a free port, for the session."""
+    pytest.importorskip("moto.server", reason="moto[server] is not installed")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(endpoint + "/moto-api/", timeout=1)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto server did not start")
+                time.sleep(0.1)
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(10)

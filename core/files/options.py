@@ -46,7 +46,7 @@ def file_options(config: Config) -> FileOptions:
 def files_directory(config: Config) -> str:
     """Where the local adapter keeps bytes: `filesAdapter.directory` when given; else
     `<dataDir>/files` beside the embedded database, or `./files` with an external one."""
-    given = (config.filesAdapter or {}).get("directory")
+    given = config.filesAdapter.get("directory") if isinstance(config.filesAdapter, dict) else None
     if given:
         return os.path.abspath(given)
     if config.databaseURI is None:

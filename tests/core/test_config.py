@@ -35,6 +35,8 @@ def test_precedence_file_then_environment_then_flags(tmp_path):
     ("PARSE_SERVER_MAX_LIMIT", "maxLimit", "50", 50),
     ("PARSE_SERVER_ALLOW_HEADERS", "allowHeaders", "X-A, X-B", ["X-A", "X-B"]),
     ("PARSE_SERVER_CLUSTER", "cluster", "2", 2),
+    ("PARSE_SERVER_FILES_ADAPTER", "filesAdapter", "@parse/s3-files-adapter", "@parse/s3-files-adapter"),
+    ("PARSE_SERVER_FILES_ADAPTER", "filesAdapter", '{"directory": "/srv/files"}', {"directory": "/srv/files"}),
 ])
 def test_environment_variables(var, option, value, expected):
     assert getattr(config.load(env={var: value}), option) == expected

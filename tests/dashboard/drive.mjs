@@ -59,6 +59,7 @@ async function seed() {
     rel: { __op: 'AddRelation', objects: [{ __type: 'Pointer', className: `${CLASS}Target`, objectId: target.objectId }] },
     bytes: { __type: 'Bytes', base64: 'aGVsbG8=' },
   });
+  await rest('PUT', '/hooks/functions/dashHook', { __op: 'Delete' });
   // (a null config value makes the Dashboard's Config page throw, on either server)
   await rest('PUT', '/config', { params: { dashSeed: 'x' }, masterKeyOnly: { dashSeed: false } });
 }
@@ -83,7 +84,7 @@ page.on('response', async response => {
   const url = new URL(req.url());
   if (url.host !== origin.host || req.method() === 'OPTIONS') return;
   let body = '';
-  try { body = (await response.text()).slice(0, 4000); } catch { body = '<unavailable>'; }
+  try { body = (await response.text()).slice(0, 200000); } catch { body = '<unavailable>'; }
   let post = req.postData() ?? '';
   let method = req.method();
   try {
@@ -123,7 +124,13 @@ await attempt('add row', async () => {
   await go(`/browser/${CLASS}`);
   await page.getByText('Add Row', { exact: true }).first().click();
   await settle();
-  await page.keyboard.press('Escape');
+  // The new, unsaved row is the first; typing into its num cell and Enter saves it.
+  const header = await page.getByText('num', { exact: true }).first().boundingBox();
+  const first = await page.locator('input[type=checkbox]').nth(1).boundingBox();
+  await page.mouse.dblclick(header.x + 10, first.y + first.height / 2);
+  await page.keyboard.type('7');
+  await page.keyboard.press('Enter');
+  await page.getByRole('button', { name: 'Add', exact: true }).first().click();
   await settle();
 });
 await attempt('edit cell', async () => {
@@ -197,33 +204,40 @@ await attempt('drop class', async () => {
   await settle();
 });
 await attempt('config', () => go('/config'));
+const toggleMasterKeyOnly = async () => {
+  // The Dashboard's toggle is a bare div between its "No" and "Yes" labels.
+  const no = await page.getByText('No', { exact: true }).last().boundingBox();
+  const yes = await page.getByText('Yes', { exact: true }).last().boundingBox();
+  await page.mouse.click((no.x + no.width + yes.x) / 2, no.y + no.height / 2);
+};
 await attempt('config add master-key-only', async () => {
   await go('/config');
   await page.getByText('Create a parameter', { exact: true }).first().click();
   await settle();
-  const modal = page.locator('[class*=modal]').last();
-  await modal.locator('input').first().fill('dashNew');
-  await modal.locator('textarea').first().fill('v1');
-  await modal.getByText('Yes', { exact: true }).click().catch(() => {});
-  await modal.locator('[class*=toggle]').first().click().catch(() => {});
-  await modal.getByRole('button', { name: 'Create', exact: true }).click();
+  await page.locator('input[type=text]').first().fill('dashNew');
+  await page.locator('textarea').first().fill('v1');
+  await toggleMasterKeyOnly();
+  await page.getByRole('button', { name: 'Create', exact: true }).click();
   await settle();
 });
 await attempt('config edit', async () => {
   await go('/config');
   await page.getByText('dashSeed', { exact: true }).click();
   await settle();
-  const modal = page.locator('[class*=modal]').last();
-  await modal.locator('textarea').first().fill('y');
-  await modal.getByRole('button', { name: /Save/ }).click();
+  await page.locator('textarea').first().fill('y');
+  await shot('config-edit');
+  await page.getByRole('button', { name: /Save/ }).click();
   await settle();
 });
 await attempt('config delete', async () => {
   await go('/config');
-  await page.locator('tr', { hasText: 'dashNew' }).locator('a, [class*=delete], svg').last().click();
+  await shot('config-before-delete');
+  const row = await page.getByText('dashNew', { exact: true }).boundingBox();
+  const vw = page.viewportSize().width;
+  await page.mouse.click(vw - 32, row.y + row.height / 2);
   await settle();
-  await shot('config-delete');
-  await page.getByRole('button', { name: /Delete/ }).last().click();
+  await page.locator('input[type=text]').last().fill('dashNew');
+  await page.getByRole('button', { name: 'Delete', exact: true }).last().click();
   await settle();
 });
 await attempt('jobs', () => go('/jobs'));
@@ -231,6 +245,16 @@ await attempt('jobs all', () => go('/jobs/all'));
 await attempt('jobs scheduled', () => go('/jobs/scheduled'));
 await attempt('jobs status', () => go('/jobs/status'));
 await attempt('webhooks', () => go('/webhooks'));
+await attempt('webhook create', async () => {
+  await page.getByText('Create a webhook', { exact: true }).first().click();
+  await settle();
+  await shot('webhook-create');
+  const inputs = page.locator('input[type=text]');
+  await inputs.first().fill('dashHook');
+  await inputs.last().fill('https://example.com/dash-hook');
+  await page.getByRole('button', { name: /Create/ }).last().click();
+  await settle();
+});
 await attempt('logs info', () => go('/logs/info'));
 await attempt('logs error', () => go('/logs/error'));
 await attempt('cloud code', () => go('/cloud_code'));

@@ -242,6 +242,15 @@ await attempt('config delete', async () => {
 });
 await attempt('jobs', () => go('/jobs'));
 await attempt('jobs all', () => go('/jobs/all'));
+await attempt('job run (when the server has sdkJob: tests/sdk/cloud twins)', async () => {
+  const row = page.locator('tr', { hasText: 'sdkJob' });
+  if (await row.count() === 0) return;
+  await row.getByText('Run...').click();
+  await settle();
+  await page.locator('textarea').last().fill('{"n": 1, "when": {"__type": "Date", "iso": "2024-01-02T00:00:00.000Z"}}');
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await settle();
+});
 await attempt('jobs scheduled', () => go('/jobs/scheduled'));
 await attempt('jobs status', () => go('/jobs/status'));
 await attempt('webhooks', () => go('/webhooks'));

@@ -30,8 +30,10 @@ def _mismatch(body_name: Any, path_name: str) -> ParseError:
 async def list_classes(rt, req) -> Reply:
     require_master(req.auth)
     stored = await rt.read(rt.reads.classes)
-    # The built-in classes first, as a fresh Parse Server lists them, then the others by name.
-    names = [*BUILT_IN_CLASSES, *sorted(n for n in stored if n not in BUILT_IN_CLASSES)]
+    # The built-in classes first, as a fresh Parse Server lists them, then the others by name;
+    # the classes Parse keeps for itself (`_Hooks`, `_JobStatus`, ...) are readable, never listed.
+    listed = (n for n in stored if n not in BUILT_IN_CLASSES and n not in VOLATILE_CLASSES)
+    names = [*BUILT_IN_CLASSES, *sorted(listed)]
     return Reply({"results": [class_view(n, stored.get(n)) for n in names]})
 
 

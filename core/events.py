@@ -29,6 +29,14 @@ DELETE = "delete"
 # A restore (core/restore.py: POST /history/.../restore) emits these same three kinds, each with
 #   "restore": {"position": P}  the log position whose state it puts back ("version": n as
 #           well when a version was asked for); history shows such a version as op "restore"
+RESTORE = "restore"  # the payload key of a restore's events, and the op history shows for them
+
+
+def restored(ev: "Event") -> bool:
+    """Whether a create, update or delete event was made by a restore (its payload's RESTORE)."""
+    return RESTORE in ev.payload
+
+
 # A change to a class's schema (object_id None, version 0). Payload, every key optional:
 #   "new_class": true      the class is created (its table made)
 #   "fields": {name: type} fields added

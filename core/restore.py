@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from parsnip.core.commands import Command, Restore, RestoreClass
-from parsnip.core.events import CREATE, DELETE, UPDATE, Context, Event, state_payload
+from parsnip.core.events import CREATE, DELETE, RESTORE, UPDATE, Context, Event, state_payload
 from parsnip.core.operations import Op
 from parsnip.core.values import iso
 
@@ -55,12 +55,12 @@ def plan(class_name: str, current: State | None, target: Target, context: Contex
         if wanted is None:
             return None
         fields = dict(wanted["fields"])
-        payload = {"ops": dict(fields), "set": fields, "created": iso(wanted["created_at"]), "restore": mark}
+        payload = {"ops": dict(fields), "set": fields, "created": iso(wanted["created_at"]), RESTORE: mark}
         after = (target.last_version + 1, {"fields": fields, "created_at": wanted["created_at"], "updated_at": at})
         return Planned(Event(CREATE, class_name, oid, after[0], at, context, payload), after)
     number, state = current
     if wanted is None:
-        payload = {**state_payload(state, state["fields"]), "restore": mark}
+        payload = {**state_payload(state, state["fields"]), RESTORE: mark}
         return Planned(Event(DELETE, class_name, oid, number + 1, at, context, payload), None)
     before, goal = state["fields"], wanted["fields"]
     if _equal(before, goal):
@@ -71,7 +71,7 @@ def plan(class_name: str, current: State | None, target: Target, context: Contex
     changed = {name: op.value for name, op in ops.items() if op.kind == "Set"}
     payload = {"ops": {name: op.to_json() for name, op in ops.items()}, "set": changed,
                "unset": [name for name, op in ops.items() if op.kind == "Delete"],
-               **state_payload(state, before, dict(goal), ops), "restore": mark}
+               **state_payload(state, before, dict(goal), ops), RESTORE: mark}
     after = (number + 1, {"fields": dict(goal), "created_at": state["created_at"], "updated_at": at})
     return Planned(Event(UPDATE, class_name, oid, number + 1, at, context, payload), after)
 

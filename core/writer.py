@@ -35,17 +35,15 @@ from typing import Any, Callable, Protocol, Sequence
 
 import asyncpg
 
-from parsnip.core import log as event_log, metrics, restore
+from parsnip.core import global_config, log as event_log, metrics, restore
 from parsnip.core.db import faults
 from parsnip.core.commands import (
     DROP_CLASS, PURGE_CLASS, Command, ConfigChange, Create, Delete, FileChange, Restore, RestoreClass, Result,
-    SchemaChange,
-    Update,
+    SchemaChange, Update,
 )
 from parsnip.core.history.moment import Moment
 from parsnip.core.errors import ConflictError, DatabaseUnavailable, OutcomeUnknown, ParseError
 from parsnip.core.layout import MISSING_TABLE, table_name
-from parsnip.core import global_config
 from parsnip.core.events import (
     CONFIG, CONFIG_CLASS, CREATE, DELETE, FILE, FILE_CLASS, PURGE, SCHEMA, UPDATE, Context, Event, state_payload,
 )

@@ -27,13 +27,12 @@ from typing import Any, Sequence
 import asyncpg
 
 from parsnip.core import json_input
-from parsnip.core.events import CREATE, DELETE, ERASE, PURGE, SCHEMA, UPDATE, Event, created_at
+from parsnip.core.events import CREATE, DELETE, ERASE, PURGE, RESTORE, SCHEMA, UPDATE, Event, created_at, restored
 from parsnip.core.layout import history_table, history_table_name
 from parsnip.core.values import parse_iso
 
 OBJECT_KINDS = (CREATE, UPDATE, DELETE)
 KIND_SCHEMA = "schema"  # a row made by a field deletion (not a version of the object)
-KIND_RESTORE = "restore"  # a version a restore made (core/restore.py), whichever event kind it is
 
 
 def stored_state(created_at: datetime, updated_at: datetime, acl: Any, data: str) -> dict[str, Any]:
@@ -147,7 +146,7 @@ def _versions(evs: list[Event]) -> list[list[Any]]:
         last[ev.object_id] = (created, updated, c_closed, u_closed)
         fields = dict(fields)
         acl = fields.pop("ACL", None)
-        kind = KIND_RESTORE if "restore" in ev.payload else ev.kind
+        kind = RESTORE if restored(ev) else ev.kind
         for col, value in zip(cols, (ev.object_id, ev.version, ev.position, until, created, updated, acl,
                                      fields, ev.kind == DELETE, kind, c_closed, u_closed)):
             col.append(value)

@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS parsnip_config (
     master_key_only jsonb NOT NULL
 );
 -- Every file ever uploaded, as its `file` events left it (core/events.py: FILE); `deleted_at`
--- set once deleted (the bytes stay for fileRetentionDays: core/files/service.py).
+-- set once deleted (the bytes stay for fileRetentionDays: core/services/files.py).
 CREATE TABLE IF NOT EXISTS parsnip_files (
     name         text PRIMARY KEY,
     version      integer NOT NULL,

@@ -17,7 +17,7 @@ class FilesAdapter(Protocol):
     async def get(self, name: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]: ...
     # bytes [start, end) ; raises FileNotFound (core/files/adapter.py) when absent
     # (Parsnip's callers also accept an async generator here, whose FileNotFound comes with the
-    # first chunk: core/files/service.py reads the first chunk before answering.)
+    # first chunk: core/services/files.py reads the first chunk before answering.)
 
     async def size(self, name: str) -> int | None: ...  # None when absent
 

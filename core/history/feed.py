@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Mapping
 
-from parsnip.core.events import CONFIG, CREATE, DELETE, ERASE, FILE, PURGE, SCHEMA, UPDATE, Event, object_states
+from parsnip.core.events import (
+    CONFIG, CREATE, DELETE, ERASE, FILE, PURGE, RESTORE, SCHEMA, UPDATE, Event, object_states, restored,
+)
 from parsnip.core.history.entries import Version, encode
 from parsnip.core.layout import file_url
 
 OBJECT_KINDS = (CREATE, UPDATE, DELETE)
-RESTORE = "restore"  # the payload key a restore's create/update/delete events carry
 
 # Which fields of an object of a class the master key does not see (the server's own).
 HiddenOf = Callable[[str, str | None, Mapping[str, Any]], frozenset[str]]
@@ -36,7 +37,7 @@ def entry(ev: Event, hidden_of: HiddenOf, files_base: str) -> str:
     _, after = object_states(ev)
     hidden = hidden_of(ev.class_name, ev.object_id, after or {})
     text = None if after is None else _object_json(after, hidden, files_base)
-    kind = RESTORE if ev.payload.get(RESTORE) else ev.kind
+    kind = RESTORE if restored(ev) else ev.kind
     return encode(Version(ev.position, ev.version, kind, ev.at, ev.context, ev.payload, text, hidden),
                   True, extra)
 

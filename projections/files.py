@@ -20,10 +20,12 @@ async def record(conn: asyncpg.Connection, name: str) -> dict[str, Any] | None:
 
 
 async def referenced(conn: asyncpg.Connection, name: str, file_fields: Iterable[tuple[str, str]]) -> bool:
-    """Whether a live object holds the file in one of `file_fields` ((class, field) of type File)."""
+    """Whether a live object holds the file in one of `file_fields` ((class, field) of type File).
+    Asked as containment, which the class's GIN on `data` serves, not by scanning the table."""
     for class_name, field in file_fields:
         found = await conn.fetchval(
-            f"SELECT 1 FROM {table(class_name)} WHERE data -> $2 ->> 'name' = $1 LIMIT 1", name, field)
+            f"SELECT 1 FROM {table(class_name)} WHERE data @> jsonb_build_object($2::text,"
+            " jsonb_build_object('name', $1::text)) LIMIT 1", name, field)
         if found:
             return True
     return False

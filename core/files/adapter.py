@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Protocol
+from typing import Any, AsyncIterator, Mapping, Protocol
 
 
 class FileNotFound(Exception):
@@ -12,7 +12,10 @@ class FileNotFound(Exception):
 class FilesAdapter(Protocol):
     """Where file bytes live. Names are Parse's generated names (already validated)."""
 
-    async def put(self, name: str, chunks: AsyncIterator[bytes], content_type: str | None) -> None: ...
+    async def put(self, name: str, chunks: AsyncIterator[bytes], content_type: str | None,
+                  metadata: Mapping[str, Any] | None = None, tags: Mapping[str, Any] | None = None) -> None: ...
+    # metadata and tags: the upload's, for a store that keeps them beside the bytes (S3); the
+    # `file` event records them either way.
 
     async def get(self, name: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]: ...
     # bytes [start, end) ; raises FileNotFound (core/files/adapter.py) when absent

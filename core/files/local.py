@@ -4,7 +4,7 @@ renamed into place, so a reader never sees half a file."""
 from __future__ import annotations
 
 import secrets
-from typing import AsyncIterator
+from typing import Any, AsyncIterator, Mapping
 
 import trio
 
@@ -24,7 +24,8 @@ class LocalFilesAdapter:
             raise FileNotFound(name)
         return trio.Path(self.directory, name)
 
-    async def put(self, name: str, chunks: AsyncIterator[bytes], content_type: str | None) -> None:
+    async def put(self, name: str, chunks: AsyncIterator[bytes], content_type: str | None,
+                  metadata: Mapping[str, Any] | None = None, tags: Mapping[str, Any] | None = None) -> None:
         target = self._path(name)
         await trio.Path(self.directory).mkdir(parents=True, exist_ok=True)
         partial = trio.Path(self.directory, f".{secrets.token_hex(8)}.part")

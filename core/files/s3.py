@@ -7,6 +7,7 @@ downloads are one (Range) GET whose body is read a chunk at a time.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from functools import partial
@@ -147,12 +148,14 @@ class S3Adapter:
 
     # --- the FilesAdapter interface -------------------------------------------------------
 
-    async def put(self, name: str, chunks: AsyncIterator[bytes], content_type: str | None) -> None:
+    async def put(self, name: str, chunks: AsyncIterator[bytes], content_type: str | None,
+                  metadata: Mapping[str, Any] | None = None, tags: Mapping[str, Any] | None = None) -> None:
         """Store the chunks under `name`: one PUT when they fit in a part, else a multipart
-        upload that sends each part as soon as it is full (aborted if the stream fails)."""
+        upload that sends each part as soon as it is full (aborted if the stream fails). The
+        upload's metadata and tags go with it, as @parse/s3-files-adapter sends them."""
         await self._ensure_bucket()
         key = self._key(name)
-        params = self._write_params(content_type)
+        params = self._write_params(content_type, metadata, tags)
         buffer = bytearray()
         upload_id: str | None = None
         parts: list[dict[str, Any]] = []
@@ -243,7 +246,8 @@ class S3Adapter:
     def _key(self, name: str) -> str:
         return self.options.bucket_prefix + name
 
-    def _write_params(self, content_type: str | None) -> dict[str, Any]:
+    def _write_params(self, content_type: str | None, metadata: Mapping[str, Any] | None = None,
+                      tags: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """What a PUT or a multipart upload's creation carries besides the key and bytes."""
         opts = self.options
         params: dict[str, Any] = {}
@@ -256,6 +260,10 @@ class S3Adapter:
             params["CacheControl"] = opts.global_cache_control
         if opts.server_side_encryption in ("AES256", "aws:kms"):
             params["ServerSideEncryption"] = opts.server_side_encryption
+        if metadata:
+            params["Metadata"] = {str(k): _header_text(v) for k, v in metadata.items()}
+        if tags:  # Parse leaves the option out when empty: some S3-compatible stores refuse it
+            params["Tagging"] = _tagging(tags)
         return params
 
     async def _call(self, method: Callable[..., Any], **kwargs: Any) -> Any:
@@ -293,6 +301,31 @@ class S3Adapter:
                 except (self._errors.BucketAlreadyOwnedByYou, self._errors.BucketAlreadyExists):
                     pass
             self._bucket_ready = True
+
+
+def _header_text(value: Any) -> str:
+    """A metadata value as the x-amz-meta-* header carries it: text as is, a scalar as
+    JavaScript's String() writes it, anything else as JSON (S3 keeps only strings)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _tagging(tags: Mapping[str, Any]) -> str:
+    """Parse's S3 adapter's Tagging: key=value pairs URI-encoded and joined by &, a falsy
+    value left out."""
+    return "&".join(f"{_uri(str(k))}={_uri(_header_text(v))}" for k, v in tags.items()
+                    if v not in (None, False, 0, "") and v == v)
+
+
+def _uri(text: str) -> str:
+    return quote(text, safe="-_.!~*'()")  # encodeURIComponent's unreserved set
 
 
 def _status(error: Any) -> int | None:

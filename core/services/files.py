@@ -96,7 +96,7 @@ async def upload(rt, caller: Caller, filename: str, up: Upload) -> dict[str, str
             yield chunk
 
     try:
-        await rt.files.put(name, measured(), stored_type)
+        await rt.files.put(name, measured(), stored_type, file.metadata, file.tags)
         await rt.write([FileChange(name, "create", size, stored_type, digest.hexdigest(), file.metadata, file.tags)],
                        caller.context, MASTER)
     except BaseException:

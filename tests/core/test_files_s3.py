@@ -257,3 +257,27 @@ async def test_make_adapter_selects_s3_from_the_files_adapter_option(s3_endpoint
                                                            "s3overrides": {"endpoint": s3_endpoint}, **KEYS}}, {})
     await configured.put("m_x.txt", _chunks(b"selected"), "text/plain")
     assert await _read(by_name, "m/m_x.txt") == b"selected"
+
+
+async def test_metadata_and_tags_go_to_s3_as_parse_s_adapter_sends_them(s3_endpoint, bucket, raw):
+    adapter = _adapter(s3_endpoint, bucket)
+    await adapter.put("abc_tagged.txt", _chunks(b"x"), "text/plain",
+                      {"owner": "ann", "count": 3, "ok": True}, {"team": "a b:c", "empty": "", "n": 2})
+    head = raw.head_object(Bucket=bucket, Key="abc_tagged.txt")
+    assert head["Metadata"] == {"owner": "ann", "count": "3", "ok": "true"}
+    tags = raw.get_object_tagging(Bucket=bucket, Key="abc_tagged.txt")["TagSet"]
+    assert sorted((t["Key"], t["Value"]) for t in tags) == [("n", "2"), ("team", "a b:c")]  # a falsy value is left out
+
+
+async def test_a_multipart_upload_carries_metadata_and_tags_too(s3_endpoint, bucket, raw):
+    adapter = _adapter(s3_endpoint, bucket, partSize=MIN_PART_SIZE)
+    await adapter.put("abc_big.bin", _chunks(b"a" * MIN_PART_SIZE, b"b"), None, {"k": "v"}, {"t": "1"})
+    assert raw.head_object(Bucket=bucket, Key="abc_big.bin")["Metadata"] == {"k": "v"}
+    assert raw.get_object_tagging(Bucket=bucket, Key="abc_big.bin")["TagSet"] == [{"Key": "t", "Value": "1"}]
+
+
+async def test_no_metadata_or_tags_sends_neither(s3_endpoint, bucket, raw):
+    adapter = _adapter(s3_endpoint, bucket)
+    await adapter.put("abc_plain.txt", _chunks(b"x"), "text/plain", {}, {})
+    assert raw.head_object(Bucket=bucket, Key="abc_plain.txt")["Metadata"] == {}
+    assert raw.get_object_tagging(Bucket=bucket, Key="abc_plain.txt")["TagSet"] == []

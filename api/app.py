@@ -107,7 +107,8 @@ def create_app(config: Config, runtime: Callable[[], Runtime]) -> QuartTrio:
                 status, body, headers = health(runtime)
                 return json_response(Reply(body).encode(), status, headers)
             if file_routes.is_download(request.method, path):  # no keys, as Parse serves files
-                return reply_response(await file_routes.download(runtime(), path, request.headers))
+                return reply_response(await file_routes.download(runtime(), request.method, path, request.headers,
+                                                                 request.remote_addr))
             page = pages.find_page(request.method, path)  # a mailed link's page: a browser, no keys
             if page is not None:
                 page_req = pages.PageRequest(

@@ -13,10 +13,12 @@ import trio
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from parsnip.api.errors import Unauthorized
-from parsnip.api.request import decode_body, next_chunk, read_request
+from parsnip.api.request import _same, allowed_ip, decode_body, next_chunk, read_request
 from parsnip.api.routes import Reply
 from parsnip.core.errors import ParseError
+from parsnip.core.security.auth import Auth
 from parsnip.core.services import files
+from parsnip.core.services.base import Caller
 
 PREFIX = "/files/"
 FLOW_KEY = "parsnip.upload_flow"
@@ -53,7 +55,14 @@ def is_upload(method: str, path: str) -> bool:
 
 
 def is_download(method: str, path: str) -> bool:
-    return method == "GET" and path.startswith(PREFIX) and path.count("/") == 3
+    """GET or HEAD (Express answers HEAD with GET's handler) of /files/{appId}/{name}, or of
+    /files/{appId}/metadata/{name}."""
+    if method not in ("GET", "HEAD") or not path.startswith(PREFIX):
+        return False
+    return path.count("/") == 3 or (path.count("/") == 4 and path.split("/")[3] == METADATA)
+
+
+METADATA = "metadata"
 
 
 async def upload(rt, request, path: str) -> Reply:
@@ -90,16 +99,44 @@ async def upload(rt, request, path: str) -> Reply:
     return Reply(answer, status=201, headers={"Location": answer["url"]})
 
 
-async def download(rt, path: str, headers: Mapping[str, str]) -> Reply:
-    """GET /files/{appId}/{name}: no keys, as Parse serves files; another app id is 403."""
+async def download(rt, method: str, path: str, headers: Mapping[str, str], client_ip: str | None) -> Reply:
+    """GET or HEAD /files/{appId}/{name}, or GET /files/{appId}/metadata/{name}: no keys, as
+    Parse serves files; another app id is 403."""
     _, _, app_id, name = path.split("/", 3)
     if app_id != rt.config.appId:
+        if name.startswith(METADATA + "/"):
+            return Reply({}, status=200)  # Parse's metadata route answers {} for any unknown app
         raise Unauthorized("Permission denied")
-    got = await files.download(rt, name, headers.get("Range"))
+    caller = await _caller(rt, headers, client_ip)
+    if name.startswith(METADATA + "/"):
+        got = await files.metadata(rt, name[len(METADATA) + 1:], caller)
+    else:
+        got = await files.download(rt, name, headers.get("Range"), caller, body=method != "HEAD")
     content_type = got.headers.pop("Content-Type", None)
-    if isinstance(got.body, bytes):
+    if isinstance(got.body, bytes) and "Content-Length" not in got.headers:  # an answer's own text
         return Reply(status=got.status, headers=got.headers, raw=got.body.decode(), content_type=content_type)
-    return Reply(status=got.status, headers=got.headers, content_type=content_type, stream=got.body)
+    # The file's bytes, or none for a HEAD: sent as they are under the Content-Length given.
+    body = _one(got.body) if isinstance(got.body, bytes) else got.body
+    return Reply(status=got.status, headers=got.headers, content_type=content_type, stream=body)
+
+
+async def _caller(rt, headers: Mapping[str, str], client_ip: str | None) -> Caller:
+    """Who downloads, for the find triggers: as Parse's GET file routes read it, the master key
+    (from masterKeyIps) or the session token's user (an unknown token is 209); no other key
+    is asked for, so a browser's plain GET is a public caller."""
+    config = rt.config
+    given = headers.get("X-Parse-Master-Key")
+    installation_id = headers.get("X-Parse-Installation-Id")
+    if given and allowed_ip(client_ip, config.masterKeyIps):
+        if _same(given, config.masterKey):
+            return Caller(Auth(master=True, installation_id=installation_id), client_ip=client_ip,
+                          installation_id=installation_id)
+        if _same(given, config.readOnlyMasterKey):
+            return Caller(Auth(master=True, read_only=True, installation_id=installation_id), client_ip=client_ip,
+                          installation_id=installation_id)
+    token = headers.get("X-Parse-Session-Token")
+    auth = await rt.authenticate(token, installation_id) if token else Auth(installation_id=installation_id)
+    return Caller(auth, client_ip=client_ip, installation_id=installation_id)
 
 
 async def delete(rt, req, filename: str) -> Reply:

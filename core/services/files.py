@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,7 +22,7 @@ from parsnip.core.files import names
 from parsnip.core.files.adapter import FileNotFound
 from parsnip.core import layout
 from parsnip.core.layout import files_base
-from parsnip.core.security.auth import MASTER
+from parsnip.core.security.auth import MASTER, Auth
 from parsnip.core.services.access import require_master, require_writable
 from parsnip.core.services.base import Caller
 from parsnip.core.values import now
@@ -116,28 +117,97 @@ def file_url(rt, name: str) -> str:
     return rt.files.direct_url(name) or layout.file_url(files_base(rt.config), name)
 
 
-async def download(rt, name: str, range_header: str | None) -> Download:
+async def download(rt, name: str, range_header: str | None, caller: Caller | None = None, *,
+                   body: bool = True) -> Download:
     """The file's bytes (all, or the one range asked), or 404 as Parse answers: never uploaded,
-    or deleted and held by no live object."""
-    rec = await rt.read(rt.file_reads.record, name)
-    if rec is None or (rec["deleted_at"] is not None and not await _referenced(rt, name)):
-        return _not_found()
+    or deleted and held by no live object. `body` False answers a HEAD: the same headers, the
+    bytes not opened. The find triggers run as in Parse's FilesRouter.getHandler: before_find
+    may refuse or name another file, after_find (the file found) may refuse, force a download,
+    change the headers or give other bytes; a refusal is 403 with the error."""
+    caller = caller or Caller(Auth())
+    default = f"Could not find file: {name}."
+    try:
+        if file_triggers.registered(rt, "before_find"):
+            name = (await file_triggers.run_request(rt, "before_find", caller, ParseFile(name, file_url(rt, name)),
+                                                    default_error=default)).file.name
+        rec = await _live_record(rt, name)
+        if rec is None:
+            return _not_found()
+        found = None
+        if file_triggers.registered(rt, "after_find"):
+            found = await file_triggers.run_request(
+                rt, "after_find", caller, _file_of(rt, name, rec), file_size=rec["size"],
+                response_headers={"X-Content-Type-Options": "nosniff"}, default_error=f"Could not find file: {name}.")
+    except ParseError as e:
+        return _refused(e)
+    if found is not None and found.file.data is not None:  # the trigger's own bytes
+        f = found.file
+        headers = {"Content-Type": _served_type(f.content_type or names.type_of(f.name)),
+                   "Content-Length": str(len(f.data)), **_found_headers(found)}
+        return Download(200, headers, f.data if body else b"")
     size = rec["size"]
     headers = {"Content-Type": _served_type(rec["content_type"]), "Accept-Ranges": "bytes",
-               "X-Content-Type-Options": "nosniff"}
+               **(_found_headers(found) if found is not None else {"X-Content-Type-Options": "nosniff"})}
     span = parse_range(range_header, size)
     if span == "unsatisfiable":
         return Download(416, {**headers, "Content-Range": f"bytes */{size}"})
     start, end = (0, size) if span is None else span
-    try:
-        body = await _open(rt.files, name, start, end)
-    except FileNotFound:
+    if body:
+        try:
+            content: AsyncIterator[bytes] | bytes = await _open(rt.files, name, start, end)
+        except FileNotFound:
+            return _not_found()
+    elif await rt.files.size(name) is None:
         return _not_found()
+    else:
+        content = b""
     headers["Content-Length"] = str(end - start)
     if span is None:
-        return Download(200, headers, body)
+        return Download(200, headers, content)
     headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-    return Download(206, headers, body)
+    return Download(206, headers, content)
+
+
+async def metadata(rt, name: str, caller: Caller | None = None) -> Download:
+    """GET /files/{appId}/metadata/{name}: `{"metadata": {...}}` as the file's `file` event
+    recorded it (Parse's default GridFS adapter answers so), `{}` for a file that is not
+    served; the find triggers run as on a download (after_find with no bytes)."""
+    caller = caller or Caller(Auth())
+    default = "Could not get file metadata."
+    try:
+        if file_triggers.registered(rt, "before_find"):
+            name = (await file_triggers.run_request(rt, "before_find", caller, ParseFile(name, file_url(rt, name)),
+                                                    default_error=default)).file.name
+        rec = await _live_record(rt, name)
+        if rec is None:
+            return _json(200, {})
+        if file_triggers.registered(rt, "after_find"):
+            await file_triggers.run_request(rt, "after_find", caller, _file_of(rt, name, rec), file_size=rec["size"],
+                                            default_error=default)
+    except ParseError as e:
+        return _refused(e)
+    return _json(200, {"metadata": rec["metadata"] or {}})
+
+
+async def _live_record(rt, name: str) -> Mapping[str, Any] | None:
+    """The file's record while it is served: uploaded, and not deleted or still held."""
+    rec = await rt.read(rt.file_reads.record, name)
+    if rec is None or (rec["deleted_at"] is not None and not await _referenced(rt, name)):
+        return None
+    return rec
+
+
+def _file_of(rt, name: str, rec: Mapping[str, Any]) -> ParseFile:
+    return ParseFile(name, file_url(rt, name), rec["content_type"], rec["metadata"] or {}, rec["tags"] or {})
+
+
+def _found_headers(found: file_triggers.FileTriggerRequest) -> dict[str, str]:
+    """What after_find adds to the answer: its response headers, and Content-Disposition when
+    it forces a download (Parse's `attachment;filename=` with the name served)."""
+    headers = {str(k): str(v) for k, v in (found.response_headers or {}).items()}
+    if found.force_download:
+        headers["Content-Disposition"] = f"attachment;filename={found.file.name}"
+    return headers
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
@@ -285,3 +355,13 @@ async def _one(data: bytes) -> AsyncIterator[bytes]:
 
 def _not_found() -> Download:
     return Download(404, {"Content-Type": "text/plain; charset=utf-8"}, NOT_FOUND)
+
+
+def _refused(error: ParseError) -> Download:
+    """A find trigger's (or its validator's) refusal: Parse answers 403 with the error."""
+    return _json(403, error.to_json())
+
+
+def _json(status: int, value: Any) -> Download:
+    return Download(status, {"Content-Type": "application/json; charset=utf-8"},
+                    json.dumps(value, separators=(",", ":")).encode())

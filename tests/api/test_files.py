@@ -87,6 +87,35 @@ def test_the_type_comes_from_the_extension_or_names_one(api, raw, class_name):
     assert entry["object"]["f"]["url"] == spaced["url"]
 
 
+def test_head_answers_get_s_headers_without_the_bytes(api, raw):
+    # Parse Server (Express) answers HEAD with the GET handler: 200, type, length, no body; 404.
+    name = upload(api, "head.txt", b"hello world")["name"]
+    r = raw.head(f"/files/{APP}/{name}")
+    assert r.status_code == 200 and r.content == b""
+    assert r.headers["content-type"] == "text/plain; charset=utf-8" and r.headers["content-length"] == "11"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert raw.get(f"/files/{APP}/{name}").content == b"hello world"  # the connection still serves
+    assert raw.head(f"/files/{APP}/nothing_here.txt").status_code == 404
+
+
+def test_metadata_route_answers_the_uploaded_metadata(api, raw):
+    # Parse's GET /files/:appId/metadata/:name: {} from the filesystem and S3 adapters (which
+    # keep none), {"metadata": ...} from its default GridFS adapter; Parsnip keeps the metadata
+    # in the file's event, so it answers as GridFS does, and {} for a file not served.
+    body = {"_ApplicationId": APP, "_MasterKey": "test-master", "base64": base64.b64encode(b"m").decode(),
+            "fileData": {"metadata": {"owner": "ann", "n": 2}, "tags": {"kind": "a"}}}
+    name = raw.post("/files/meta.txt", content=json.dumps(body), headers={"Content-Type": "text/plain"}).json()["name"]
+    r = raw.get(f"/files/{APP}/metadata/{name}")
+    assert r.status_code == 200 and r.json() == {"metadata": {"owner": "ann", "n": 2}}
+    plain = upload(api, "plain.txt", b"p")["name"]
+    assert raw.get(f"/files/{APP}/metadata/{plain}").json() == {"metadata": {}}
+    missing = raw.get(f"/files/{APP}/metadata/nothing_here.txt")
+    assert missing.status_code == 200 and missing.json() == {}
+    assert raw.get(f"/files/other-app/metadata/{name}").json() == {}
+    assert api.delete(f"/files/{name}", headers=MASTER).status_code == 200
+    assert raw.get(f"/files/{APP}/metadata/{name}").json() == {}
+
+
 def test_the_js_sdk_json_form_with_metadata_and_tags(raw, server):
     body = {"_ApplicationId": APP, "_MasterKey": "test-master", "_ContentType": "image/jpeg",
             "base64": base64.b64encode(b"jpeg bytes").decode(),

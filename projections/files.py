@@ -19,13 +19,21 @@ async def record(conn: asyncpg.Connection, name: str) -> dict[str, Any] | None:
     return None if row is None else dict(row)
 
 
-async def referenced(conn: asyncpg.Connection, name: str, file_fields: Iterable[tuple[str, str]]) -> bool:
-    """Whether a live object holds the file in one of `file_fields` ((class, field) of type File).
-    Asked as containment, which the class's GIN on `data` serves, not by scanning the table."""
+async def referenced(conn: asyncpg.Connection, name: str, file_fields: Iterable[tuple[str, str]],
+                     array_fields: Iterable[tuple[str, str]] = ()) -> bool:
+    """Whether a live object holds the file in one of `file_fields` ((class, field) of type File)
+    or as an element of one of `array_fields` ((class, field) of type Array). Asked as
+    containment, which the class's GIN on `data` serves, not by scanning the table."""
     for class_name, field in file_fields:
         found = await conn.fetchval(
             f"SELECT 1 FROM {table(class_name)} WHERE data @> jsonb_build_object($2::text,"
             " jsonb_build_object('name', $1::text)) LIMIT 1", name, field)
+        if found:
+            return True
+    for class_name, field in array_fields:
+        found = await conn.fetchval(
+            f"SELECT 1 FROM {table(class_name)} WHERE data @> jsonb_build_object($2::text, jsonb_build_array("
+            "jsonb_build_object('__type', 'File', 'name', $1::text))) LIMIT 1", name, field)
         if found:
             return True
     return False

@@ -299,9 +299,18 @@ async def _check_uploader(rt, caller: Caller) -> None:
 
 
 async def _referenced(rt, name: str) -> bool:
-    fields = [(cls, f) for cls in rt.schema.class_names()
-              for f, t in rt.schema.fields(cls).items() if (t or {}).get("type") == "File"]
-    return bool(fields) and await rt.read(rt.file_reads.referenced, name, fields)
+    """Whether a live object holds the file: in a File field, or as an element of an Array
+    field (a gallery's files). A File deeper inside an Object or an array's objects does not
+    count: no containment query reaches any depth, and a scan of every class is not cheap."""
+    files_, arrays = [], []
+    for cls in rt.schema.class_names():
+        for f, t in rt.schema.fields(cls).items():
+            kind = (t or {}).get("type")
+            if kind == "File":
+                files_.append((cls, f))
+            elif kind == "Array":
+                arrays.append((cls, f))
+    return bool(files_ or arrays) and await rt.read(rt.file_reads.referenced, name, files_, arrays)
 
 
 async def _open(adapter, name: str, start: int, end: int) -> AsyncIterator[bytes]:

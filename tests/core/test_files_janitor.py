@@ -48,3 +48,20 @@ async def test_with_no_retention_a_delete_removes_the_bytes_at_once(runtime, tmp
     assert (tmp_path / name).exists()
     await files.delete(runtime, BY_MASTER, name)
     assert not (tmp_path / name).exists()
+
+
+async def test_a_file_in_an_array_field_holds_it_one_inside_an_object_does_not(runtime, tmp_path):
+    runtime.files = LocalFilesAdapter(str(tmp_path))
+    runtime.file_options = dataclasses.replace(runtime.file_options, retention_days=0)
+    in_array, in_object = [(await files.upload(runtime, BY_MASTER, f"{n}.txt", files.Upload(_one(b"x"), "text/plain")))["name"]
+                           for n in ("in-array", "in-object")]
+    gallery = [{"__type": "File", "name": "other.txt"}, {"__type": "File", "name": in_array}]
+    await runtime.write([Create("Gallery", {"photos": Op("Set", gallery),
+                                            "meta": Op("Set", {"cover": {"__type": "File", "name": in_object}})})],
+                        Context(master=True))
+    for name in (in_array, in_object):
+        await files.delete(runtime, BY_MASTER, name)
+    assert (await files.download(runtime, in_array, None)).status == 200
+    assert (tmp_path / in_array).exists()
+    assert (await files.download(runtime, in_object, None)).status == 404
+    assert not (tmp_path / in_object).exists()

@@ -90,7 +90,7 @@ def find_options(rt, params: dict[str, Any], class_name: str, master: bool = Fal
     if explain and not master:
         raise ParseError(ParseError.OPERATION_FORBIDDEN, "Cannot explain a query without the master key")
     types = rt.schema.fields(class_name)
-    node = relation_constraints(parse_where(where), class_name, types.get)
+    node = relation_constraints(parse_where(where), class_name, rt.schema.fields)
     check_relative_times(node, types.get)
     limit = max(limit, 0)
     counting = _truthy(count)

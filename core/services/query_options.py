@@ -43,7 +43,7 @@ def check_query_options(params: dict[str, Any]) -> None:
 
 def _file_options(rt, class_name: str) -> dict[str, Any]:
     files = [f for f, t in rt.schema.fields(class_name).items() if t.get("type") == "File"]
-    return {"file_fields": files, "files_base": files_base(rt.config)}
+    return {"file_fields": files, "files_base": files_base(rt.config, rt.files)}
 
 
 def redirect(rt, class_name: str, key: Any) -> str | None:

@@ -51,10 +51,11 @@ INTERNAL = {"code": ParseError.INTERNAL_SERVER_ERROR, "error": "Internal server 
 
 def error_json(err: BaseException, method: str, route: str, rid: str) -> dict:
     """A failure as a Parse error body, for answers that carry several (a batch's entries): a
-    ParseError as itself, a refused caller as 119, anything else as INTERNAL, logged once."""
+    ParseError as itself, a refused caller as Parse's batch gives its 403 (the message, no
+    code), anything else as INTERNAL, logged once."""
     if isinstance(err, ParseError):
         return err.to_json()
     if isinstance(err, Unauthorized):
-        return {"code": ParseError.OPERATION_FORBIDDEN, "error": err.message}
+        return {"error": err.message}
     log_failure(err, method, route, rid)
     return dict(INTERNAL)

@@ -98,7 +98,7 @@ class OutcomeUnknown(ParseError):
 class Unauthorized(Exception):
     """A request refused before it is served (a missing or wrong application id or client key,
     or the master key required): Parse answers it outside its error codes, as HTTP 403
-    `{"error": message}` (`api/errors.py`); in a batch it is the sub-request's 119."""
+    `{"error": message}` (`api/errors.py`), and in a batch as the sub-request's `{"error": message}`."""
 
     def __init__(self, message: str = "unauthorized", status: int = 403) -> None:
         super().__init__(message)

@@ -50,9 +50,11 @@ ACL_JSON = "CASE WHEN acl IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('ACL'
 DOCUMENT = f"({BASE_JSON} || data || {ACL_JSON})"
 
 
-def files_base(config: Any) -> str:
-    """Where a File's URL starts, as Parse Server gives it: `<publicServerURL>/files/<appId>/`."""
-    return f"{config.publicServerURL or config.serverURL}/files/{config.appId}/"
+def files_base(config: Any, adapter: Any = None) -> str:
+    """Where a File's URL starts, as Parse Server gives it: the files adapter's own prefix
+    (`direct_base`: S3 with directAccess), else `<publicServerURL>/files/<appId>/`."""
+    direct = adapter.direct_base() if adapter is not None else None
+    return direct or f"{config.publicServerURL or config.serverURL}/files/{config.appId}/"
 
 
 def file_url(base: str, name: str) -> str:

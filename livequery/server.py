@@ -29,7 +29,7 @@ __all__ = ["LiveQueryServer", "Runtime"]
 
 class LiveQueryServer:
     def __init__(self, runtime: Runtime, hooks: LiveQueryHooks = NO_HOOKS) -> None:
-        settings = Settings(runtime.config)
+        settings = Settings(runtime.config, getattr(runtime, "files", None))
         self.subscriptions = Subscriptions(runtime, settings, hooks, lambda: self._dispatcher.position)
         self._dispatcher = Dispatcher(runtime, settings, self.subscriptions, hooks)
         replayer = Replayer(runtime, self.subscriptions, settings.files_base, hooks)

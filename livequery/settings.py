@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol
 
+from parsnip.core.layout import files_base
+
 MAX_SUBSCRIPTIONS = 1000  # per connection; the benchmarks' largest is 500 (100,000 over 200)
 
 
@@ -22,7 +24,7 @@ class Runtime(Protocol):  # what the server needs of api/runtime.py's Runtime
 class Settings:
     """One node's LiveQuery options, as the server reads them."""
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: Any, files: Any = None) -> None:
         live = config.liveQuery or {}
         options = config.liveQueryServerOptions or {}
         self.app_id: str = config.appId
@@ -30,7 +32,7 @@ class Settings:
         self.timeout = float(options.get("websocketTimeout", 10_000)) / 1000.0  # seconds
         self.max_queue = int(options.get("maxQueue", 10_000))
         self.max_subscriptions = int(options.get("maxSubscriptionsPerConnection", MAX_SUBSCRIPTIONS))
-        self.files_base = f"{config.publicServerURL or config.serverURL}/files/{config.appId}/"
+        self.files_base = files_base(config, files)  # `files`: the node's files adapter
         self._class_names = [re.compile("^" + name + "$") for name in live.get("classNames", []) or []]
         self._enabled: dict[str, bool] = {}
 

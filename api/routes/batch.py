@@ -18,12 +18,15 @@ from parsnip.api.errors import error_json
 from parsnip.api.routes import Reply, check_object_id
 from parsnip.core.commands import Command, Create, Delete, Update
 from parsnip.core.errors import ParseError
-from parsnip.core.services import objects, users
+from parsnip.core.services import config, objects, users
 from parsnip.core.services.access import require_writable
 from parsnip.core.services.base import Caller, checked
 from parsnip.core.services.classes import service_for
 
 _CLASS_PATH = re.compile(r"^/classes/([^/]+)(?:/([^/]+))?/?$")
+_CONFIG_PATH = re.compile(r"^/config/?$")
+# The route's "class" for /config: Parse.Config's name for its triggers, never a class name.
+CONFIG = "@Config"
 _ALIASES = {"/roles": "_Role", "/installations": "_Installation"}
 # Classes whose writes need their own routes (password hashing, sessions): not in a transaction.
 _NOT_TRANSACTIONAL = frozenset({"_User", "_Session"})
@@ -35,6 +38,10 @@ def _route(mount: str, method: str, path: Any) -> tuple[str, str, str | None, st
     if not isinstance(path, str) or not path.startswith(mount + "/"):
         raise ParseError(ParseError.INVALID_JSON, f"cannot route batch path {path}")
     rest = path[len(mount):]
+    if _CONFIG_PATH.match(rest):
+        if method not in ("GET", "PUT"):
+            raise ParseError(ParseError.INVALID_JSON, f"cannot route {method} {rest}")
+        return method, CONFIG, None, rest
     for alias, cls in _ALIASES.items():
         if rest == alias or rest.startswith(alias + "/"):
             rest_for_class = "/classes/" + cls + rest[len(alias):]
@@ -93,6 +100,8 @@ async def _transaction(rt, req, routed) -> Reply:
     for route, item in routed:
         if route[0] == "GET":
             raise ParseError(ParseError.INVALID_JSON, "a transactional batch may only write")
+        if route[1] == CONFIG:
+            raise ParseError(ParseError.INVALID_JSON, "the config cannot be changed in a transactional batch")
         if route[1] in _NOT_TRANSACTIONAL:
             raise ParseError(ParseError.INVALID_JSON, f"{route[1]} objects cannot be written in a transactional batch")
         commands.append(await checked(caller, _command, rt, caller, route, item))
@@ -129,6 +138,8 @@ async def _call(rt, caller: Caller, route, item) -> Any:
     body, params = _body_and_params(method, item)
     if method == "GET" and path.rstrip("/") == "/users/me":
         return json.loads(await users.me(rt, caller))
+    if cls == CONFIG:
+        return await (config.get(rt, caller) if method == "GET" else config.update(rt, caller, body))
     service = service_for(cls)
     if method == "GET":
         if oid is None:

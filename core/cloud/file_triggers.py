@@ -3,7 +3,11 @@ change its type, metadata or tags, or refuse it), `after_save`, `before_delete` 
 `after_delete`, and on a download (or its metadata) `before_find` (may refuse, or serve another
 name) and `after_find` (may refuse, force a download, set the answer's headers, or give other
 bytes). A registration's validator runs first, as Parse's does. They run in the files service
-(core/services/files.py), not in the object write pipeline: a file is no object."""
+(core/services/files.py), not in the object write pipeline: a file is no object. A trigger
+webhook on "@File" (`/hooks/triggers`) runs where no Python trigger of its kind is registered,
+as Parse runs one: its payload is the file's JSON, its answer is ignored (Parse keeps only a
+returned `Parse.File`, which JSON cannot carry), and its error refuses a before trigger with
+Parse's code for the route."""
 
 from __future__ import annotations
 
@@ -15,6 +19,9 @@ from parsnip.core.cloud.errors import TRIGGER_FAILED, script_failed
 from parsnip.core.cloud.invoke import call_handler
 from parsnip.core.cloud.objects import ParseObject
 from parsnip.core.cloud.requests import CLOUD_LOG, caller_user
+from parsnip.core.cloud.webhook_table import Webhook
+from parsnip.core.cloud.webhook_triggers import user_of
+from parsnip.core.errors import ParseError
 from parsnip.core.events import FILE_CLASS
 from parsnip.core.services.base import Caller
 
@@ -68,8 +75,20 @@ class FileTriggerRequest:
 _LOGGED = ("after_save", "after_delete")
 
 
+# The webhook trigger name of each kind, and the code Parse gives a before webhook's error there.
+_WEBHOOK_NAMES = {"before_save": "beforeSave", "after_save": "afterSave",
+                  "before_delete": "beforeDelete", "after_delete": "afterDelete"}
+_REFUSED = {"before_save": ParseError.FILE_SAVE_ERROR, "before_delete": ParseError.FILE_DELETE_ERROR}
+
+
 def registered(rt, kind: str) -> bool:
-    return rt.cloud is not None and rt.cloud.trigger(kind, FILE_CLASS) is not None
+    return (rt.cloud is not None and rt.cloud.trigger(kind, FILE_CLASS) is not None) or _webhook(rt, kind) is not None
+
+
+def _webhook(rt, kind: str) -> Webhook | None:
+    webhooks = getattr(rt, "webhooks", None)
+    name = _WEBHOOK_NAMES.get(kind)
+    return webhooks.table.trigger(FILE_CLASS, name) if webhooks is not None and name else None
 
 
 async def run(rt, kind: str, caller: Caller, file: ParseFile, *, file_size: int | None = None,
@@ -94,6 +113,9 @@ async def run_request(rt, kind: str, caller: Caller, file: ParseFile, *, file_si
                              caller.installation_id, caller.client_ip, headers or {}, dict(caller.cloud_context or {}),
                              response_headers=response_headers)
     if registration is None:
+        webhook = _webhook(rt, kind)
+        if webhook is not None:
+            await _call_webhook(rt, webhook, kind, caller, file, file_size)
         return req
     req.user = await caller_user(rt, auth)
     try:
@@ -116,3 +138,28 @@ def _user_of(req: FileTriggerRequest):
         return req.user.to_json() if req.user is not None else None
 
     return load
+
+
+async def _call_webhook(rt, webhook: Webhook, kind: str, caller: Caller, file: ParseFile,
+                        file_size: int | None) -> None:
+    """Parse's payload for a file trigger webhook: the file as `Parse.File.toJSON()` (no URL
+    before it is saved), its size and who asks. Its error refuses a before trigger with the
+    route's code (130 save, 153 delete) and the webhook's message; an after trigger's is logged."""
+    auth = caller.auth
+    body: dict[str, Any] = {"file": {"__type": "File", "name": file.name, **({"url": file.url} if file.url else {})},
+                            "fileSize": file_size, "triggerName": _WEBHOOK_NAMES[kind],
+                            "master": auth.master, "isReadOnly": auth.read_only}
+    user = await user_of(rt.load_object, auth)
+    if user is not None:
+        body["user"] = user
+    if caller.installation_id:
+        body["installationId"] = caller.installation_id
+    if caller.client_ip:
+        body["ip"] = caller.client_ip
+    try:
+        await rt.webhooks.caller.call(webhook.url, body)
+    except ParseError as e:
+        if kind.startswith("after_"):
+            logger.warning("%s webhook on @File failed for %s: %s", kind, file.name, e.message)
+            return
+        raise ParseError(_REFUSED[kind], e.message) from None

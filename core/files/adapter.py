@@ -27,3 +27,7 @@ class FilesAdapter(Protocol):
     async def delete(self, name: str) -> None: ...  # absent is not an error
 
     def direct_url(self, name: str) -> str | None: ...  # an adapter's own public URL (S3 directAccess), else None
+
+    def direct_base(self) -> str | None: ...
+    # what every direct_url starts with when it is that and the name (encoded as layout.file_url
+    # encodes it), so the SQL that builds objects can write it; None when there is no such prefix

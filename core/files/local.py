@@ -58,6 +58,9 @@ class LocalFilesAdapter:
     def direct_url(self, name: str) -> str | None:
         return None
 
+    def direct_base(self) -> str | None:
+        return None
+
 
 async def _read(handle, start: int, end: int | None) -> AsyncIterator[bytes]:
     """Bytes [start, end) of an open file, a chunk at a time; the file closed however it ends."""

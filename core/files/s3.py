@@ -237,9 +237,24 @@ class S3Adapter:
         if opts.base_url:
             url = f"{opts.base_url}/{encoded if opts.base_url_direct else key}"
             return url + (signed[signed.index("?"):] if signed else "")
+        return self._unsigned_base() + encoded
+
+    def direct_base(self) -> str | None:
+        """The prefix of every direct URL when they are not presigned (then each is signed on
+        its own): File values in fetched objects get the URL an upload answered, as Parse's
+        adapter gives them its getFileLocation."""
+        opts = self.options
+        if not opts.direct_access or opts.presigned_url:
+            return None
+        if opts.base_url:
+            return f"{opts.base_url}/" + ("" if opts.base_url_direct else opts.bucket_prefix)
+        return self._unsigned_base()
+
+    def _unsigned_base(self) -> str:
+        opts = self.options
         if opts.endpoint:
-            return f"{opts.endpoint}/{opts.bucket}/{key}"
-        return f"https://{opts.bucket}.s3.amazonaws.com/{key}"
+            return f"{opts.endpoint}/{opts.bucket}/{opts.bucket_prefix}"
+        return f"https://{opts.bucket}.s3.amazonaws.com/{opts.bucket_prefix}"
 
     # --- helpers --------------------------------------------------------------------------
 

@@ -91,5 +91,5 @@ def _entries(rt: Backend, caller: Caller, events: list[Event]) -> list[str]:
             access[class_name] = guard.read_access(rt.schema.clp, caller.auth, class_name, "get")
         return access[class_name].hidden_fields(object_id, obj)
 
-    base = files_base(rt.config)
+    base = files_base(rt.config, rt.files)
     return [entry(ev, hidden_of, base) for ev in events]

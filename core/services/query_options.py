@@ -43,7 +43,7 @@ def check_query_options(params: dict[str, Any]) -> None:
 
 def _file_options(rt, class_name: str) -> dict[str, Any]:
     files = [f for f, t in rt.schema.fields(class_name).items() if t.get("type") == "File"]
-    return {"file_fields": files, "files_base": files_base(rt.config)}
+    return {"file_fields": files, "files_base": files_base(rt.config, rt.files)}
 
 
 def redirect(rt, class_name: str, key: Any) -> str | None:
@@ -90,7 +90,7 @@ def find_options(rt, params: dict[str, Any], class_name: str, master: bool = Fal
     if explain and not master:
         raise ParseError(ParseError.OPERATION_FORBIDDEN, "Cannot explain a query without the master key")
     types = rt.schema.fields(class_name)
-    node = relation_constraints(parse_where(where), class_name, types.get)
+    node = relation_constraints(parse_where(where), class_name, rt.schema.fields)
     check_relative_times(node, types.get)
     limit = max(limit, 0)
     counting = _truthy(count)

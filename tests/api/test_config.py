@@ -241,3 +241,29 @@ def test_server_info_reports_global_config(first):
     with _client(first, master=True) as m:
         features = m.get("/serverInfo").json()["features"]
         assert features["globalConfig"] == {"create": True, "read": True, "update": True, "delete": True}
+
+
+def test_a_batch_reads_and_changes_it(first):
+    """Parse routes /config inside /batch (GET, and PUT with the master key), as the reference
+    answered side by side: a client's PUT is its entry's `{"error": "Permission denied"}` (the
+    route's 403, no code), the read-only key's its 119, a before_save's refusal its 142; any
+    other method on /config cannot be routed, which fails the whole batch with 107."""
+    def put(params):
+        return {"method": "PUT", "path": "/parse/config", "body": {"params": params}}
+    read = {"method": "GET", "path": "/parse/config/"}
+    with _client(first) as c, _client(first, master=True) as m, _client(first, key="read-only") as ro:
+        r = m.post("/batch", json={"requests": [put({"inBatch": 1, "forbidden": 1}), put({"inBatch": 2})]})
+        assert r.json() == [{"error": {"code": 142, "error": "forbidden is not allowed"}},
+                            {"success": {"result": True}}]
+        r = c.post("/batch", json={"requests": [put({"inBatch": 3}), read]})
+        refused, got = r.json()
+        assert refused == {"error": {"error": "Permission denied"}}
+        assert got["success"]["params"]["inBatch"] == 2 and got["success"]["masterKeyOnly"]["inBatch"] is False
+        r = ro.post("/batch", json={"requests": [put({"inBatch": 4})]})
+        assert r.json() == [{"error": {"code": 119, "error": "read-only masterKey isn't allowed to update the config."}}]
+        assert m.get("/config").json()["params"]["inBatch"] == 2
+        for method in ("POST", "DELETE"):
+            r = m.post("/batch", json={"requests": [{"method": method, "path": "/parse/config"}]})
+            assert r.json() == {"code": 107, "error": f"cannot route {method} /config"}
+        r = m.post("/batch", json={"requests": [{"method": "GET", "path": "/parse/config/x"}]})
+        assert r.json() == {"code": 107, "error": "cannot route GET /config/x"}

@@ -49,3 +49,36 @@ def test_bytes_go_to_the_bucket_and_come_back(s3_server, s3_endpoint):
         assert part.status_code == 206 and part.content == body[1000:2000]
         assert api.delete(f"/files/{name}", headers=MASTER).status_code == 200
         assert api.get(f"/files/{APP}/{name}").status_code == 404
+
+
+@pytest.fixture(scope="module")
+def direct_server(admin_dsn, s3_endpoint):
+    name = "parsnip_s3d_" + secrets.token_hex(6)
+    bucket = "parsnip-" + secrets.token_hex(6)
+    _admin_sql(admin_dsn, f'CREATE DATABASE "{name}"')
+    adapter = {"module": "@parse/s3-files-adapter",
+               "options": {"bucket": bucket, "accessKey": "testing", "secretKey": "testing", "directAccess": True,
+                           "bucketPrefix": "pre/", "s3overrides": {"endpoint": s3_endpoint}}}
+    info = start_server(_with_database(admin_dsn, name), "--filesAdapter", json.dumps(adapter), app_id=APP)
+    yield info
+    stop_server(info)
+    _admin_sql(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_with_direct_access_a_file_in_an_object_has_the_url_its_upload_answered(direct_server, s3_endpoint):
+    """Parse's S3 adapter gives a File inside a fetched object its getFileLocation, the bucket
+    URL with directAccess, as it answered the upload: get, find, include and the URL's bytes."""
+    headers = {"X-Parse-Application-Id": APP, **MASTER}
+    with httpx.Client(base_url=direct_server.url, headers=headers, timeout=30) as api:
+        r = api.post("/files/my photo@1.txt", content=b"direct", headers={"Content-Type": "text/plain"})
+        assert r.status_code == 201, r.text
+        uploaded = r.json()
+        assert uploaded["url"].startswith(f"{s3_endpoint}/") and "/pre/" in uploaded["url"]
+        file = {"__type": "File", "name": uploaded["name"]}
+        oid = api.post("/classes/Album", json={"cover": file}).json()["objectId"]
+        holder = api.post("/classes/Shelf", json={"album": {"__type": "Pointer", "className": "Album", "objectId": oid}})
+        assert api.get(f"/classes/Album/{oid}").json()["cover"] == {**file, "url": uploaded["url"]}
+        assert api.get("/classes/Album").json()["results"][0]["cover"]["url"] == uploaded["url"]
+        shelf = api.get(f"/classes/Shelf/{holder.json()['objectId']}", params={"include": "album"}).json()
+        assert shelf["album"]["cover"]["url"] == uploaded["url"]
+        assert httpx.get(uploaded["url"]).content == b"direct"

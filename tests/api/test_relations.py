@@ -111,3 +111,27 @@ def test_a_pointer_constraint_on_a_relation_key_finds_its_owners(api, class_name
     assert _owners(api, owner_cls, {"$or": [{"likes": value}, {"name": "c"}]}) == sorted(set(expected) | {"c"})
     r = api.get(f"/classes/{owner_cls}", params={"where": json.dumps({"likes": value}), "count": 1, "limit": 0})
     assert r.json() == {"results": [], "count": len(expected)}
+
+
+def test_a_relation_constraint_inside_a_subquery_finds_its_owners(api, class_name):
+    """Parse reads `{relKey: pointer}` (and $in, $ne) in a subquery's where as at the top level
+    (checked on the reference): $inQuery, $notInQuery, $select and $dontSelect, nested too."""
+    owner_cls, target_cls, post_cls = class_name + "O", class_name + "T", class_name + "P"
+    t0, t1 = _make(api, target_cls, {"n": 0}), _make(api, target_cls, {"n": 1})
+    a = _make(api, owner_cls, {"name": "a", "likes": _op("AddRelation", target_cls, t0)})
+    b = _make(api, owner_cls, {"name": "b", "likes": _op("AddRelation", target_cls, t1)})
+    for name, owner in (("pa", a), ("pb", b)):
+        _make(api, post_cls, {"name": name, "owner": _ptr(owner_cls, owner), "ownerId": owner})
+    likes_t0 = {"where": {"likes": _ptr(target_cls, t0)}, "className": owner_cls}
+    assert _owners(api, post_cls, {"owner": {"$inQuery": likes_t0}}) == ["pa"]
+    assert _owners(api, post_cls, {"owner": {"$notInQuery": likes_t0}}) == ["pb"]
+    assert _owners(api, post_cls, {"ownerId": {"$select": {"query": likes_t0, "key": "objectId"}}}) == ["pa"]
+    assert _owners(api, post_cls, {"ownerId": {"$dontSelect": {"query": likes_t0, "key": "objectId"}}}) == ["pb"]
+    for where, expected in (({"likes": {"$in": [_ptr(target_cls, t1)]}}, ["pb"]),
+                            ({"likes": {"$ne": _ptr(target_cls, t0)}}, ["pb"]),
+                            ({"$or": [{"likes": _ptr(target_cls, t0)}, {"name": "b"}]}, ["pa", "pb"])):
+        assert _owners(api, post_cls, {"owner": {"$inQuery": {"where": where, "className": owner_cls}}}) == expected
+    # A subquery within a subquery: posts whose owner is the owner of a post whose owner likes t1.
+    nested = {"owner": {"$inQuery": {"where": {"likes": _ptr(target_cls, t1)}, "className": owner_cls}}}
+    assert _owners(api, post_cls, {"ownerId": {"$select": {
+        "query": {"where": nested, "className": post_cls}, "key": "ownerId"}}}) == ["pb"]

@@ -368,3 +368,48 @@ def test_any_body_on_the_hook_routes_is_an_answer_or_143(master, method_path, bo
     assert r.status_code in (200, 400), r.text
     if r.status_code == 400:
         assert r.json()["code"] == 143
+
+
+def test_file_trigger_webhooks_run_on_uploads_and_deletes(master, receiver):
+    """Parse runs trigger webhooks on "@File" (checked on the reference): the payload carries the
+    file's JSON (the client's name before the save, the stored name and URL after), its size and
+    who asks; a before webhook's error refuses with the route's code (130 upload, 153 delete) and
+    its message; a success answer changes nothing."""
+    def hook(trigger, reply):
+        url = receiver.answer(f"/file/{trigger}/{secrets.token_hex(3)}", reply)
+        r = master.post("/hooks/triggers", json={"className": "@File", "triggerName": trigger, "url": url})
+        assert r.json() == {"className": "@File", "triggerName": trigger, "url": url}
+        return url[len(receiver.url):]
+
+    def drop(trigger):
+        master.put(f"/hooks/triggers/@File/{trigger}", json={"__op": "Delete"})
+
+    upload = {"Content-Type": "text/plain"}
+    refuse = hook("beforeSave", {"error": "no files today"})
+    r = master.post("/files/a.txt", content=b"hello", headers=upload)
+    assert (r.status_code, r.json()) == (400, {"code": 130, "error": "no files today"})
+    [call] = receiver.calls(refuse)
+    assert call.body["file"] == {"__type": "File", "name": "a.txt"}
+    assert call.body["fileSize"] == 5 and call.body["triggerName"] == "beforeSave" and call.body["master"] is True
+    assert call.headers.get("x-parse-webhook-key") == KEY
+    drop("beforeSave")
+    before, after = hook("beforeSave", {"success": {"name": "ignored.txt"}}), hook("afterSave", {"error": "logged"})
+    r = master.post("/files/b.txt", content=b"hello", headers=upload)
+    assert r.status_code == 201, r.text
+    saved = r.json()
+    assert saved["name"].endswith("_b.txt")
+    assert receiver.calls(before)[0].body["file"] == {"__type": "File", "name": "b.txt"}
+    [call] = receiver.calls(after)
+    assert call.body["file"] == {"__type": "File", "name": saved["name"], "url": saved["url"]}
+    assert call.body["triggerName"] == "afterSave" and call.body["fileSize"] == 5
+    drop("beforeSave"), drop("afterSave")
+    refuse = hook("beforeDelete", {"error": "keep it"})
+    r = master.delete(f"/files/{saved['name']}")
+    assert (r.status_code, r.json()) == (400, {"code": 153, "error": "keep it"})
+    assert receiver.calls(refuse)[0].body["file"]["name"] == saved["name"]
+    drop("beforeDelete")
+    gone = hook("afterDelete", {"success": True})
+    assert master.delete(f"/files/{saved['name']}").status_code == 200
+    [call] = receiver.calls(gone)
+    assert call.body["file"] == {"__type": "File", "name": saved["name"], "url": saved["url"]}
+    drop("afterDelete")

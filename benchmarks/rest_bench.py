@@ -34,24 +34,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import json
-import math
 import multiprocessing as mp
-import os
-import platform
+import queue as queue_module
 import random
 import socket
 import string
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from array import array
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Shared helpers; re-exported names (Target, admin_request, ...) are used by other benchmarks.
+from benchkit import (  # noqa: E402
+    ResourceMeter, Target, User, admin_request, batch, busy_percent, check_health, cpu_times,
+    default_procs, default_report_path, delete_users_and_roles, drop_class, latency_ms, loopback_target,
+    machine_info, make_target, per_second, percentile, progress, server_info, sign_up_users,
+    split_connections, write_report,
+)
 
 PHASES = ("create", "get", "query")
 ROOMS = 100
@@ -63,19 +67,6 @@ MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 # --------------------------------------------------------------------------------------------
 # Settings and results
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Target:
-    """Where and how to send requests; picklable so that worker processes can receive it."""
-
-    host: str
-    port: int
-    mount: str  # path prefix without trailing slash, e.g. "/parse"
-    app_id: str
-    master_key: str
-    class_name: str
-    load_headers: dict[str, str]  # headers sent with every benchmark request
 
 
 @dataclass
@@ -95,6 +86,8 @@ class WorkerJob:
     # None: this file's build_requests / check_response.
     build: Any = None
     check: Any = None
+    # --session: one X-Parse-Session-Token per connection of this worker (cycled)
+    session_tokens: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -110,6 +103,7 @@ class WorkerResult:
     cpu_seconds: float = 0.0  # generator CPU over warm-up + measurement
     wall_seconds: float = 0.0  # warm-up + measurement, wall clock
     issued: int = 0  # requests sent, warm-up included
+    done_times: bytes = b""  # epoch seconds of each measured completion, parallel to latencies
 
 
 @dataclass
@@ -126,6 +120,8 @@ class PhaseResult:
     generator_cpu_percent: float
     generator_cpu_us_per_request: float
     system_cpu_busy_percent: float | None  # whole machine, all cores, during the phase
+    resources: dict[str, Any] = field(default_factory=dict)  # server / postgres CPU and RSS
+    per_second: list[dict[str, Any]] = field(default_factory=list)  # the plot's series
 
 
 # --------------------------------------------------------------------------------------------
@@ -348,7 +344,9 @@ class WorkerState:
         self.issued = 0
         self.result = WorkerResult()
         self.samples = array("d")
+        self.done_times = array("d")
         self.last_done = self.measure_from
+        self.epoch = time.time() - time.perf_counter()  # perf_counter -> epoch seconds
 
     def record_error(self, message: str, measured: bool) -> None:
         if measured:
@@ -357,17 +355,21 @@ class WorkerState:
                 self.result.first_error = message[:ERROR_SAMPLE_BYTES]
 
 
-async def drive_connection(state: WorkerState, requests: list[bytes], offset: int) -> None:
-    """Send requests back to back on one connection until the deadline or the request cap."""
+async def drive_connection(state: WorkerState, requests: list[bytes], offset: int, token: str | None) -> None:
+    """Send requests back to back on one connection until the deadline or the request cap;
+    with a session token, every request carries it (added to the pre-encoded head)."""
     job, clock = state.job, time.perf_counter
     conn: HttpConnection | None = None
     index = offset
+    header = f"\r\nX-Parse-Session-Token: {token}\r\n\r\n".encode("latin-1") if token else b""
     while True:
         now = clock()
         if now >= state.deadline or state.issued >= job.max_requests:
             break
         state.issued += 1
         raw = requests[index % len(requests)]
+        if header:
+            raw = raw.replace(b"\r\n\r\n", header, 1)
         index += 1
         try:
             if conn is None or conn.closed:
@@ -388,6 +390,7 @@ async def drive_connection(state: WorkerState, requests: list[bytes], offset: in
         elif measured:
             state.result.completed += 1
             state.samples.append(done - sent)
+            state.done_times.append(state.epoch + done)
             state.last_done = max(state.last_done, done)
         if ok and job.phase == "create":
             state.result.created_ids.append(doc["objectId"])
@@ -395,7 +398,14 @@ async def drive_connection(state: WorkerState, requests: list[bytes], offset: in
         conn.close()
 
 
-async def run_worker_async(job: WorkerJob, start_at: float) -> WorkerResult:
+async def report_ticks(state: WorkerState, ticks: Any, index: int) -> None:
+    """Every second, this worker's measured completions and errors so far (progress lines)."""
+    while True:
+        await asyncio.sleep(1.0)
+        ticks.put((index, state.result.completed, state.result.errors))
+
+
+async def run_worker_async(job: WorkerJob, start_at: float, ticks: Any = None, index: int = 0) -> WorkerResult:
     """Wait for the common start time, run all connections, collect the result."""
     rng = random.Random(job.seed)
     requests = (job.build or build_requests)(job, rng)
@@ -405,20 +415,26 @@ async def run_worker_async(job: WorkerJob, start_at: float) -> WorkerResult:
     cpu_start = time.process_time()
     state = WorkerState(job, time.perf_counter())
     step = max(1, len(requests) // max(1, job.connections))
-    await asyncio.gather(*(drive_connection(state, requests, i * step) for i in range(job.connections)))
+    tokens = job.session_tokens
+    ticker = asyncio.create_task(report_ticks(state, ticks, index)) if ticks is not None else None
+    await asyncio.gather(*(drive_connection(state, requests, i * step, tokens[i % len(tokens)] if tokens else None)
+                           for i in range(job.connections)))
+    if ticker is not None:
+        ticker.cancel()
     result = state.result
     result.cpu_seconds = time.process_time() - cpu_start
     result.wall_seconds = time.perf_counter() - state.measure_from + job.warmup
     result.issued = state.issued
     result.latencies = state.samples.tobytes()
+    result.done_times = state.done_times.tobytes()
     result.measured_seconds = max(state.last_done, state.deadline) - state.measure_from
     return result
 
 
-def worker_main(job: WorkerJob, start_at: float, queue: Any) -> None:
+def worker_main(job: WorkerJob, start_at: float, queue: Any, ticks: Any = None, index: int = 0) -> None:
     """Entry point of a load-generator process; puts one WorkerResult on the queue."""
     try:
-        result = asyncio.run(run_worker_async(job, start_at))
+        result = asyncio.run(run_worker_async(job, start_at, ticks, index))
     except BaseException as exc:  # report, never hang the parent
         result = WorkerResult(errors=1, first_error=f"worker crashed: {exc!r}")
     queue.put(result)
@@ -429,67 +445,62 @@ def worker_main(job: WorkerJob, start_at: float, queue: Any) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def cpu_times() -> tuple[int, int] | None:
-    """(busy, total) jiffies of the whole machine from /proc/stat, or None off Linux."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return sum(fields) - idle, sum(fields)
-
-
-def busy_percent(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
-    """Share of all cores' time spent busy between two cpu_times() readings."""
-    if before is None or after is None or after[1] == before[1]:
-        return None
-    return round(100 * (after[0] - before[0]) / (after[1] - before[1]), 1)
-
-
-def split_connections(total: int, procs: int) -> list[int]:
-    """Spread `total` connections over at most `procs` processes as evenly as possible."""
-    procs = max(1, min(procs, total))
-    return [total // procs + (1 if i < total % procs else 0) for i in range(procs)]
-
-
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of an already sorted list (0 if empty)."""
-    if not sorted_values:
-        return 0.0
-    rank = max(1, math.ceil(fraction * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
-
-
 def run_phase(phase: str, args: argparse.Namespace, target: Target,
               object_ids: list[str], build: Any = None, check: Any = None) -> tuple[PhaseResult, list[str]]:
     """Run one phase across worker processes; return merged figures and any created ids.
     `build`/`check`: another benchmark's requests and response check (cloud_bench.py)."""
     ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
+    queue, ticks = ctx.Queue(), ctx.Queue()
     shares = split_connections(args.concurrency, args.procs)
     cap = max(1, args.max_requests // len(shares))
+    tokens: list[str] = getattr(args, "session_tokens", None) or []
     start_at = time.time() + 0.5 + 0.15 * len(shares)  # time for spawned interpreters to start
     procs = []
+    first_conn = 0
     for i, connections in enumerate(shares):
+        own = [tokens[(first_conn + c) % len(tokens)] for c in range(connections)] if tokens else []
+        first_conn += connections
         offset = PHASES.index(phase) if phase in PHASES else sum(phase.encode()) % 10
         job = WorkerJob(phase, target, connections, args.warmup, args.duration, cap, args.timeout,
-                        seed=args.seed * 1000 + 100 * offset + i, object_ids=object_ids, build=build, check=check)
-        proc = ctx.Process(target=worker_main, args=(job, start_at, queue), daemon=True)
+                        seed=args.seed * 1000 + 100 * offset + i, object_ids=object_ids, build=build, check=check,
+                        session_tokens=own)
+        proc = ctx.Process(target=worker_main, args=(job, start_at, queue, ticks, i), daemon=True)
         proc.start()
         procs.append(proc)
     hard_limit = start_at - time.time() + args.warmup + args.duration + args.timeout + 30
     time.sleep(max(0.0, start_at + args.warmup - time.time()))
-    cpu_before = cpu_times()
-    time.sleep(args.duration)
-    system_busy = busy_percent(cpu_before, cpu_times())
+    meter = ResourceMeter(getattr(args, "server_pid", None))
+    meter.start()
+    print_ticks(phase, ticks, start_at + args.warmup + args.duration)
+    resources = meter.stop()
+    resources["rss_mb"] = meter.rss_mb()
     results = collect_results(queue, len(procs), hard_limit)
     for proc in procs:
         proc.join(timeout=5)
         if proc.is_alive():
             proc.kill()
-    merged, created = merge_results(phase, results)
-    merged.system_cpu_busy_percent = system_busy
+    merged, created = merge_results(phase, results, start_at + args.warmup)
+    merged.system_cpu_busy_percent = resources["machine_busy_percent"]
+    merged.resources = resources
     return merged, created
+
+
+def print_ticks(phase: str, ticks: Any, until: float) -> None:
+    """Print the phase's rate and errors once a second until `until` (epoch seconds)."""
+    latest: dict[int, tuple[int, int]] = {}
+    started, shown = time.time(), 0
+    while time.time() < until:
+        try:
+            index, completed, errors = ticks.get(timeout=max(0.01, until - time.time()))
+        except queue_module.Empty:
+            break
+        latest[index] = (completed, errors)
+        done, failed = sum(c for c, _ in latest.values()), sum(e for _, e in latest.values())
+        if time.time() - started >= shown + 1:
+            shown = int(time.time() - started)
+            progress(started, f"{phase}: {done:,} requests measured ({done / max(time.time() - started, 1e-3):,.0f}/s), "
+                              f"{failed} errors")
+    time.sleep(max(0.0, until - time.time()))
 
 
 def collect_results(queue: Any, count: int, limit: float) -> list[WorkerResult]:
@@ -503,19 +514,17 @@ def collect_results(queue: Any, count: int, limit: float) -> list[WorkerResult]:
     return results
 
 
-def merge_results(phase: str, results: list[WorkerResult]) -> tuple[PhaseResult, list[str]]:
+def merge_results(phase: str, results: list[WorkerResult], measure_from: float) -> tuple[PhaseResult, list[str]]:
     """Merge the workers' counters and latency samples into one PhaseResult."""
-    samples = array("d")
+    samples, done_times = array("d"), array("d")
     for r in results:
         samples.frombytes(r.latencies)
+        done_times.frombytes(r.done_times)
     latencies = sorted(samples)
     seconds = max((r.measured_seconds for r in results), default=0.0)
     completed = sum(r.completed for r in results)
     first_error = next((r.first_error for r in results if r.first_error), None)
-    ms = {name: round(1000 * percentile(latencies, q), 2)
-          for name, q in (("p50", 0.50), ("p90", 0.90), ("p99", 0.99))}
-    ms["max"] = round(1000 * latencies[-1], 2) if latencies else 0.0
-    ms["mean"] = round(1000 * sum(latencies) / len(latencies), 2) if latencies else 0.0
+    ms = {k: v or 0.0 for k, v in latency_ms(latencies).items()}
     cpu = sum(r.cpu_seconds for r in results)
     wall = max((r.wall_seconds for r in results), default=0.0) + 1e-9
     issued = sum(r.issued for r in results)
@@ -526,7 +535,7 @@ def merge_results(phase: str, results: list[WorkerResult]) -> tuple[PhaseResult,
         # CPU of the worker processes over warm-up + measurement, as % of one core.
         generator_cpu_percent=round(100 * cpu / wall, 1),
         generator_cpu_us_per_request=round(1e6 * cpu / issued, 1) if issued else 0.0,
-        system_cpu_busy_percent=None)
+        system_cpu_busy_percent=None, per_second=per_second(done_times, samples, measure_from))
     created = [oid for r in results for oid in r.created_ids]
     return result, created
 
@@ -536,110 +545,28 @@ def merge_results(phase: str, results: list[WorkerResult]) -> tuple[PhaseResult,
 # --------------------------------------------------------------------------------------------
 
 
-def admin_request(target: Target, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    """One blocking request with the master key; returns (status, parsed JSON or text)."""
-    url = f"http://{target.host}:{target.port}{target.mount}{path}"
-    data = json.dumps(body).encode() if body is not None else None
-    headers = {"X-Parse-Application-Id": target.app_id, "X-Parse-Master-Key": target.master_key,
-               "Content-Type": "application/json"}
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            status, raw = resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    try:
-        return status, json.loads(raw)
-    except ValueError:
-        return status, raw.decode("utf-8", "replace")
-
-
 def seed_objects(target: Target, count: int) -> list[str]:
     """Create `count` objects with /batch (50 per request) so get/query have data."""
-    rng, ids = random.Random(1), []
-    path = f"{target.mount}/classes/{urllib.parse.quote(target.class_name)}"
-    for start in range(0, count, 50):
-        ops = [{"method": "POST", "path": path, "body": game_score(rng)}
-               for _ in range(min(50, count - start))]
-        status, doc = admin_request(target, "POST", "/batch", {"requests": ops})
-        if status != 200:
-            raise SystemExit(f"seeding failed: HTTP {status}: {doc}")
-        ids += [item["success"]["objectId"] for item in doc if "success" in item]
-    return ids
+    rng = random.Random(1)
+    path = f"/classes/{urllib.parse.quote(target.class_name)}"
+    answers = batch(target, [{"method": "POST", "path": path, "body": game_score(rng)} for _ in range(count)])
+    return [item["success"]["objectId"] for item in answers if "success" in item]
 
 
-def drop_class(target: Target) -> None:
-    """Purge the benchmark class's objects and delete its schema."""
-    cls = urllib.parse.quote(target.class_name)
-    status, doc = admin_request(target, "DELETE", f"/purge/{cls}")
-    if status == 200:
-        status, doc = admin_request(target, "DELETE", f"/schemas/{cls}")
-    if status != 200:
-        print(f"warning: could not drop class {target.class_name}: HTTP {status}: {doc}", file=sys.stderr)
-
-
-def server_info(target: Target) -> dict[str, Any]:
-    """serverInfo (version, features) if the server exposes it; empty dict otherwise."""
-    try:
-        status, doc = admin_request(target, "GET", "/serverInfo")
-    except OSError:
-        return {}
-    if status != 200 or not isinstance(doc, dict):
-        return {}
-    return {"parseServerVersion": doc.get("parseServerVersion")}
+def sign_up_load_users(args: argparse.Namespace, target: Target) -> list[User]:
+    """--session: sign up the users whose session tokens the load requests carry (connection
+    i uses user i mod N). Objects get no ACL, as in an anonymous run, so they are public and
+    the two runs read the same rows; what differs is the session lookup and a user's ACL check."""
+    prefix = f"{args.class_name.lower()}_u"
+    print(f"signing up {args.session_users} users ...", flush=True)
+    users = sign_up_users(target, args.session_users, prefix)
+    args.session_tokens = [u.session_token for u in users]
+    return users
 
 
 # --------------------------------------------------------------------------------------------
 # Machine description, CLI, output
 # --------------------------------------------------------------------------------------------
-
-
-def machine_info() -> dict[str, Any]:
-    """CPU model, core count, memory, OS and Python version of the machine running the bench."""
-    cpu_model, mem_total = platform.processor() or "unknown", None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_total = round(int(line.split()[1]) / 1024 / 1024, 2)
-                break
-    except OSError:
-        pass
-    return {
-        "cpu_model": cpu_model,
-        "cpu_count": os.cpu_count(),
-        "memory_gib": mem_total,
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "python_implementation": platform.python_implementation(),
-        "hostname": platform.node(),
-    }
-
-
-def loopback_target(url: str) -> tuple[str, int, str]:
-    """Split an http:// URL into (host, port, mount), refusing anything that is not loopback."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
-        raise SystemExit(f"--url must be an http:// URL, got {url!r}")
-    port = parts.port or 80
-    try:
-        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
-        raise SystemExit(f"cannot resolve {parts.hostname}: {exc}") from None
-    for info in infos:
-        address = info[4][0].split("%")[0]
-        if not ipaddress.ip_address(address).is_loopback:
-            raise SystemExit(f"refusing to benchmark {parts.hostname} ({address}): loopback only")
-    return parts.hostname, port, parts.path.rstrip("/")
-
-
-def default_procs() -> int:
-    """Two processes when there are at least two cores: one asyncio loop tops out near
-    the rates a small server reaches, and more processes only steal CPU from the server."""
-    return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -660,6 +587,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, seconds")
     parser.add_argument("--seed", type=int, default=12345, help="random seed for request bodies and order")
     parser.add_argument("--keep-class", action="store_true", help="do not purge and drop the class at the end")
+    parser.add_argument("--session", action="store_true",
+                        help="sign up users first and send every request with a user's X-Parse-Session-Token")
+    parser.add_argument("--session-users", type=int, default=None, help="users for --session (default: one per connection)")
+    parser.add_argument("--server-pid", type=int, default=None, help="server pid, for its CPU and RSS (children included)")
     parser.add_argument("--label", default=None, help="free text stored in the JSON (e.g. 'parsnip abc123')")
     parser.add_argument("--json-out", default=None, help="output file (default benchmarks/results/rest-<timestamp>.json)")
     args = parser.parse_args(argv)
@@ -671,20 +602,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--concurrency and --procs must be >= 1, --duration > 0, --warmup >= 0")
     if args.class_name is None:
         args.class_name = "BenchScore_" + "".join(random.choices(string.ascii_letters + string.digits, k=8))
+    if args.session_users is None:
+        args.session_users = args.concurrency
+    if args.server_pid is not None and not Path(f"/proc/{args.server_pid}").exists():
+        parser.error(f"no process {args.server_pid}")
     if args.json_out is None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        args.json_out = str(Path(__file__).resolve().parent / "results" / f"rest-{stamp}.json")
+        args.json_out = default_report_path("rest-session" if args.session else "rest")
     return args
-
-
-def make_target(args: argparse.Namespace) -> Target:
-    host, port, mount = loopback_target(args.url)
-    headers = {"X-Parse-Application-Id": args.app_id}
-    if args.rest_key:
-        headers["X-Parse-REST-API-Key"] = args.rest_key
-    if args.load_master_key:
-        headers["X-Parse-Master-Key"] = args.master_key
-    return Target(host, port, mount, args.app_id, args.master_key, args.class_name, headers)
 
 
 def format_table(results: list[PhaseResult]) -> str:
@@ -704,9 +628,12 @@ def fmt_opt(value: float | None) -> str:
 
 def settings_dict(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     keys = ("url", "app_id", "concurrency", "duration", "warmup", "procs", "phases", "class_name",
-            "max_requests", "timeout", "seed", "load_master_key", "label")
+            "max_requests", "timeout", "seed", "load_master_key", "session", "server_pid", "label")
     settings = {k: getattr(args, k) for k in keys}
     settings["load_headers"] = sorted(target.load_headers)
+    if args.session:
+        settings["session_users"] = args.session_users
+        settings["session_acl"] = "objects carry no ACL (public), as in the anonymous run"
     return settings
 
 
@@ -714,34 +641,38 @@ def main(argv: list[str] | None = None) -> int:
     """Run the selected phases and write the JSON report; returns a process exit code."""
     args = parse_args(argv)
     target = make_target(args)
-    status, _ = admin_request(target, "GET", "/health")
-    if status != 200:
-        raise SystemExit(f"{args.url}/health answered HTTP {status}; is the server up?")
+    check_health(target, args.url)
     info = server_info(target)
     print(f"target {args.url} {info.get('parseServerVersion') or ''} class {args.class_name}; "
           f"concurrency {args.concurrency} over {args.procs} process(es), {args.warmup:g}s warm-up + "
-          f"{args.duration:g}s per phase", flush=True)
+          f"{args.duration:g}s per phase" + (f"; {args.session_users} logged-in users" if args.session else ""),
+          flush=True)
     object_ids: list[str] = []
     results: list[PhaseResult] = []
+    users: list[User] = []
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    load_at_start = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    machine = machine_info()
     try:
+        if args.session:
+            users = sign_up_load_users(args, target)
         if "create" not in args.phases:
             print(f"seeding {SEED_OBJECTS} objects ...", flush=True)
             object_ids = seed_objects(target, SEED_OBJECTS)
         for phase in args.phases:
             if phase in ("get", "query") and not object_ids:
                 object_ids = seed_objects(target, SEED_OBJECTS)
-            print(f"phase {phase} ...", end=" ", flush=True)
+            print(f"phase {phase} ...", flush=True)
             result, created = run_phase(phase, args, target, object_ids)
             object_ids += created
             results.append(result)
-            print(f"{result.requests_per_second:.1f} req/s, p99 {result.latency_ms['p99']:.1f} ms, "
+            print(f"  {phase}: {result.requests_per_second:.1f} req/s, p99 {result.latency_ms['p99']:.1f} ms, "
                   f"{result.errors} errors" + (f" (first: {result.first_error})" if result.first_error else ""),
                   flush=True)
     finally:
         if not args.keep_class:
             drop_class(target)
+        if users:
+            delete_users_and_roles(target, users)
     print()
     print(format_table(results))
     report = {
@@ -749,14 +680,10 @@ def main(argv: list[str] | None = None) -> int:
         "started": started,
         "server": info,
         "settings": settings_dict(args, target),
-        "machine": machine_info(),
-        "load_average_at_start": load_at_start,
+        "machine": machine,
         "results": [asdict(r) for r in results],
     }
-    out = Path(args.json_out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwrote {out}")
+    write_report(args.json_out, report)
     return 1 if any(r.errors for r in results) else 0
 
 

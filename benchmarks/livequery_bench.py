@@ -45,7 +45,6 @@ import hashlib
 import json
 import math
 import multiprocessing as mp
-import os
 import queue
 import random
 import re
@@ -56,14 +55,23 @@ import time
 import traceback
 import urllib.parse
 from array import array
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import rest_bench as rb  # noqa: E402  (HTTP client, setup helpers and machine info are shared)
+import benchkit as bk  # noqa: E402  (set-up, figures, /proc accounting, report: shared with rest_bench)
+import rest_bench as rb  # noqa: E402  (its minimal HTTP client)
 
 MODES = ("load", "idle", "ceiling")
+# Issue 15's scenarios: the mode and the sizes each one uses unless given on the command line.
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "chat-users": {"mode": "load", "subscriptions": 5000, "connections": 50, "rooms": 100, "rate": 100.0},
+    "broadcast": {"mode": "load", "subscriptions": 10000, "connections": 100, "rooms": 1, "rate": 20.0},
+    "rooms": {"mode": "load", "subscriptions": 50000, "connections": 500, "rooms": 5000, "rate": 1000.0},
+    "idle": {"mode": "idle", "subscriptions": 1_000_000, "connections": 1000, "rooms": 100, "rate": 100.0},
+}
+DEFAULTS = {"mode": "load", "subscriptions": 5000, "connections": 50, "rooms": 100, "rate": 100.0}
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 EVENT_PREFIX = b'{"op":"create"'
 RE_REQUEST_ID = re.compile(rb'"requestId":(\d+)')
@@ -128,6 +136,10 @@ class ReceiverJob:
     connect_concurrency: int
     timeout: float
     progress_interval: float
+    # chat-users: the session token of each subscription [sub_lo, sub_hi) of this process, and
+    # how many other rooms each query also asks for (their messages the ACL must hide)
+    session_tokens: list[str] | None = None
+    foreign_rooms: int = 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -159,6 +171,14 @@ def client_frame(payload: bytes, opcode: int = 1) -> bytes:
     return frame_header(opcode, len(payload), True) + mask + mask_bytes(payload, mask)
 
 
+def room_query(room: int, rooms: int, foreign: int) -> dict[str, Any]:
+    """The where of a subscription in `room`; with `foreign` > 0 it also matches the next
+    rooms, whose messages only their members may read (chat-users: the ACL must hide them)."""
+    if not foreign:
+        return {"room": f"room-{room}"}
+    return {"room": {"$in": [f"room-{(room + k) % rooms}" for k in range(min(foreign, rooms - 1) + 1)]}}
+
+
 def accept_key(key: str) -> str:
     return base64.b64encode(hashlib.sha1(key.encode() + WS_GUID).digest()).decode()
 
@@ -176,6 +196,7 @@ class ReceiverState:
         self.arrivals = array("d")  # epoch seconds, parallel to delays
         self.counting = True
         self.unique = self.duplicates = self.unexpected = self.other_events = 0
+        self.foreign_room = 0  # events of a write to another room: an ACL (or query) leak
         self.connected = self.confirmed = self.subscribe_errors = 0
         self.errors = self.closed_by_server = 0
         self.first_error: str | None = None
@@ -313,8 +334,11 @@ class LiveQueryConnection(asyncio.Protocol):
 
     def _event(self, sub: int, seq: int, t0: float, now: float) -> None:
         st = self.state
-        if not self.sub_lo <= sub < self.sub_end or seq >= st.writes or seq % st.rooms != sub % st.rooms:
-            st.unexpected += 1  # wrong requestId, unknown write or wrong room
+        if not self.sub_lo <= sub < self.sub_end or seq >= st.writes:
+            st.unexpected += 1  # wrong requestId or unknown write
+            return
+        if seq % st.rooms != sub % st.rooms:
+            st.foreign_room += 1
             return
         k = (sub - st.sub_lo) * st.slots + seq // st.rooms
         count = st.counts[k]
@@ -373,11 +397,13 @@ class LiveQueryConnection(asyncio.Protocol):
         count = min(self.job.subscribe_window - self.outstanding, total - self.next_request + 1)
         if count <= 0 or self.transport is None:
             return
-        cls, rooms, frames = self.job.class_name, self.state.rooms, []
+        job, rooms, frames = self.job, self.state.rooms, []
         for rid in range(self.next_request, self.next_request + count):
-            room = (self.sub_lo + rid - 1) % rooms
+            sub = self.sub_lo + rid - 1
             message = {"op": "subscribe", "requestId": rid,
-                       "query": {"className": cls, "where": {"room": f"room-{room}"}}}
+                       "query": {"className": job.class_name, "where": room_query(sub % rooms, rooms, job.foreign_rooms)}}
+            if job.session_tokens:
+                message["sessionToken"] = job.session_tokens[sub - self.state.sub_lo]
             frames.append(client_frame(json.dumps(message, separators=(",", ":")).encode()))
         self.transport.write(b"".join(frames))
         self.next_request += count
@@ -456,7 +482,7 @@ def recent_p99_ms(state: ReceiverState) -> tuple[int, float | None]:
     """Deliveries since the last report and the p99 of their delay (ms)."""
     recent = sorted(state.delays[state.reported:])
     state.reported = len(state.delays)
-    return len(recent), (round(1000 * rb.percentile(recent, 0.99), 1) if recent else None)
+    return len(recent), (round(1000 * bk.percentile(recent, 0.99), 1) if recent else None)
 
 
 async def report_progress(state: ReceiverState, job: ReceiverJob, out: Any) -> None:
@@ -498,7 +524,8 @@ def finish_counts(state: ReceiverState, layout: Layout, failed: list[int]) -> di
     expected = sum(ok_in_room[sub % rooms] for sub in range(state.sub_lo, state.sub_hi)
                    if state.confirmed_subs[sub - state.sub_lo])
     return {"expected": expected, "delivered": unique, "missed": expected - unique,
-            "duplicates": state.duplicates, "unexpected": state.unexpected, "other_events": state.other_events}
+            "duplicates": state.duplicates, "unexpected": state.unexpected, "other_events": state.other_events,
+            "foreign_room": state.foreign_room}
 
 
 async def receiver_async(job: ReceiverJob, ctl: Any, out: Any) -> None:
@@ -581,7 +608,8 @@ class StubConnection(asyncio.Protocol):
         if msg["op"] == "connect":
             self.send(b'{"op":"connected","clientId":1}')
         elif msg["op"] == "subscribe":
-            room = int(msg["query"]["where"]["room"].split("-")[1])
+            where = msg["query"]["where"]["room"]
+            room = int((where if isinstance(where, str) else where["$in"][0]).split("-")[1])
             self.by_room.setdefault(room, []).append(msg["requestId"])
             self.send(b'{"op":"subscribed","clientId":1,"requestId":%d}' % msg["requestId"])
 
@@ -695,58 +723,6 @@ class Collector:
 
 
 # --------------------------------------------------------------------------------------------
-# Parent: server memory and CPU from /proc
-# --------------------------------------------------------------------------------------------
-
-
-def process_tree(pid: int) -> list[int]:
-    """pid and all its descendants (by scanning /proc for parent ids)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    tree, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        tree.append(current)
-        todo += children.get(current, [])
-    return tree
-
-
-def server_rss_mb(pid: int | None) -> float | None:
-    """Resident memory (VmRSS) of the server process and its children, in MiB."""
-    if pid is None:
-        return None
-    total = 0
-    for p in process_tree(pid):
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return round(total / 1024, 1)
-
-
-def server_cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU seconds of a process tree (the server's, or this benchmark's) so far."""
-    if pid is None:
-        return None
-    ticks = 0
-    for p in process_tree(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError, ValueError):
-            continue
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-# --------------------------------------------------------------------------------------------
 # Parent: the open-loop writer
 # --------------------------------------------------------------------------------------------
 
@@ -821,8 +797,11 @@ class Writer:
     the object, so its deliveries are still expected; what is unanswered when the grace period
     ends is cancelled and counted as unanswered (its deliveries stay expected)."""
 
-    def __init__(self, target: rb.Target, layout: Layout, rate: float, connections: int, timeout: float) -> None:
+    def __init__(self, target: bk.Target, layout: Layout, rate: float, connections: int, timeout: float,
+                 acl_prefix: str | None = None) -> None:
         self.target, self.layout, self.rate, self.timeout = target, layout, rate, timeout
+        # chat-users: each message readable only by its room's role, "<acl_prefix><room>"
+        self.acl_prefix = acl_prefix.encode() if acl_prefix else None
         self.path = f"/classes/{urllib.parse.quote(target.class_name)}"
         # at least two writes per connection per second, so none idles into the server's
         # keep-alive timeout (5 s on Node)
@@ -847,7 +826,11 @@ class Writer:
             lag = t0 - scheduled
             out.max_lag = max(out.max_lag, lag)
             out.late += lag > 0.010
-            body = b'{"room":"room-%d","t0":%.6f,"seq":%d}' % (seq % self.layout.rooms, t0, seq)
+            room = seq % self.layout.rooms
+            body = b'{"room":"room-%d","t0":%.6f,"seq":%d' % (room, t0, seq)
+            if self.acl_prefix:
+                body += b',"ACL":{"role:%s%d":{"read":true}}' % (self.acl_prefix, room)
+            body += b"}"
             self.sent += 1
             out.last_sent = max(out.last_sent, t0)
             status, reply = await self.pool[index].send(rb.encode_request(self.target, "POST", self.path, body))
@@ -893,11 +876,12 @@ class Writer:
             conn.close()
 
 
-async def load_phase(args: argparse.Namespace, target: rb.Target, layout: Layout, collector: Collector,
+async def load_phase(args: argparse.Namespace, target: bk.Target, layout: Layout, collector: Collector,
                      expected_total: int) -> WriteOutcome:
     """Run the writer with a progress line per second, then wait out the grace period (or
     until every expected delivery arrived)."""
-    writer = Writer(target, layout, args.rate, args.write_connections, args.timeout)
+    writer = Writer(target, layout, args.rate, args.write_connections, args.timeout,
+                    role_prefix(args) if args.scenario == "chat-users" else None)
     cpu0 = time.process_time()
     printer = asyncio.create_task(print_load_progress(writer, collector, layout))
     try:
@@ -941,37 +925,14 @@ async def print_load_progress(writer: Writer, collector: Collector, layout: Layo
 # --------------------------------------------------------------------------------------------
 
 
-def delay_figures(delays: list[float]) -> dict[str, float | None]:
-    """Delay percentiles (nearest rank) in ms over sorted delays."""
-    if not delays:
-        return {k: None for k in ("p50", "p90", "p99", "p999", "max", "mean")}
-    figures = {name: round(1000 * rb.percentile(delays, q), 2)
-               for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999))}
-    figures["max"] = round(1000 * delays[-1], 2)
-    figures["mean"] = round(1000 * sum(delays) / len(delays), 2)
-    return figures
-
-
-def timeline(arrivals: array, delays: array, start: float) -> list[dict[str, Any]]:
-    """Deliveries and delay p99 per second since the first write."""
-    buckets: dict[int, list[float]] = {}
-    for arrival, delay in zip(arrivals, delays):
-        buckets.setdefault(max(0, int(arrival - start)), []).append(delay)
-    rows = []
-    for second in range(max(buckets) + 1 if buckets else 0):
-        values = sorted(buckets.get(second, []))
-        rows.append({"second": second, "deliveries": len(values),
-                     "p99_ms": round(1000 * rb.percentile(values, 0.99), 1) if values else None})
-    return rows
-
-
 def merge_receivers(results: dict[int, dict[str, Any]], start: float, window: float) -> dict[str, Any]:
     delays, arrivals = array("d"), array("d")
     for r in results.values():
         delays.frombytes(r["delays"])
         arrivals.frombytes(r["arrivals"])
     in_window = sum(1 for a in arrivals if start <= a <= start + window)
-    keys = ("expected", "delivered", "missed", "duplicates", "unexpected", "other_events", "errors", "closed_by_server")
+    keys = ("expected", "delivered", "missed", "duplicates", "unexpected", "foreign_room", "other_events", "errors",
+            "closed_by_server")
     merged: dict[str, Any] = {k: sum(r[k] for r in results.values()) for k in keys}
     cpu = sum(r["cpu_seconds"] for r in results.values())
     wall = max((r["wall_seconds"] for r in results.values()), default=0.0) or 1e-9
@@ -979,11 +940,11 @@ def merge_receivers(results: dict[int, dict[str, Any]], start: float, window: fl
         delivered_per_second=round(in_window / window, 1) if window > 0 else None,
         delivered_in_window=in_window,
         missed_percent=round(100 * merged["missed"] / merged["expected"], 3) if merged["expected"] else 0.0,
-        delay_ms=delay_figures(sorted(delays)),
+        delay_ms=bk.latency_ms(sorted(delays), ("p50", "p90", "p99", "p999")),
         receivers_cpu_percent=round(100 * cpu / wall, 1),
         receivers_cpu_us_per_delivery=round(1e6 * cpu / len(delays), 2) if len(delays) else None,
         first_error=next((r["first_error"] for r in results.values() if r["first_error"]), None),
-        per_second=timeline(arrivals, delays, start),
+        per_second=bk.per_second(arrivals, delays, start),
     )
     return merged
 
@@ -1003,8 +964,7 @@ def write_figures(outcome: WriteOutcome, layout: Layout, duration: float) -> dic
         "planned": layout.writes, "ok": outcome.ok, "failed": len(outcome.failed_seqs or []),
         "unanswered": outcome.unanswered,
         "achieved_per_second": round(outcome.ok / duration, 1),
-        "latency_ms": {"p50": round(1000 * rb.percentile(lat, 0.5), 2), "p99": round(1000 * rb.percentile(lat, 0.99), 2),
-                       "max": round(1000 * lat[-1], 2) if lat else 0.0},
+        "latency_ms": {k: v or 0.0 for k, v in bk.latency_ms(lat, ("p50", "p99")).items() if k != "mean"},
         "max_schedule_lag_ms": round(1000 * outcome.max_lag, 2), "late_over_10ms": outcome.late,
         "first_error": outcome.first_error, "writer_cpu_seconds": round(outcome.cpu_seconds, 2),
     }
@@ -1020,19 +980,21 @@ def parse_ws_url(url: str) -> tuple[str, int, str]:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme != "ws":
         raise SystemExit(f"--ws-url must be a ws:// URL, got {url!r}")
-    host, port, path = rb.loopback_target("http://" + parts.netloc + parts.path)
+    host, port, path = bk.loopback_target("http://" + parts.netloc + parts.path)
     return host, port, path or "/"
 
 
 def spawn_receivers(args: argparse.Namespace, layout: Layout, ws: tuple[str, int, str],
-                    ctx: Any, out: Any) -> list[tuple[Any, Any]]:
-    """Start one receiver process per share of the connections; returns (process, ctl queue)."""
-    shares = rb.split_connections(layout.connections, args.procs)
+                    ctx: Any, out: Any, tokens_of: list[str] | None = None) -> list[tuple[Any, Any]]:
+    """Start one receiver process per share of the connections; returns (process, ctl queue).
+    `tokens_of`: chat-users, the session token of each subscription."""
+    shares = bk.split_connections(layout.connections, args.procs)
     procs, lo = [], 0
     for index, count in enumerate(shares):
+        tokens = tokens_of[layout.first_sub(lo):layout.first_sub(lo + count)] if tokens_of else None
         job = ReceiverJob(index, ws[0], ws[1], ws[2], args.app_id, args.lq_master_key, args.class_name, layout,
                           lo, lo + count, args.subscribe_window, args.connect_concurrency, args.timeout,
-                          args.progress_interval)
+                          args.progress_interval, tokens, args.foreign_rooms)
         ctl = ctx.Queue()
         proc = ctx.Process(target=receiver_main, args=(job, ctl, out), daemon=True)
         proc.start()
@@ -1049,9 +1011,27 @@ def setup_progress(collector: Collector, layout: Layout, started: float) -> Any:
     return show
 
 
-def create_class(target: rb.Target) -> None:
+def role_prefix(args: argparse.Namespace) -> str:
+    """chat-users: room k's role is named role_prefix + k."""
+    return f"{args.class_name}_room"
+
+
+def set_up_chat_users(args: argparse.Namespace, target: bk.Target, layout: Layout) -> tuple[list[bk.User], list[str]]:
+    """Sign up one user per subscription and give each room a role whose users are the room's
+    members (subscription i, hence user i, is in room i mod rooms); returns (users, role ids)."""
+    started = time.time()
+    print(f"chat-users: signing up {layout.subscriptions:,} users ({args.signup_concurrency} at a time) ...", flush=True)
+    users = bk.sign_up_users(target, layout.subscriptions, f"{args.class_name.lower()}_u", args.signup_concurrency)
+    members = {f"{role_prefix(args)}{room}": [u.object_id for u in users[room::layout.rooms]]
+               for room in range(layout.rooms)}
+    role_ids = bk.create_roles(target, members)
+    bk.progress(started, f"{len(users):,} users and {len(role_ids):,} roles ready")
+    return users, role_ids
+
+
+def create_class(target: bk.Target) -> None:
     """One write with the master key, so the class exists in the schema before subscribing."""
-    status, doc = rb.admin_request(target, "POST", f"/classes/{urllib.parse.quote(target.class_name)}",
+    status, doc = bk.admin_request(target, "POST", f"/classes/{urllib.parse.quote(target.class_name)}",
                                    {"room": "setup", "t0": 0.0, "seq": 0})
     if status != 201:
         raise SystemExit(f"could not create class {target.class_name}: HTTP {status}: {doc}")
@@ -1066,11 +1046,11 @@ def connect_and_subscribe(args: argparse.Namespace, layout: Layout, collector: C
     report["connections"] = {"opened": sum(m["connected"] for m in connected.values()),
                              "failed": sum(m["failed"] for m in connected.values()),
                              "seconds": round(time.time() - started, 2)}
-    report["rss_mb"]["before_subscribe"] = server_rss_mb(pid)
+    report["rss_mb"]["before_subscribe"] = bk.tree_rss_mb(pid)
     for _, ctl in procs:
         ctl.put(("subscribe",))
     subscribed = collector.wait_all("subscribed", args.setup_timeout, show)
-    report["rss_mb"]["after_subscribe"] = server_rss_mb(pid)
+    report["rss_mb"]["after_subscribe"] = bk.tree_rss_mb(pid)
     begin = min(m["started"] for m in subscribed.values())
     end = max(m["done"] for m in subscribed.values())
     confirmed = sum(m["confirmed"] for m in subscribed.values())
@@ -1085,26 +1065,17 @@ def connect_and_subscribe(args: argparse.Namespace, layout: Layout, collector: C
         rss["per_subscription_incl_connections_kb"] = round(1024 * (rss["after_subscribe"] - rss["before_connect"]) / confirmed, 3)
 
 
-def run_load(args: argparse.Namespace, target: rb.Target, layout: Layout, collector: Collector,
+def run_load(args: argparse.Namespace, target: bk.Target, layout: Layout, collector: Collector,
              report: dict[str, Any]) -> WriteOutcome:
     expected = sum(subs_in_room_confirmed(collector, r) * layout.writes_in_room(r) for r in range(layout.rooms))
     print(f"load: {args.rate:g} writes/s for {args.duration:g}s ({layout.writes:,} writes, "
           f"{expected:,} deliveries expected, {expected / args.duration:,.0f}/s offered), grace {args.grace:g}s", flush=True)
-    cpu_before, server_cpu0, wall0 = rb.cpu_times(), server_cpu_seconds(args.server_pid), time.time()
-    own_cpu0 = server_cpu_seconds(os.getpid())  # this process and its receivers
+    meter = bk.ResourceMeter(args.server_pid)  # the generator is this process and its receivers
+    meter.start()
     outcome = run_async(load_phase(args, target, layout, collector, expected))
-    wall, cpu_after = time.time() - wall0, rb.cpu_times()
-    report["machine_busy_percent"] = rb.busy_percent(cpu_before, cpu_after)
-    own_cpu = server_cpu_seconds(os.getpid()) - own_cpu0
-    report["generator_cpu_percent"] = round(100 * own_cpu / wall, 1)
-    server_cpu1 = server_cpu_seconds(args.server_pid)
-    if server_cpu0 is not None and server_cpu1 is not None:
-        report["server_cpu_percent"] = round(100 * (server_cpu1 - server_cpu0) / wall, 1)
-        if cpu_before is not None and cpu_after is not None:
-            # everything else: the database, and any other work that disturbed the run
-            busy = (cpu_after[0] - cpu_before[0]) / os.sysconf("SC_CLK_TCK")
-            report["rest_of_machine_cpu_percent"] = round(100 * (busy - own_cpu - (server_cpu1 - server_cpu0)) / wall, 1)
-    report["rss_mb"]["after_load"] = server_rss_mb(args.server_pid)
+    report.update(meter.stop())
+    report["postgres_rss_mb"] = meter.rss_mb()["postgres"]
+    report["rss_mb"]["after_load"] = bk.tree_rss_mb(args.server_pid)
     report["writes"] = write_figures(outcome, layout, args.duration)
     report["offered_deliveries_per_second"] = round(expected / args.duration, 1)
     return outcome
@@ -1130,8 +1101,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     report: dict[str, Any] = {"rss_mb": {"server_pid": args.server_pid}}
-    target = rb.Target("", 0, "", args.app_id, args.master_key, args.class_name, {})
-    stub = None
+    target = bk.Target("", 0, "", args.app_id, args.master_key, args.class_name, {})
+    stub, users, role_ids = None, [], []
     if args.mode == "ceiling":
         stub_ctl = ctx.Queue()
         stub = ctx.Process(target=stub_main, args=(stub_ctl, out), daemon=True)
@@ -1139,12 +1110,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         port = Collector(out, 1).wait_all("stub-port", 30, None, 1)[-1]
         ws = ("127.0.0.1", port, "/")
     else:
-        target = make_target(args)
+        target = bk.make_target(args)
         ws = parse_ws_url(args.ws_url)
         create_class(target)
-    report["rss_mb"]["before_connect"] = server_rss_mb(args.server_pid)
+        if args.scenario == "chat-users":
+            users, role_ids = set_up_chat_users(args, target, layout)
+    report["rss_mb"]["before_connect"] = bk.tree_rss_mb(args.server_pid)
     collector = Collector(out, min(args.procs, args.connections))
-    procs = spawn_receivers(args, layout, ws, ctx, out)
+    procs = spawn_receivers(args, layout, ws, ctx, out, [u.session_token for u in users] or None)
     if stub is not None:
         collector.messages.pop("stub-port", None)
     try:
@@ -1153,7 +1126,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
               f"server RSS {format_rss(report['rss_mb'])}", flush=True)
         if args.mode == "idle":
             time.sleep(args.hold)
-            report["rss_mb"]["after_hold"] = server_rss_mb(args.server_pid)
+            report["rss_mb"]["after_hold"] = bk.tree_rss_mb(args.server_pid)
             outcome = WriteOutcome(failed_seqs=[])
         elif args.mode == "ceiling":
             outcome = run_ceiling(args, layout, collector, stub_ctl)
@@ -1179,7 +1152,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if stub.is_alive():
                 stub.kill()
         if args.mode != "ceiling" and not args.keep_class:
-            drop_class(target)
+            bk.drop_class(target, patience=60.0)
+        if users:
+            bk.delete_users_and_roles(target, users, role_ids)
     return report
 
 
@@ -1213,11 +1188,12 @@ def print_summary(report: dict[str, Any]) -> None:
         ms = d["delay_ms"]
         print(f"deliveries         {d['delivered']:,}/{d['expected']:,} ({d['delivered_per_second'] or 0:,.0f}/s in the "
               f"window), missed {d['missed']:,} ({d['missed_percent']}%), duplicates {d['duplicates']:,}, "
-              f"unexpected {d['unexpected']:,}")
+              f"unexpected {d['unexpected']:,}, other rooms' (ACL leaks in chat-users) {d['foreign_room']:,}")
         print(f"delay ms           p50 {ms['p50']}  p90 {ms['p90']}  p99 {ms['p99']}  p99.9 {ms['p999']}  max {ms['max']}")
         print(f"cpu                receivers {d['receivers_cpu_percent']}% of a core "
               f"({d['receivers_cpu_us_per_delivery']} us/delivery), whole generator {report.get('generator_cpu_percent')}%, "
-              f"server {report.get('server_cpu_percent', 'n/a')}%, rest of the machine "
+              f"server {report.get('server_cpu_percent', 'n/a')}%, postgres {report.get('postgres_cpu_percent', 'n/a')}%, "
+              f"rest of the machine "
               f"{report.get('rest_of_machine_cpu_percent', 'n/a')}% (of one core); machine "
               f"{report.get('machine_busy_percent', 'n/a')}% busy (all cores)")
         if d["first_error"]:
@@ -1226,38 +1202,12 @@ def print_summary(report: dict[str, Any]) -> None:
         print(f"first error        {report['first_error']}")
 
 
-def drop_class(target: rb.Target, patience: float = 60.0) -> None:
-    """Purge and drop the class. A server that was saturated may still be creating objects
-    from writes this benchmark gave up on, so purge and drop again until the drop succeeds."""
-    cls = urllib.parse.quote(target.class_name)
-    deadline = time.time() + patience
-    while True:
-        try:
-            status, doc = rb.admin_request(target, "DELETE", f"/purge/{cls}")
-            if status == 200:
-                status, doc = rb.admin_request(target, "DELETE", f"/schemas/{cls}")
-        except OSError as exc:
-            status, doc = 0, repr(exc)
-        if status == 200 or time.time() > deadline:
-            break
-        time.sleep(2)
-    if status != 200:
-        print(f"warning: could not drop class {target.class_name}: HTTP {status}: {doc}", file=sys.stderr)
-
-
-def make_target(args: argparse.Namespace) -> rb.Target:
-    host, port, mount = rb.loopback_target(args.url)
-    headers = {"X-Parse-Application-Id": args.app_id}
-    if args.rest_key:
-        headers["X-Parse-REST-API-Key"] = args.rest_key
-    if args.load_master_key:
-        headers["X-Parse-Master-Key"] = args.master_key
-    return rb.Target(host, port, mount, args.app_id, args.master_key, args.class_name, headers)
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--mode", choices=MODES, default="load", help="load: writes + deliveries; idle: subscribe only; ceiling: stub server")
+    p.add_argument("--scenario", choices=sorted(SCENARIOS), default=None,
+                   help="issue 15 scenario; sets --mode and the sizes not given (chat-users: a logged-in user per "
+                        "subscription, role ACLs per room, checked for leaks)")
+    p.add_argument("--mode", choices=MODES, default=None, help="load: writes + deliveries; idle: subscribe only; ceiling: stub server")
     p.add_argument("--url", default="http://127.0.0.1:1337/parse", help="REST URL incl. mount path (loopback only)")
     p.add_argument("--ws-url", default=None, help="LiveQuery websocket URL (default: --url with http -> ws)")
     p.add_argument("--app-id", default="APP")
@@ -1265,13 +1215,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rest-key", default=None, help="X-Parse-REST-API-Key for the writes, if the server needs one")
     p.add_argument("--load-master-key", action="store_true", help="send the master key with the load writes too")
     p.add_argument("--lq-master-key", default=None, help="masterKey to send in the LiveQuery connect message (none by default)")
-    p.add_argument("--subscriptions", type=int, default=5000, help="subscriptions in total (S)")
-    p.add_argument("--connections", type=int, default=50, help="websocket connections in total (C)")
-    p.add_argument("--rooms", type=int, default=100, help="distinct queries (R); 1 = broadcast")
-    p.add_argument("--rate", type=float, default=100.0, help="writes per second (W), open loop")
+    p.add_argument("--subscriptions", type=int, default=None, help="subscriptions in total (S; default 5000 or the scenario's)")
+    p.add_argument("--connections", type=int, default=None, help="websocket connections in total (C; default 50 or the scenario's)")
+    p.add_argument("--rooms", type=int, default=None, help="distinct queries (R; 1 = broadcast; default 100 or the scenario's)")
+    p.add_argument("--rate", type=float, default=None, help="writes per second (W), open loop (default 100 or the scenario's)")
+    p.add_argument("--foreign-rooms", type=int, default=None,
+                   help="chat-users: other rooms each subscription's query also matches, whose messages the role "
+                        "ACL must hide (default 1 for chat-users, else 0)")
+    p.add_argument("--signup-concurrency", type=int, default=8, help="chat-users: signups in flight at once")
     p.add_argument("--duration", type=float, default=20.0, help="seconds of writing")
     p.add_argument("--grace", type=float, default=10.0, help="seconds after the last write before what has not arrived is missed")
-    p.add_argument("--procs", type=int, default=rb.default_procs(), help="receiver processes")
+    p.add_argument("--procs", type=int, default=bk.default_procs(), help="receiver processes")
     p.add_argument("--write-connections", type=int, default=16, help="keep-alive connections for the writes (pipelined; at most rate/2)")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per connect step (TCP, upgrade, LiveQuery connect)")
     p.add_argument("--setup-timeout", type=float, default=900.0, help="seconds allowed for connecting, then for subscribing")
@@ -1285,6 +1239,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--label", default=None, help="free text stored in the JSON")
     p.add_argument("--json-out", default=None, help="report file (default benchmarks/results/livequery-<mode>-<timestamp>.json)")
     args = p.parse_args(argv)
+    preset = SCENARIOS.get(args.scenario, DEFAULTS)
+    if args.scenario and args.mode not in (None, preset["mode"]):
+        p.error(f"--scenario {args.scenario} runs in --mode {preset['mode']}")
+    for key, value in preset.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.foreign_rooms is None:
+        args.foreign_rooms = 1 if args.scenario == "chat-users" else 0
+    if args.foreign_rooms and args.scenario != "chat-users":
+        p.error("--foreign-rooms is for --scenario chat-users (without ACLs the other rooms' messages are meant to arrive)")
     if min(args.subscriptions, args.connections, args.rooms, args.procs, args.subscribe_window) < 1:
         p.error("--subscriptions, --connections, --rooms, --procs and --subscribe-window must be >= 1")
     if args.connections > args.subscriptions or args.rate <= 0 or args.duration <= 0 or args.grace < 0:
@@ -1297,16 +1261,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.class_name is None:
         args.class_name = "LQBench_" + "".join(random.choices(string.ascii_letters + string.digits, k=8))
     if args.json_out is None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        args.json_out = str(Path(__file__).resolve().parent / "results" / f"livequery-{args.mode}-{stamp}.json")
+        args.json_out = bk.default_report_path(f"livequery-{args.scenario or args.mode}")
     return args
 
 
 def settings_dict(args: argparse.Namespace) -> dict[str, Any]:
-    keys = ("mode", "url", "ws_url", "app_id", "subscriptions", "connections", "rooms", "rate", "duration", "grace",
+    keys = ("scenario", "mode", "url", "ws_url", "app_id", "subscriptions", "connections", "rooms", "rate", "duration", "grace",
             "procs", "write_connections", "timeout", "subscribe_window", "connect_concurrency", "hold",
-            "server_pid", "class_name", "load_master_key", "label")
+            "server_pid", "class_name", "load_master_key", "label", "foreign_rooms")
     settings = {k: getattr(args, k) for k in keys}
+    if args.scenario == "chat-users":
+        settings["users"] = args.subscriptions
+        settings["acl"] = "each message readable only by role:<class>_room<k>; user i is a member of room i mod rooms"
     settings["lq_master_key_sent"] = args.lq_master_key is not None
     try:
         import uvloop
@@ -1320,30 +1286,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     info: dict[str, Any] = {}
     if args.mode != "ceiling":
-        target = make_target(args)
-        status, _ = rb.admin_request(target, "GET", "/health")
-        if status != 200:
-            raise SystemExit(f"{args.url}/health answered HTTP {status}; is the server up?")
-        info = rb.server_info(target)
-    print(f"{args.mode}: {args.subscriptions:,} subscriptions over {args.connections:,} connections, {args.rooms:,} room(s), "
-          f"{args.procs} receiver process(es); target {args.ws_url if args.mode != 'ceiling' else 'local stub'} "
-          f"{info.get('parseServerVersion') or ''} class {args.class_name}", flush=True)
+        target = bk.make_target(args)
+        bk.check_health(target, args.url)
+        info = bk.server_info(target)
+    print(f"{args.scenario or args.mode}: {args.subscriptions:,} subscriptions over {args.connections:,} connections, "
+          f"{args.rooms:,} room(s), {args.procs} receiver process(es); target "
+          f"{args.ws_url if args.mode != 'ceiling' else 'local stub'} {info.get('parseServerVersion') or ''} "
+          f"class {args.class_name}", flush=True)
     if args.server_pid is None and args.mode != "ceiling":
         print("no --server-pid given: server RSS and CPU are not measured", flush=True)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    load_at_start = [round(x, 2) for x in os.getloadavg()]
+    machine = bk.machine_info()
     report = run(args)
     print_summary(report)
-    machine = rb.machine_info()
-    machine["load_average_at_start"] = load_at_start
     full = {"benchmark": "livequery_bench", "started": started, "server": info, "settings": settings_dict(args),
             "machine": machine, "results": report}
-    out = Path(args.json_out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(full, indent=1) + "\n")
-    print(f"\nwrote {out}")
+    bk.write_report(args.json_out, full, indent=1)
+    deliveries = report.get("deliveries", {})
     failed = report["subscriptions"]["errors"] or report["connections"]["failed"] or report.get("receiver_errors") \
-        or report.get("deliveries", {}).get("errors")
+        or deliveries.get("errors") or deliveries.get("foreign_room") \
+        or (args.scenario == "chat-users" and deliveries.get("missed"))
     return 1 if failed else 0
 
 

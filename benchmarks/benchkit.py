@@ -351,6 +351,7 @@ class ResourceMeter:
     machine's busy share, between start() and stop(); RSS read on demand."""
 
     def __init__(self, server_pid: int | None, pg_pid: int | None = None) -> None:
+        # several PostgreSQL instances may run (Parse's peer has its own): give the right one
         self.server_pid, self.pg_pid = server_pid, pg_pid if pg_pid is not None else postgres_pid()
         self._start: tuple[Any, ...] = ()
 
@@ -371,7 +372,7 @@ class ResourceMeter:
                 return None
             return round(100 * (end[i] - self._start[i]) / wall, 1)
 
-        figures = {"seconds": round(wall, 2), "machine_busy_percent": busy_percent(self._start[1], end[1]),
+        figures = {"seconds": round(wall, 2), "postgres_pid": self.pg_pid, "machine_busy_percent": busy_percent(self._start[1], end[1]),
                    "server_cpu_percent": pct(2), "postgres_cpu_percent": pct(3), "generator_cpu_percent": pct(4)}
         if self._start[1] is not None and end[1] is not None:
             busy = 100 * (end[1][0] - self._start[1][0]) / os.sysconf("SC_CLK_TCK") / wall

@@ -1070,7 +1070,7 @@ def run_load(args: argparse.Namespace, target: bk.Target, layout: Layout, collec
     expected = sum(subs_in_room_confirmed(collector, r) * layout.writes_in_room(r) for r in range(layout.rooms))
     print(f"load: {args.rate:g} writes/s for {args.duration:g}s ({layout.writes:,} writes, "
           f"{expected:,} deliveries expected, {expected / args.duration:,.0f}/s offered), grace {args.grace:g}s", flush=True)
-    meter = bk.ResourceMeter(args.server_pid)  # the generator is this process and its receivers
+    meter = bk.ResourceMeter(args.server_pid, args.postgres_pid)  # the generator is this process and its receivers
     meter.start()
     outcome = run_async(load_phase(args, target, layout, collector, expected))
     report.update(meter.stop())
@@ -1234,6 +1234,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hold", type=float, default=5.0, help="idle mode: seconds to hold the subscriptions before the last RSS read")
     p.add_argument("--progress-interval", type=float, default=1.0, help="seconds between receiver progress reports")
     p.add_argument("--server-pid", type=int, default=None, help="server pid, for RSS and CPU (its children are included)")
+    p.add_argument("--postgres-pid", type=int, default=None,
+                   help="postmaster pid for PostgreSQL's CPU and RSS (default: the lowest local postmaster)")
     p.add_argument("--class-name", default=None, help="class to use (default LQBench_<random>)")
     p.add_argument("--keep-class", action="store_true", help="do not purge and drop the class at the end")
     p.add_argument("--label", default=None, help="free text stored in the JSON")
@@ -1268,7 +1270,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def settings_dict(args: argparse.Namespace) -> dict[str, Any]:
     keys = ("scenario", "mode", "url", "ws_url", "app_id", "subscriptions", "connections", "rooms", "rate", "duration", "grace",
             "procs", "write_connections", "timeout", "subscribe_window", "connect_concurrency", "hold",
-            "server_pid", "class_name", "load_master_key", "label", "foreign_rooms")
+            "server_pid", "postgres_pid", "class_name", "load_master_key", "label", "foreign_rooms")
     settings = {k: getattr(args, k) for k in keys}
     if args.scenario == "chat-users":
         settings["users"] = args.subscriptions

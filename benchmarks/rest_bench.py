@@ -469,7 +469,7 @@ def run_phase(phase: str, args: argparse.Namespace, target: Target,
         procs.append(proc)
     hard_limit = start_at - time.time() + args.warmup + args.duration + args.timeout + 30
     time.sleep(max(0.0, start_at + args.warmup - time.time()))
-    meter = ResourceMeter(getattr(args, "server_pid", None))
+    meter = ResourceMeter(getattr(args, "server_pid", None), getattr(args, "postgres_pid", None))
     meter.start()
     print_ticks(phase, ticks, start_at + args.warmup + args.duration)
     resources = meter.stop()
@@ -480,6 +480,8 @@ def run_phase(phase: str, args: argparse.Namespace, target: Target,
         if proc.is_alive():
             proc.kill()
     merged, created = merge_results(phase, results, start_at + args.warmup)
+    # the last bucket holds only requests sent before the deadline and answered after it
+    merged.per_second = [row for row in merged.per_second if row["second"] < args.duration]
     merged.system_cpu_busy_percent = resources["machine_busy_percent"]
     merged.resources = resources
     return merged, created
@@ -591,6 +593,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="sign up users first and send every request with a user's X-Parse-Session-Token")
     parser.add_argument("--session-users", type=int, default=None, help="users for --session (default: one per connection)")
     parser.add_argument("--server-pid", type=int, default=None, help="server pid, for its CPU and RSS (children included)")
+    parser.add_argument("--postgres-pid", type=int, default=None,
+                        help="postmaster pid for PostgreSQL's CPU and RSS (default: the lowest local postmaster)")
     parser.add_argument("--label", default=None, help="free text stored in the JSON (e.g. 'parsnip abc123')")
     parser.add_argument("--json-out", default=None, help="output file (default benchmarks/results/rest-<timestamp>.json)")
     args = parser.parse_args(argv)
@@ -628,7 +632,7 @@ def fmt_opt(value: float | None) -> str:
 
 def settings_dict(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     keys = ("url", "app_id", "concurrency", "duration", "warmup", "procs", "phases", "class_name",
-            "max_requests", "timeout", "seed", "load_master_key", "session", "server_pid", "label")
+            "max_requests", "timeout", "seed", "load_master_key", "session", "server_pid", "postgres_pid", "label")
     settings = {k: getattr(args, k) for k in keys}
     settings["load_headers"] = sorted(target.load_headers)
     if args.session:

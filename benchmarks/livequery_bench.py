@@ -22,6 +22,12 @@ subscription and the subscribe time), ``ceiling`` (no server: a local stub LiveQ
 its own process pushes the same events as fast as the receivers take them, to measure this
 generator's own ceiling). ``--rooms 1`` is the broadcast case: every subscription on one query.
 
+Scenarios (``--scenario``, issue 15) set the mode and sizes: ``chat-users`` (one signed-up user
+per subscription, its session token in the subscribe message, one role per room and every
+message ACL'd to its room's role; each query also matches ``--foreign-rooms`` other rooms, and
+any event of another room is counted as a leak: leaks or misses fail the run), ``broadcast``,
+``rooms`` and ``idle``.
+
 How: receivers are ``--procs`` processes, each with many connections on one asyncio loop
 (uvloop when importable) and a minimal RFC 6455 client written for this purpose. A received
 event is not JSON-decoded: its requestId, seq and t0 are found with compiled regexes searched

@@ -23,6 +23,11 @@ several worker processes (``--procs``), each owning ``concurrency / procs`` conn
 latency samples are merged in the parent. Every response is checked (status 200/201 and a JSON
 body) so that errors are counted rather than hidden behind a high request rate.
 
+``--session`` signs up one user per connection first (``--session-users``) and sends each
+request with its user's ``X-Parse-Session-Token``; the objects carry no ACL (public), as in the
+anonymous run, so the two compare. Each phase also reports the CPU of the server
+(``--server-pid``) and of PostgreSQL, and a per-second series that ``plot.py`` draws.
+
 Safety bounds: only loopback addresses are accepted, every phase stops after ``--duration``
 seconds or ``--max-requests`` requests, each request times out after ``--timeout`` seconds, and
 the benchmark class is purged and dropped at the end unless ``--keep-class`` is given.

@@ -64,15 +64,27 @@ async function seed() {
   await rest('PUT', '/config', { params: { dashSeed: 'x' }, masterKeyOnly: { dashSeed: false } });
 }
 
-async function attempt(name, fn) {
+// A step is the UI action, then `check`: what the server must hold afterwards, read over REST,
+// so a click that did nothing fails its step.
+async function attempt(name, fn, check) {
   step = name;
   try {
     await fn();
+    if (check) await check();
     steps.push({ step: name, ok: true });
   } catch (e) {
     steps.push({ step: name, ok: false, error: String(e).split('\n')[0] });
   }
 }
+
+const json = async (method, path, body) => {
+  const res = await rest(method, path, body);
+  return { status: res.status, body: JSON.parse(res.body || 'null') };
+};
+const expect = (cond, what) => { if (!cond) throw new Error(`check failed: ${what}`); };
+const rows = async name => (await json('GET', `/classes/${name}?limit=1000`)).body.results ?? [];
+const schemaOf = async name => json('GET', `/schemas/${name}`);
+const config = async () => (await json('GET', '/config')).body;
 
 await seed();
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true });
@@ -132,7 +144,7 @@ await attempt('add row', async () => {
   await page.keyboard.press('Enter');
   await page.getByRole('button', { name: 'Add', exact: true }).first().click();
   await settle();
-});
+}, async () => expect((await rows(CLASS)).some(r => r.num === 7), 'a row with num 7'));
 await attempt('edit cell', async () => {
   await go(`/browser/${CLASS}`);
   await page.getByText('42', { exact: true }).first().dblclick();
@@ -140,6 +152,9 @@ await attempt('edit cell', async () => {
   await page.keyboard.type('43');
   await page.keyboard.press('Enter');
   await settle();
+}, async () => {
+  const nums = (await rows(CLASS)).map(r => r.num);
+  expect(nums.includes(43) && !nums.includes(42), `num 42 became 43 (${nums})`);
 });
 await attempt('add column', async () => {
   await go(`/browser/${CLASS}`);
@@ -147,7 +162,7 @@ await attempt('add column', async () => {
   await placeholder().fill('dashCol');
   await page.getByRole('button', { name: 'Add', exact: true }).click();
   await settle();
-});
+}, async () => expect((await schemaOf(CLASS)).body.fields.dashCol, 'a column dashCol'));
 await attempt('upload file', async () => {
   await go(`/browser/${CLASS}`);
   const header = page.getByText('file', { exact: true }).first();
@@ -161,6 +176,10 @@ await attempt('upload file', async () => {
   if (await inputs.count() === 0) throw new Error('no file input');
   await inputs.first().setInputFiles({ name: 'hello.txt', mimeType: 'text/plain', buffer: Buffer.from('hello dashboard') });
   await settle();
+}, async () => {
+  const row = (await rows(CLASS)).find(r => r.num === 43);
+  expect(row?.file?.name?.endsWith('hello.txt'), `the row's file is hello.txt (${JSON.stringify(row?.file)})`);
+  expect(await (await fetch(row.file.url)).text() === 'hello dashboard', 'the file serves its bytes');
 });
 await attempt('delete column', async () => {
   await go(`/browser/${CLASS}`);
@@ -170,14 +189,14 @@ await attempt('delete column', async () => {
   await page.getByText('dashCol', { exact: true }).last().click();
   await page.getByRole('button', { name: 'Remove', exact: true }).click();
   await settle();
-});
+}, async () => expect(!(await schemaOf(CLASS)).body.fields.dashCol, 'dashCol removed'));
 await attempt('create class', async () => {
   await go(`/browser/${CLASS}`);
   await menu('Add a class');
   await placeholder().fill('DashNew');
   await page.getByRole('button', { name: 'Create', exact: true }).click();
   await settle();
-});
+}, async () => expect((await schemaOf('DashNew')).status === 200, 'class DashNew exists'));
 await attempt('CLP', async () => {
   await go(`/browser/${CLASS}`);
   await page.getByText('Security', { exact: true }).first().click();
@@ -185,8 +204,14 @@ await attempt('CLP', async () => {
   await shot('security');
   await page.getByText('Class Level Permissions', { exact: true }).first().click();
   await settle();
+  // Untick the Public row's "Add field" box, which sits just right of its label.
+  const addField = await page.getByText('Add field', { exact: true }).first().boundingBox();
+  await page.mouse.click(addField.x + addField.width + 16, addField.y + addField.height / 2);
   await page.getByRole('button', { name: /Save/i }).last().click();
   await settle();
+}, async () => {
+  const clp = (await schemaOf(CLASS)).body.classLevelPermissions;
+  expect(clp.get['*'] && !clp.addField['*'], `public add field off (${JSON.stringify(clp)})`);
 });
 await attempt('delete row', async () => {
   await go(`/browser/${CLASS}`);
@@ -194,7 +219,7 @@ await attempt('delete row', async () => {
   await menu('Delete this row');
   await page.getByRole('button', { name: /Delete/ }).last().click();
   await settle();
-});
+}, async () => expect((await rows(CLASS)).length === 1, 'one of two rows left'));
 await attempt('drop class', async () => {
   await go('/browser/DashNew');
   await menu('Delete this class');
@@ -202,7 +227,7 @@ await attempt('drop class', async () => {
   await page.locator('input').last().fill('DashNew');
   await page.getByRole('button', { name: /Delete|Drop/ }).last().click();
   await settle();
-});
+}, async () => expect((await schemaOf('DashNew')).status >= 400, 'class DashNew dropped'));
 await attempt('config', () => go('/config'));
 const toggleMasterKeyOnly = async () => {
   // The Dashboard's toggle is a bare div between its "No" and "Yes" labels.
@@ -219,6 +244,9 @@ await attempt('config add master-key-only', async () => {
   await toggleMasterKeyOnly();
   await page.getByRole('button', { name: 'Create', exact: true }).click();
   await settle();
+}, async () => {
+  const c = await config();
+  expect(c.params.dashNew === 'v1' && c.masterKeyOnly?.dashNew === true, `dashNew master-key-only (${JSON.stringify(c)})`);
 });
 await attempt('config edit', async () => {
   await go('/config');
@@ -228,7 +256,7 @@ await attempt('config edit', async () => {
   await shot('config-edit');
   await page.getByRole('button', { name: /Save/ }).click();
   await settle();
-});
+}, async () => expect((await config()).params.dashSeed === 'y', 'dashSeed is y'));
 await attempt('config delete', async () => {
   await go('/config');
   await shot('config-before-delete');
@@ -239,17 +267,25 @@ await attempt('config delete', async () => {
   await page.locator('input[type=text]').last().fill('dashNew');
   await page.getByRole('button', { name: 'Delete', exact: true }).last().click();
   await settle();
-});
+}, async () => expect(!('dashNew' in (await config()).params), 'dashNew deleted'));
 await attempt('jobs', () => go('/jobs'));
 await attempt('jobs all', () => go('/jobs/all'));
-await attempt('job run (when the server has sdkJob: tests/sdk/cloud twins)', async () => {
-  const row = page.locator('tr', { hasText: 'sdkJob' });
-  if (await row.count() === 0) return;
-  await row.getByText('Run...').click();
+// sdkJob is in tests/sdk/cloud (main.py for Parsnip, its twin main.js for Parse Server).
+await attempt('job run', async () => {
+  await page.locator('tr', { hasText: 'sdkJob' }).getByText('Run...').click();
   await settle();
   await page.locator('textarea').last().fill('{"n": 1, "when": {"__type": "Date", "iso": "2024-01-02T00:00:00.000Z"}}');
   await page.getByRole('button', { name: 'Run', exact: true }).click();
   await settle();
+}, async () => {
+  for (let i = 0; i < 50; i += 1) {
+    const jobs = (await json('GET', '/classes/_JobStatus?where=' + encodeURIComponent('{"jobName":"sdkJob"}'))).body.results ?? [];
+    // The Dashboard sends its form as the job's params ({description, input, jobName, when: 0}),
+    // so the job sees no `n` and the epoch.
+    if (jobs.some(j => j.status === 'succeeded' && j.message === 'done undefined 1970')) return;
+    await new Promise(r => setTimeout(r, 200));
+  }
+  throw new Error('check failed: sdkJob succeeded with "done undefined 1970"');
 });
 await attempt('jobs scheduled', () => go('/jobs/scheduled'));
 await attempt('jobs status', () => go('/jobs/status'));
@@ -263,7 +299,7 @@ await attempt('webhook create', async () => {
   await inputs.last().fill('https://example.com/dash-hook');
   await page.getByRole('button', { name: /Create/ }).last().click();
   await settle();
-});
+}, async () => expect((await json('GET', '/hooks/functions/dashHook')).body?.url === 'https://example.com/dash-hook', 'webhook dashHook stored'));
 await attempt('logs info', () => go('/logs/info'));
 await attempt('logs error', () => go('/logs/error'));
 await attempt('cloud code', () => go('/cloud_code'));

@@ -16,9 +16,6 @@ from pathlib import Path
 import pytest
 
 SDK_DIR = Path(__file__).resolve().parent
-LOCKFILE = SDK_DIR / "package-lock.json"
-# npm ci / npm install write this file last; it marks a finished install.
-INSTALLED_MARKER = SDK_DIR / "node_modules" / ".package-lock.json"
 RESULTS_REPORTER = SDK_DIR / "results-reporter.mjs"
 
 NPM_TIMEOUT_S = 600
@@ -43,26 +40,28 @@ def require_tools() -> tuple[str, str]:
     return node, npm  # type: ignore[return-value]
 
 
-def _install_is_stale() -> bool:
-    if not INSTALLED_MARKER.exists():
+def _install_is_stale(folder: Path) -> bool:
+    # npm ci / npm install write node_modules/.package-lock.json last; it marks a finished install.
+    marker = folder / "node_modules" / ".package-lock.json"
+    if not marker.exists():
         return True
-    return INSTALLED_MARKER.stat().st_mtime < LOCKFILE.stat().st_mtime
+    return marker.stat().st_mtime < (folder / "package-lock.json").stat().st_mtime
 
 
-def ensure_node_modules(npm: str) -> None:
-    """`npm ci` in tests/sdk unless node_modules is as new as the lockfile."""
-    if not _install_is_stale():
+def ensure_node_modules(npm: str, folder: Path = SDK_DIR) -> None:
+    """`npm ci` in `folder` (tests/sdk by default) unless its node_modules is as new as its lockfile."""
+    if not _install_is_stale(folder):
         return
     result = subprocess.run(
         [npm, "ci", "--no-audit", "--no-fund"],
-        cwd=SDK_DIR,
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=NPM_TIMEOUT_S,
     )
     if result.returncode != 0:
         pytest.fail(
-            f"`npm ci` in {SDK_DIR} failed with exit code {result.returncode}\n"
+            f"`npm ci` in {folder} failed with exit code {result.returncode}\n"
             f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
         )
 

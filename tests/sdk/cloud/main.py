@@ -1,6 +1,8 @@
 """Cloud Code of the session server (tests/conftest.py: PARSNIP_SERVER_ARGS), the Python twin of
 the reference Parse Server's cloud/main.js, so tests/sdk/functions.test.mjs passes on both."""
 
+from datetime import datetime, timezone
+
 from parsnip.cloud import Cloud, ParseError, ParseObject
 
 cloud = Cloud()
@@ -64,7 +66,11 @@ async def audit(req):
 @cloud.job("sdkJob")
 async def sdk_job(req):
     await req.message("working")
-    return f"done {req.params.get('n')} {req.params['when'].year}"
+    # As its twin's `new Date(when.iso ?? when)`: the Dashboard's Run sends `when: 0` (the epoch)
+    # beside its own keys, and no `n`.
+    when = req.params.get("when")
+    year = when.year if isinstance(when, datetime) else datetime.fromtimestamp((when or 0) / 1000, timezone.utc).year
+    return f"done {req.params.get('n', 'undefined')} {year}"
 
 
 @cloud.job("sdkFailingJob")

@@ -105,6 +105,8 @@ def _free_port() -> int:
 def start_server(dsn: str, *extra: str, app_id: str = "test-app", master_key: str = "test-master") -> ServerInfo:
     """Start `parsnip` as a real process on a free port and wait until /health answers."""
     port = _free_port()
+    if "--filesAdapter" not in extra:  # uploads go to a temporary folder, never `./files` in the checkout
+        extra = (*extra, "--filesAdapter", json.dumps({"directory": tempfile.mkdtemp(prefix="parsnip-files-")}))
     cmd = [sys.executable, "-m", "parsnip.api.cli", "--appId", app_id, "--masterKey", master_key,
            "--databaseURI", dsn, "--host", "127.0.0.1", "--port", str(port), "--logLevel", "warning",
            "--logsFolder", tempfile.mkdtemp(prefix="parsnip-logs-"), *extra]

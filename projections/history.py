@@ -30,6 +30,7 @@ from parsnip.core import json_input
 from parsnip.core.events import CREATE, DELETE, ERASE, PURGE, RESTORE, SCHEMA, UPDATE, Event, created_at, restored
 from parsnip.core.layout import history_table, history_table_name
 from parsnip.core.values import parse_iso
+from parsnip.projections.indexes import DATA_GIN
 
 OBJECT_KINDS = (CREATE, UPDATE, DELETE)
 KIND_SCHEMA = "schema"  # a row made by a field deletion (not a version of the object)
@@ -68,7 +69,7 @@ async def create_table(conn: asyncpg.Connection, class_name: str) -> None:
     # many (benchmarks/README.md, "History at scale") ...
     await conn.execute(f'CREATE INDEX IF NOT EXISTS "{name}_valid" ON {h} USING gist (int8range(valid_from, valid_to))')
     # ... and the class as of a moment, served like the live table: containment on the document.
-    await conn.execute(f'CREATE INDEX IF NOT EXISTS "{name}_data" ON {h} USING gin (data jsonb_path_ops)')
+    await conn.execute(f'CREATE INDEX IF NOT EXISTS "{name}_data" ON {h} {DATA_GIN}')
 
 
 def close_sql(h: str, ids: str = "$1", positions: str = "$2") -> str:

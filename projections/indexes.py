@@ -17,6 +17,13 @@ from parsnip.core.layout import history_table_name, table_name
 from parsnip.core.schema import check_field_name
 
 PRIMARY = "_id_"
+# The containment index on a table's documents (live and history). Without GIN's fast update,
+# an insert adds its keys to the tree at once: with it they wait in a pending list that every
+# index scan reads whole (up to 4 MB), which made a client's equality query cost PostgreSQL
+# about 1 ms instead of 0.2 ms while writes went on, and inserts no faster (benchmarks/README.md,
+# "Issue 15").
+DATA_GIN = "USING gin (data jsonb_path_ops) WITH (fastupdate = off)"
+
 _COLUMNS = {"objectId": "object_id", "createdAt": "created_at", "updatedAt": "updated_at", "ACL": "acl"}
 _PLAIN = re.compile(r"^[A-Za-z0-9_]+$")
 _MAX_IDENTIFIER = 63  # PostgreSQL's NAMEDATALEN - 1
@@ -62,3 +69,15 @@ def create_sql(class_name: str, table: str, index: str, keys: Mapping[str, Any],
 
 def drop_sql(class_name: str, index: str, history: bool = False) -> str:
     return f'DROP INDEX IF EXISTS "{pg_name(class_name, index, history)}"'
+
+
+async def without_pending_lists(conn) -> None:
+    """Turn fast update off on the data indexes a database made before DATA_GIN, and flush their
+    pending lists (an index's list is otherwise read until the next VACUUM)."""
+    rows = await conn.fetch(
+        "SELECT c.oid::regclass::text AS idx FROM pg_class c JOIN pg_am a ON a.oid = c.relam"
+        " WHERE a.amname = 'gin' AND c.relkind = 'i' AND c.relname LIKE '%\\_data'"
+        " AND NOT coalesce(c.reloptions @> ARRAY['fastupdate=off'], false)")
+    for (idx,) in rows:
+        await conn.execute(f"ALTER INDEX {idx} SET (fastupdate = off)")
+        await conn.execute("SELECT gin_clean_pending_list($1::regclass)", idx)

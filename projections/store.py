@@ -108,6 +108,7 @@ class Projector:
         # table; `parsnip rebuild` fills it from the log.
         for (class_name,) in await conn.fetch("SELECT class_name FROM parsnip_schema WHERE field = ''"):
             await history.create_table(conn, class_name)
+        await indexes.without_pending_lists(conn)
 
     async def record_history(self, conn: asyncpg.Connection, events: list[Event]) -> None:
         """Project events that have their positions into the history tables (after the append)."""
@@ -263,8 +264,7 @@ class Projector:
         )
         # Serves equality, $in and pointer queries (containment on the whole document).
         await conn.execute(
-            f'CREATE INDEX IF NOT EXISTS "{table_name(class_name)}_data" ON {table(class_name)}'
-            " USING gin (data jsonb_path_ops)"
+            f'CREATE INDEX IF NOT EXISTS "{table_name(class_name)}_data" ON {table(class_name)} {indexes.DATA_GIN}'
         )
         for _name, ddl in _SYSTEM_INDEXES.get(class_name, ()):
             await conn.execute(ddl)

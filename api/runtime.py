@@ -79,7 +79,8 @@ class Runtime:
                  roles: RoleCache | None = None, bridge: RedisBridge | None = None,
                  follower: LogFollower | None = None, projector: Projector | None = None,
                  hooks: Hooks | None = None, nursery: trio.Nursery | None = None, cloud: Cloud | None = None,
-                 global_config: ConfigCache | None = None, files: FilesAdapter | None = None) -> None:
+                 global_config: ConfigCache | None = None, files: FilesAdapter | None = None,
+                 session_cache: sessions.SessionCache | None = None) -> None:
         self.config = config
         self.file_options = file_options(config)  # core/files/options.py
         # Where file bytes live: S3 when `filesAdapter` names it, else the local disk.
@@ -91,6 +92,7 @@ class Runtime:
         self.writer = writer
         self.bus = bus
         self.roles = roles or RoleCache()
+        self.sessions = session_cache or sessions.SessionCache()  # token -> session, for authenticate
         self.bridge = bridge
         self.follower = follower
         self.reads = READS  # core/reads.py: ObjectReader, as the services read objects
@@ -206,7 +208,12 @@ class Runtime:
     async def authenticate_session(self, token: str, installation_id: str | None = None) -> tuple[Auth, Any]:
         """`authenticate`, with the session's expiry (None: never), for holders of long-lived
         connections (LiveQuery) that must stop when the session does."""
-        session = await self.read(sessions.lookup, token)
+        session = self.sessions.get(token)
+        if session is None:
+            generation = self.sessions.generation
+            session = await self.read(sessions.lookup, token)
+            if session is not None:
+                self.sessions.put(session, generation)
         if session is None:
             raise ParseError(ParseError.INVALID_SESSION_TOKEN, "Invalid session token")
         at = now()
@@ -353,11 +360,14 @@ async def _open_runtime(config: Config, dsn: str | None, cloud: Cloud | None = N
         )
         roles = RoleCache()
         bus.watch(roles.watch)  # other nodes' role changes
+        session_cache = sessions.SessionCache()
+        bus.watch(session_cache.watch)  # other nodes' logouts
         global_config = ConfigCache()
         bus.watch(global_config.watch)  # other nodes' Parse.Config changes
 
         def watch(events: list) -> None:  # this node's commits, before the writer answers
             roles.watch(events)
+            session_cache.watch(events)
             global_config.watch(events)
         url = redis_url(config)
         token = trio.lowlevel.current_trio_token()
@@ -379,7 +389,8 @@ async def _open_runtime(config: Config, dsn: str | None, cloud: Cloud | None = N
                         nursery.start_soon(_essential, "the Redis bridge", gateway.call_steady, bridge.run)
                     try:
                         rt = Runtime(config, gateway, schema, writer, bus, roles, bridge, follower, projector,
-                                     nursery=nursery, cloud=cloud, global_config=global_config)
+                                     nursery=nursery, cloud=cloud, global_config=global_config,
+                                     session_cache=session_cache)
                         user_hooks.install(rt.hooks, rt)  # the built-in `_User` rules
                         nursery.start_soon(files_service.janitor, rt)  # expired deleted files' bytes
                         if cloud is not None and config.dev and config.cloud:

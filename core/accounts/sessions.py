@@ -110,3 +110,39 @@ async def installation_sessions(conn: Any, user_id: str, installation_id: str) -
     except asyncpg.exceptions.UndefinedTableError:
         return []
     return [(r[0], r[1]) for r in rows]
+
+
+class SessionCache:
+    """token -> Session, so a logged-in user's request costs no session lookup. Dropped whole on
+    any change that could end a session: a `_Session` event other than a create (logout, an
+    update, a revocation, a purge) and a `_User` event other than a create or an update (a
+    deleted user's sessions end with it). Expiry is checked on each use, not cached."""
+
+    _LIMIT = 100_000  # entries; past it the cache starts again empty
+
+    def __init__(self) -> None:
+        self._by_token: dict[str, Session] = {}
+        self.generation = 0
+
+    def get(self, token: str) -> Session | None:
+        return self._by_token.get(token)
+
+    def put(self, session: Session, generation: int) -> None:
+        """Store a lookup made at `generation`, unless a session may have ended since."""
+        if generation != self.generation:
+            return
+        if len(self._by_token) >= self._LIMIT:
+            self._by_token = {}
+        self._by_token[session.token] = session
+
+    def invalidate(self) -> None:
+        self.generation += 1
+        self._by_token = {}
+
+    def watch(self, events: Any) -> None:
+        """Drop everything when any of `events` may end a session (callable from any thread)."""
+        for ev in events:
+            cls, kind = getattr(ev, "class_name", None), getattr(ev, "kind", None)
+            if (cls == SESSION_CLASS and kind != "create") or (cls == "_User" and kind not in ("create", "update")):
+                self.invalidate()
+                return

@@ -34,6 +34,7 @@ class FindOptions:
     file_fields_of: Mapping[str, Sequence[str]] = field(default_factory=dict)  # for included classes
     explain: bool = False
     scalar_fields: frozenset[str] = frozenset()  # String/Number/Boolean fields of the class
+    indexed_scalars: frozenset[str] = frozenset()  # those with a btree index on (data->'f')
     text_score: bool = False  # keys=$score: each result carries its $text relevance as `score`
     # What the caller may see (core/security/guard.py); None only for internal reads.
     access: ReadAccess | None = None

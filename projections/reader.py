@@ -125,7 +125,8 @@ async def find(conn: asyncpg.Connection, class_name: str, opts: FindOptions) -> 
 
 
 async def _find(conn: asyncpg.Connection, class_name: str, opts: FindOptions) -> tuple[list[str], int | None]:
-    params = Params(scalar_fields=opts.scalar_fields, subquery_access=opts.subquery_access)
+    params = Params(scalar_fields=opts.scalar_fields, subquery_access=opts.subquery_access,
+                    indexed_scalars=opts.indexed_scalars)
     tables = await existing_tables(conn, opts.where)
     cond = f"{readable_sql(opts, params)} AND {compile_where(opts.where, params, tables)}"
     score = compile_text_score(opts.where, params) if opts.text_score or "$score" in (opts.order or "") else None
@@ -146,7 +147,8 @@ async def _find(conn: asyncpg.Connection, class_name: str, opts: FindOptions) ->
                 return [plan if isinstance(plan, str) else json.dumps(plan)], None
             results = await _finish(conn, [r[0] for r in await conn.fetch(sql, *params.values)], opts)
         if opts.count:
-            count_params = Params(scalar_fields=opts.scalar_fields, subquery_access=opts.subquery_access)
+            count_params = Params(scalar_fields=opts.scalar_fields, subquery_access=opts.subquery_access,
+                                  indexed_scalars=opts.indexed_scalars)
             count_cond = f"{readable_sql(opts, count_params)} AND {compile_where(opts.where, count_params, tables)}"
             total = await conn.fetchval(f"SELECT count(*) FROM {source(class_name, opts, count_params)}"
                                         f" WHERE {count_cond}", *count_params.values)

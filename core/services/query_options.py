@@ -108,8 +108,8 @@ def find_options(rt, params: dict[str, Any], class_name: str, master: bool = Fal
         skip=max(int_param(params.get("skip"), 0, "skip"), 0),
         count=counting,
         explain=explain,
-        scalar_fields=frozenset(f for f, t in types.items() if t.get("type") in ("String", "Number", "Boolean"))
-        & btree_fields,
+        scalar_fields=frozenset(f for f, t in types.items() if t.get("type") in ("String", "Number", "Boolean")),
+        indexed_scalars=btree_fields,
         **read_options(rt, params, class_name),
         **access,
     )

@@ -143,3 +143,53 @@ def test_equality_on_a_btree_indexed_field_uses_that_index(api, class_name, pars
     assert len(api.get(f"/classes/{class_name}", params={"where": json.dumps({"room": {"$in": ["r1", "r2"]}}),
                                                          "limit": 1000}).json()["results"]) == 120
     assert api.get(f"/classes/{class_name}", params={"where": json.dumps({"room": 7})}).json()["results"] == []
+
+
+def test_equality_on_a_field_that_never_holds_an_array_is_one_containment(api, class_name, parsnip_server):
+    """A String field holds no arrays (the schema says so), so equality and $in need not look for
+    the value inside one: one containment per value, half the index probes."""
+    import json
+
+    rows = [{"room": f"r{i % 5}", "tags": [f"r{i % 5}"]} for i in range(20)]
+    assert api.post("/batch", json={"requests": [
+        {"method": "POST", "path": f"/parse/classes/{class_name}", "body": b} for b in rows]}).status_code == 200
+    master = {"X-Parse-Master-Key": parsnip_server.master_key}
+
+    def found(where: dict) -> int:
+        return len(api.get(f"/classes/{class_name}", params={"where": json.dumps(where), "limit": 100}).json()["results"])
+
+    def plan(where: dict) -> str:
+        return json.dumps(api.get(f"/classes/{class_name}", headers=master,
+                                  params={"where": json.dumps(where), "explain": "true"}).json()["results"])
+
+    assert found({"room": "r1"}) == 4 and found({"room": {"$in": ["r1", "r2"]}}) == 8
+    assert "ANY" not in plan({"room": "r1"})  # one containment, not the value-or-array pair
+    assert found({"tags": "r1"}) == 4  # an Array field is still searched inside
+    assert "ANY" in plan({"tags": "r1"})
+
+
+def test_a_subquery_reads_its_own_class_fields_not_the_outer_ones(api, class_name, parsnip_server):
+    """The outer class's `tags` is an indexed String; the subquery's class holds `tags` as an
+    Array: equality inside the subquery must still find the arrays holding the value."""
+    import asyncio
+    import json
+
+    import asyncpg
+
+    inner = class_name + "In"
+    target = api.post(f"/classes/{inner}", json={"tags": ["x", "y"]}).json()["objectId"]
+    pointer = {"__type": "Pointer", "className": inner, "objectId": target}
+    assert api.post(f"/classes/{class_name}", json={"tags": "x", "p": pointer}).status_code == 201
+
+    async def index() -> None:
+        conn = await asyncpg.connect(parsnip_server.dsn)
+        try:
+            await conn.execute(f'CREATE INDEX "{class_name}_tags" ON "p_{class_name}" ((data->\'tags\'))')
+        finally:
+            await conn.close()
+
+    asyncio.run(index())
+    where = {"p": {"$inQuery": {"where": {"tags": "x"}, "className": inner}}}
+    assert len(api.get(f"/classes/{class_name}", params={"where": json.dumps(where)}).json()["results"]) == 1
+    select = {"tags": {"$select": {"query": {"className": inner, "where": {"tags": "y"}}, "key": "tags"}}}
+    assert api.get(f"/classes/{class_name}", params={"where": json.dumps(select)}).status_code == 200

@@ -173,7 +173,9 @@ def _in_query(node: InQuery, params: Params, tables: Tables | None) -> str:
     tbl = _table(node.class_name)
     expr = Path(node.field).json(params)
     cls = params.add(node.class_name, "::text")
-    ids = f"(SELECT object_id FROM {tbl} WHERE {_readable(node, params)}{compile_where(node.where, params, tables)})"
+    with params.for_subquery():
+        inner = compile_where(node.where, params, tables)
+    ids = f"(SELECT object_id FROM {tbl} WHERE {_readable(node, params)}{inner})"
     matched = (f"EXISTS (SELECT 1 FROM {_values_of(expr)} WHERE e.v ->> '__type' = 'Pointer'"
                f" AND e.v ->> 'className' = {cls} AND e.v ->> 'objectId' IN {ids})")
     return _negated(matched, node.negate)
@@ -187,7 +189,9 @@ def _select(node: Select, params: Params, tables: Tables | None) -> str:
     tbl = _table(node.class_name)
     expr = Path(node.field).json(params)
     key = Path(node.key).json(params)  # resolved inside the subquery, on the other table
-    values = f"(SELECT {key} FROM {tbl} WHERE {_readable(node, params)}{compile_where(node.where, params, tables)})"
+    with params.for_subquery():
+        inner = compile_where(node.where, params, tables)
+    values = f"(SELECT {key} FROM {tbl} WHERE {_readable(node, params)}{inner})"
     matched = f"({expr} IN {values} OR EXISTS (SELECT 1 FROM {_values_of(expr)} WHERE e.v IN {values}))"
     return _negated(matched, node.negate)
 

@@ -7,8 +7,9 @@ parameters. The only identifiers placed in the text are table names, validated f
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from parsnip.core.errors import ParseError
 from parsnip.core.layout import ISO_FORMAT
@@ -34,15 +35,28 @@ class Params:
     """Collects bind parameters and hands out their `$n` placeholders."""
 
     def __init__(self, start: int = 1, scalar_fields: frozenset[str] = frozenset(),
-                 subquery_access: Any = None) -> None:
+                 subquery_access: Any = None, indexed_scalars: frozenset[str] = frozenset()) -> None:
         self.values: list[Any] = []
         self._start = start
         # (subquery node, add) -> the SQL condition on rows of the subquery's class its caller
         # may read (core/security/guard.py: subquery_access); None reads every row (master).
         self.subquery_access = subquery_access
-        # Top-level fields the schema says hold one String, Number or Boolean (never an array)
-        # and that have a btree index on (data->'f'): equality on them is written for that index.
+        # Top-level fields the schema says hold one String, Number or Boolean (never an array):
+        # equality on them need not look into arrays. Those of them with a btree index on
+        # (data->'f') get equality written for that index. Both are the outer class's: a
+        # subquery's `where` is compiled without them (`for_subquery`).
         self.scalar_fields = scalar_fields
+        self.indexed_scalars = indexed_scalars & scalar_fields
+
+    @contextmanager
+    def for_subquery(self) -> Iterator[None]:
+        """Compile a subquery's `where`, on another class, without the outer class's field types."""
+        saved = self.scalar_fields, self.indexed_scalars
+        self.scalar_fields = self.indexed_scalars = frozenset()
+        try:
+            yield
+        finally:
+            self.scalar_fields, self.indexed_scalars = saved
 
     def add(self, value: Any, cast: str = "") -> str:
         if _has_nul(value):  # PostgreSQL text and jsonb cannot hold it, so nothing stored does

@@ -126,13 +126,14 @@ class FastPath:
             return None
 
     def _elsewhere(self, head: Head) -> bool:
-        """Whether hypercorn takes this request: it streams, or it is a scrape of /metrics."""
-        path = head.target.partition(b"?")[0]
-        if path.endswith(b"/metrics"):
-            return True
+        """Whether hypercorn takes this request: it streams, it is a scrape of /metrics, or its
+        path holds a control character (Quart's routing answers those)."""
+        raw = head.target.partition(b"?")[0]
+        if raw.endswith(b"/metrics") or b"%0" in raw.upper():
+            return True  # a scrape; a control character, which werkzeug's routing never matches
         if head.method not in ("GET", "HEAD", "POST"):
             return False
-        return streams(self._config, head.method, unquote(path.decode("ascii")), head.headers.get("accept"))
+        return streams(self._config, head.method, unquote(raw.decode("ascii")), head.headers.get("accept"))
 
     async def _one(self, stream, conn: Connection, head: Head, buf: bytearray, peer: str | None) -> bool:
         """Answer one request; False when the connection must close after it."""

@@ -122,6 +122,8 @@ class FastPath:
                     await stream.aclose()
                     return None
                 connections.turned(conn, True)  # during a drain this closes the connection
+                if connections.draining:  # and a request already read waits for no answer
+                    return None
         except (trio.BrokenResourceError, trio.ClosedResourceError, _ClientGone):
             return None
 
@@ -211,7 +213,7 @@ class FastPath:
     async def _stream(self, stream, answer: HttpResponse, head_only: bool) -> None:
         """A streamed answer the head did not foresee (say, the JS SDK's POST with `_method`):
         sent as it comes, delimited by the connection's end."""
-        data, _ = self._encode(answer, True, True, length="Content-Length" in answer.headers)
+        data, _ = self._encode(answer, True, True, length=False)  # a download's own Content-Length, if any
         await stream.send_all(data)
         if not head_only:
             async for chunk in answer.stream:

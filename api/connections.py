@@ -110,14 +110,14 @@ class Connections:
                 message = await receive()
                 if state == 0 and message["type"] == "http.request" and not message.get("more_body"):
                     state = 1
-                    self._begin(conn)
+                    self.begin(conn)
                 return message
 
             async def send_counted(message: dict) -> None:
                 nonlocal state
                 if (message["type"] == "http.response.body" and not message.get("more_body")) or _streams(message):
                     if state == 1:
-                        self._end(conn)
+                        self.end(conn)
                     state = 2
                 await send(message)
 
@@ -125,18 +125,19 @@ class Connections:
                 await app(scope, receive_counted, send_counted)
             finally:
                 if state == 1:
-                    self._end(conn)
+                    self.end(conn)
 
         return counted
 
-    def _begin(self, conn: Connection | None) -> None:
+    def begin(self, conn: Connection | None) -> None:
+        """A request on `conn` was received whole: the server works on it until `end`."""
         if conn is not None:
             conn.working += 1
         if self._working == 0:
             self._not_working = trio.Event()
         self._working += 1
 
-    def _end(self, conn: Connection | None) -> None:
+    def end(self, conn: Connection | None) -> None:
         if conn is not None:
             conn.working -= 1
         self._working -= 1

@@ -3,11 +3,12 @@
 Hypercorn builds one `TCPServer(app, config, context, state, stream)` per accepted connection
 (`hypercorn.trio.run.worker_serve`); `install` replaces that name with `_Connection`, which
 - registers the connection with `api/connections.py`, so shutdown can close what it must;
-- when a LiveQuery handler is set, reads the connection's first request head: a websocket
-  upgrade goes to the handler, everything else to hypercorn with the bytes already read put
-  back in front. LiveQuery needs the socket itself: writing a connection's waiting messages in
-  one syscall is what lets one process deliver tens of thousands of events a second
-  (`livequery/websocket.py`);
+- reads the connection's first request head: a websocket upgrade goes to the LiveQuery handler
+  (when one is set), plain HTTP/1.1 requests to the fast path (`api/fastpath.py`), which serves
+  them on the connection itself; the first request it does not take goes to hypercorn, with
+  the bytes already read put back in front, for the rest of the connection's life. LiveQuery
+  needs the socket itself: writing a connection's waiting messages in one syscall is what lets
+  one process deliver tens of thousands of events a second (`livequery/websocket.py`);
 - contains failures: anything raised while serving the connection (the LiveQuery handler,
   hypercorn's protocol code) ends that connection with a log line. Raised into hypercorn's
   nursery, it would end the process and every other client's session.
@@ -24,23 +25,27 @@ from hypercorn.trio import run as _hypercorn_run
 from hypercorn.trio.tcp_server import TCPServer
 
 from parsnip.api.connections import Connection, Connections
+from parsnip.api.fastpath import MAX_HEAD, FastPath
 
 logger = logging.getLogger("parsnip.listener")
 
 WebsocketHandler = Callable[[trio.abc.Stream, dict[str, str], bytes, str | None], Awaitable[None]]
 
-_MAX_HEAD = 65536
+_MAX_HEAD = MAX_HEAD
 _HEAD_TIMEOUT = 5.0  # as the keep-alive timeout (api/server.py): an idle new connection waits this long
 _handler: WebsocketHandler | None = None
+_fast: FastPath | None = None
 _connections = Connections()
 
 
-def install(handler: WebsocketHandler | None, connections: Connections) -> None:
+def install(handler: WebsocketHandler | None, connections: Connections, fast: FastPath | None = None) -> None:
     """Serve this process's hypercorn connections through `_Connection`: registered with
-    `connections`, failures contained, and websocket upgrades routed to `handler` (if any)."""
-    global _handler, _connections
+    `connections`, failures contained, websocket upgrades routed to `handler` (if any) and
+    plain requests to `fast` (if any)."""
+    global _handler, _connections, _fast
     _handler = handler
     _connections = connections
+    _fast = fast
     _hypercorn_run.TCPServer = _Connection  # type: ignore[attr-defined]
 
 
@@ -102,22 +107,27 @@ class _Connection:
                 conn.close()
 
     async def _serve(self, conn: Connection) -> None:
-        handler = _handler
-        if handler is None or not hasattr(self._stream, "socket"):  # TLS: left to hypercorn
+        handler, fast = _handler, _fast
+        if (handler is None and fast is None) or not hasattr(self._stream, "socket"):  # TLS: left to hypercorn
             await _TCPServer(*self._args, self._stream, conn)
             return
         if _connections.draining:
             return
         head = await _read_head(self._stream)
-        conn.idle_since = None
         if head is None:
             return
-        upgrade = _websocket_upgrade(head)
-        if upgrade is None:
-            await _TCPServer(*self._args, _Replay(self._stream, head), conn)
+        upgrade = _websocket_upgrade(head) if handler is not None else None
+        if upgrade is not None:
+            conn.idle_since = None
+            headers, rest = upgrade
+            await handler(self._stream, headers, rest, self._peer)
             return
-        headers, rest = upgrade
-        await handler(self._stream, headers, rest, self._peer)
+        if fast is not None:
+            head = await fast.serve(self._stream, conn, head, self._peer)
+            if head is None:
+                return
+        conn.idle_since = None
+        await _TCPServer(*self._args, _Replay(self._stream, head), conn)
 
 
 async def _read_head(stream) -> bytes | None:

@@ -14,8 +14,9 @@ import logging
 import re
 import secrets
 import time
+from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterator
 
 import trio
 
@@ -36,12 +37,13 @@ SAMPLE_SECONDS = 2.0  # --cluster: how often each worker writes its gauges for t
 class _Served:
     """The route that served the current request, set by the app (`note_route`)."""
 
-    __slots__ = ("method", "path", "handler")
+    __slots__ = ("method", "path", "handler", "status")
 
     def __init__(self) -> None:
         self.method: str | None = None
         self.path: str | None = None
         self.handler: Any = None
+        self.status = 500  # the answer's, once the transport sees it start
 
 
 _SERVED: ContextVar[_Served | None] = ContextVar("parsnip_served", default=None)
@@ -61,13 +63,13 @@ def instrument(app: Any, config: Config, runtime: Callable[[], Any]) -> None:
     from parsnip.api.routes import metrics as metrics_route
 
     inner = app.asgi_app
-    mount = config.mountPath
-    metrics_paths = ("/metrics", mount + "/metrics")
-    health = mount + "/health"
 
     def livequery() -> Any:
         get = getattr(app, "livequery", None)
         return get() if get is not None else None
+
+    observer = app.observer = Observer(config)  # the listener's own HTTP path observes with it too
+    metrics_paths = observer.metrics_paths
 
     async def asgi(scope: dict, receive, send) -> None:
         if scope["type"] != "http":
@@ -77,24 +79,42 @@ def instrument(app: Any, config: Config, runtime: Callable[[], Any]) -> None:
         if path in metrics_paths and scope["method"] in ("GET", "HEAD"):
             await metrics_route.serve(config, runtime, livequery, scope, send)
             return
-        token = REQUEST_ID.set(_request_id(scope))
+        with observer.request(scope["method"], path, _given_id(scope)) as seen:
+            async def send_and_see(message: dict) -> None:
+                if message["type"] == "http.response.start":
+                    seen.status = message["status"]
+                await send(message)
+
+            await inner(scope, receive, send_and_see)
+
+    app.asgi_app = asgi
+    if metrics_route.multiprocess():
+        _keep_gauges_fresh(app, config, runtime, livequery)
+
+
+class Observer:
+    """A request's id and metrics, for any transport: `with observer.request(...) as seen`
+    around the request, setting `seen.status` when the answer starts."""
+
+    def __init__(self, config: Config) -> None:
+        self.mount = config.mountPath
+        self.health = self.mount + "/health"
+        self.metrics_paths = ("/metrics", self.mount + "/metrics")
+
+    @contextmanager
+    def request(self, method: str, path: str, given_id: str | None) -> Iterator[_Served]:
+        """`path`: the full path as the client sent it; `given_id`: its X-Parse-Request-Id."""
+        token = REQUEST_ID.set(_request_id(given_id))
         served = _Served()
         served_token = _SERVED.set(served)
-        status = 500
         started = time.perf_counter()
-
-        async def send_and_see(message: dict) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
         try:
-            await inner(scope, receive, send_and_see)
+            yield served
         finally:
             seconds = time.perf_counter() - started
-            method = served.method or scope["method"]
-            route = _route(served, scope["method"], path, mount, health)
+            status = served.status
+            route = _route(served, method, path, self.mount, self.health)
+            method = served.method or method
             metrics.REQUEST_SECONDS.labels(method, route, str(status)).observe(seconds)
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("%s %s %s %.1f ms", method, path, status, seconds * 1000,
@@ -102,10 +122,6 @@ def instrument(app: Any, config: Config, runtime: Callable[[], Any]) -> None:
                                     "durationMs": round(seconds * 1000, 3)})
             _SERVED.reset(served_token)
             REQUEST_ID.reset(token)
-
-    app.asgi_app = asgi
-    if metrics_route.multiprocess():
-        _keep_gauges_fresh(app, config, runtime, livequery)
 
 
 def _keep_gauges_fresh(app: Any, config: Config, runtime: Callable[[], Any], livequery: Callable[[], Any]) -> None:
@@ -140,13 +156,17 @@ def _full_path(scope: dict) -> str:
     return path if not root or path.startswith(root) else root + path
 
 
-def _request_id(scope: dict) -> str:
+def _given_id(scope: dict) -> str | None:
     for name, value in scope.get("headers", ()):
         if name == b"x-parse-request-id":
-            text = value.decode("latin-1")
-            if 0 < len(text) <= _MAX_ID and text.isprintable():
-                return text
-            break
+            return value.decode("latin-1")
+    return None
+
+
+def _request_id(given: str | None) -> str:
+    """The client's X-Parse-Request-Id when it is usable, else one made here."""
+    if given is not None and 0 < len(given) <= _MAX_ID and given.isprintable():
+        return given
     return f"{_PREFIX}-{next(_COUNTER)}"
 
 

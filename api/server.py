@@ -22,6 +22,7 @@ from parsnip.api import listener, observe
 from parsnip.api.app import create_app
 from parsnip.api.cluster import serve_cluster  # noqa: F401  (`parsnip --cluster N`, called by api/cli.py)
 from parsnip.api.connections import DELIVERY, GRACE, LONGEST_REQUEST, Connections
+from parsnip.api.fastpath import FastPath
 from parsnip.api.runtime import Runtime, exit_process, open_runtime
 from parsnip.core.cloud.loader import load_cloud
 from parsnip.core.config import Config
@@ -171,7 +172,8 @@ async def serve(config: Config, dsn: str | None = None, fd: int | None = None,
     connections = Connections()
     app.asgi_app = connections.requests(app.asgi_app)  # type: ignore[method-assign]
     handler = (lambda *args: _websocket(app, *args)) if livequery_enabled(config) else None
-    listener.install(handler, connections)
+    fast = FastPath(app.dispatcher, app.observer, connections)  # type: ignore[attr-defined]
+    listener.install(handler, connections, fast)
     hc = HypercornConfig()
     hc.bind = [f"fd://{fd}"] if fd is not None else [f"{config.host}:{config.port}"]
     # Hypercorn's own deadline cancels what `drain` has not closed; drain always ends first.

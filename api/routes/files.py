@@ -148,7 +148,7 @@ async def delete(rt, req, filename: str) -> Reply:
 async def _body(request, limit: int) -> AsyncIterator[bytes]:
     """The request body as it arrives, each chunk reported to the upload's flow; 413 past
     `limit`, 408 when the client stalls (no bound on the whole: a large file takes its time)."""
-    flow: UploadFlow | None = request.scope.get(FLOW_KEY)
+    flow: UploadFlow | None = request.flow
     seen = 0
     chunks = request.body.__aiter__()
     while (chunk := await next_chunk(chunks)) is not None:

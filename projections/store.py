@@ -172,6 +172,20 @@ class Projector:
                 raise
             raise ParseError(*known) from None
 
+    async def insert_created(self, conn: asyncpg.Connection, events: list[Event]) -> None:
+        """The rows of plain CREATE events (no relations, no system class), one INSERT a class."""
+        by_class: dict[str, list[Event]] = {}
+        for ev in events:
+            by_class.setdefault(ev.class_name, []).append(ev)
+        for class_name, evs in by_class.items():
+            rows = [(ev.object_id, ev.version, created_at(ev), ev.at, *_acl_and_data(ev.payload["set"])) for ev in evs]
+            await conn.execute(
+                f"INSERT INTO {table(class_name)} (object_id, version, created_at, updated_at, acl, data)"
+                " SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::timestamptz[],"
+                " $5::jsonb[], $6::jsonb[])",
+                *map(list, zip(*rows)),
+            )
+
     async def _apply(self, conn: asyncpg.Connection, ev: Event) -> None:
         if ev.erased_by is not None:
             return  # an erased event (replayed): its `erase` event removes what it made
@@ -183,8 +197,7 @@ class Projector:
         elif ev.kind == CONFIG:
             await _apply_config(conn, ev)
         elif ev.kind == CREATE:
-            fields = dict(ev.payload["set"])
-            acl = fields.pop("ACL", None)
+            acl, fields = _acl_and_data(ev.payload["set"])
             await conn.execute(
                 f"INSERT INTO {table(ev.class_name)} (object_id, version, created_at, updated_at,"
                 " acl, data) VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)",
@@ -418,3 +431,9 @@ def _expect_one(status: str, ev: Event) -> None:
         raise RuntimeError(
             f"projection out of step with the log at {ev.class_name}/{ev.object_id} v{ev.version}"
         )
+
+
+def _acl_and_data(fields: dict) -> tuple[Any, dict]:
+    """A created object's columns: its ACL apart, the rest as the document."""
+    data = dict(fields)
+    return data.pop("ACL", None), data

@@ -107,3 +107,21 @@ async def test_a_unit_meeting_a_bug_fails_alone_with_code_1(runtime):
     assert [o.code for o in outcomes if isinstance(o, ParseError)] == [1] * 6
     rows = await runtime.gateway.fetch('SELECT (data->>\'n\')::int AS n FROM "p_Bug" ORDER BY 1')
     assert [r["n"] for r in rows] == [1] + [100 + i for i in range(12) if i % 4 >= 2]
+
+
+async def test_creates_sharing_a_batch_go_in_together_and_a_unique_clash_fails_only_its_unit(runtime):
+    """Plain creates in one batch insert their rows with one statement (Writer._insert_deferred);
+    when that statement breaks a unique index, which create did is found by running each alone:
+    the clashing one fails (137), every other one is stored, with its event and history."""
+    await runtime.write([Create("Uniq", {"code": Op("Set", "seed")})], MASTER)
+    await runtime.gateway.execute('CREATE UNIQUE INDEX "Uniq_code" ON "p_Uniq" ((data->>\'code\'))')
+    head = await runtime.read(event_log.head)
+    units = [[Create("Uniq", {"code": Op("Set", "seed" if i == 7 else f"c{i}")})] for i in range(40)]
+    outcomes = await _run_all(runtime, units)
+    errors = [o for o in outcomes if isinstance(o, ParseError)]
+    assert [e.code for e in errors] == [137] and outcomes[7] is errors[0]
+    stored = {r[0] for r in await runtime.gateway.fetch('SELECT data->>\'code\' FROM "p_Uniq"')}
+    assert stored == {"seed"} | {f"c{i}" for i in range(40) if i != 7}
+    logged = await runtime.gateway.fetchval("SELECT count(*) FROM parsnip_events WHERE position > $1", head)
+    history = await runtime.gateway.fetchval('SELECT count(*) FROM "h_Uniq"')
+    assert (logged, history) == (39, 40)

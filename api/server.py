@@ -8,6 +8,7 @@ then shuts down within a bound whatever clients do (`api/connections.py`).
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -162,6 +163,21 @@ async def _until_stop(signals, parent_fd: int | None) -> None:
             nursery.start_soon(first, _until_parent_exits, parent_fd)
 
 
+# The cyclic collector's first generation is collected every GC_GEN0 net allocations, not 700.
+GC_GEN0 = 50_000
+
+
+def _tune_gc() -> None:
+    """Keep the cyclic garbage collector off the request path. With CPython's defaults a
+    collection ran every 700 allocations (a few requests) and the full ones walked every object
+    the app had made at start: the p99 of rest_bench's phases was 2x their p90 (44 / 38 / 41 ms
+    for create / get / query against 23 / 17 / 23 with this). What exists once the app is built
+    (modules, the app, its routes) is frozen out of collection for good; request garbage is
+    collected every GC_GEN0 allocations, and reference counting frees nearly all of it anyway."""
+    gc.freeze()
+    gc.set_threshold(GC_GEN0, 50, 100)
+
+
 async def serve(config: Config, dsn: str | None = None, fd: int | None = None,
                 parent_fd: int | None = None) -> None:
     """Serve until SIGINT/SIGTERM (or, in a cluster worker, until the pipe `parent_fd` from
@@ -183,6 +199,7 @@ async def serve(config: Config, dsn: str | None = None, fd: int | None = None,
     hc.keep_alive_timeout = 5  # as Node (Parse Server): clients do not sit on idle connections
     hc.backlog = 2048  # as --cluster's socket: a burst of new connections waits, not refused
     _raise_open_files_limit()
+    _tune_gc()
 
     # Open until the end: a second signal during the shutdown is ignored, not fatal.
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

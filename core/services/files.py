@@ -127,9 +127,7 @@ async def download(rt, name: str, range_header: str | None, caller: Caller | Non
     caller = caller or Caller(Auth())
     default = f"Could not find file: {name}."
     try:
-        if file_triggers.registered(rt, "before_find"):
-            name = (await file_triggers.run_request(rt, "before_find", caller, ParseFile(name, file_url(rt, name)),
-                                                    default_error=default)).file.name
+        name = await _before_find(rt, caller, name, default)
         rec = await _live_record(rt, name)
         if rec is None:
             return _not_found()
@@ -168,6 +166,15 @@ async def download(rt, name: str, range_header: str | None, caller: Caller | Non
     return Download(206, headers, content)
 
 
+async def _before_find(rt, caller: Caller, name: str, default_error: str) -> str:
+    """The name to serve: the asked one, or the one a before_find trigger on "@File" names."""
+    if not file_triggers.registered(rt, "before_find"):
+        return name
+    req = await file_triggers.run_request(rt, "before_find", caller, ParseFile(name, file_url(rt, name)),
+                                          default_error=default_error)
+    return req.file.name
+
+
 async def metadata(rt, name: str, caller: Caller | None = None) -> Download:
     """GET /files/{appId}/metadata/{name}: `{"metadata": {...}}` as the file's `file` event
     recorded it (Parse's default GridFS adapter answers so), `{}` for a file that is not
@@ -175,9 +182,7 @@ async def metadata(rt, name: str, caller: Caller | None = None) -> Download:
     caller = caller or Caller(Auth())
     default = "Could not get file metadata."
     try:
-        if file_triggers.registered(rt, "before_find"):
-            name = (await file_triggers.run_request(rt, "before_find", caller, ParseFile(name, file_url(rt, name)),
-                                                    default_error=default)).file.name
+        name = await _before_find(rt, caller, name, default)
         rec = await _live_record(rt, name)
         if rec is None:
             return _json(200, {})

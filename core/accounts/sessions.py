@@ -9,6 +9,7 @@ like any other, and every node sees it.
 from __future__ import annotations
 
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -123,21 +124,26 @@ class SessionCache:
     def __init__(self) -> None:
         self._by_token: dict[str, Session] = {}
         self.generation = 0
+        # `put` runs on the trio thread, `invalidate` also on the database loop's: without the
+        # lock, a lookup checked against the old generation could land in the new dict.
+        self._lock = threading.Lock()
 
     def get(self, token: str) -> Session | None:
         return self._by_token.get(token)
 
     def put(self, session: Session, generation: int) -> None:
         """Store a lookup made at `generation`, unless a session may have ended since."""
-        if generation != self.generation:
-            return
-        if len(self._by_token) >= self._LIMIT:
-            self._by_token = {}
-        self._by_token[session.token] = session
+        with self._lock:
+            if generation != self.generation:
+                return
+            if len(self._by_token) >= self._LIMIT:
+                self._by_token = {}
+            self._by_token[session.token] = session
 
     def invalidate(self) -> None:
-        self.generation += 1
-        self._by_token = {}
+        with self._lock:
+            self.generation += 1
+            self._by_token = {}
 
     def watch(self, events: Any) -> None:
         """Drop everything when any of `events` may end a session (callable from any thread)."""

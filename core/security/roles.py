@@ -10,6 +10,7 @@ from storing its stale answer.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Iterable, Mapping
 
 import asyncpg
@@ -47,18 +48,23 @@ class RoleCache:
     def __init__(self) -> None:
         self._by_user: dict[str, frozenset[str]] = {}
         self.generation = 0
+        # `put` runs on the trio thread, `invalidate` also on the database loop's: without the
+        # lock, a lookup checked against the old generation could land in the new dict.
+        self._lock = threading.Lock()
 
     def get(self, user_id: str) -> frozenset[str] | None:
         return self._by_user.get(user_id)
 
     def put(self, user_id: str, roles: frozenset[str], generation: int) -> None:
         """Store a lookup made at `generation`, unless a role changed since."""
-        if generation == self.generation:
-            self._by_user[user_id] = roles
+        with self._lock:
+            if generation == self.generation:
+                self._by_user[user_id] = roles
 
     def invalidate(self) -> None:
-        self.generation += 1
-        self._by_user = {}
+        with self._lock:
+            self.generation += 1
+            self._by_user = {}
 
     def watch(self, events: Iterable[Any]) -> None:
         """Drop everything when any of `events` touches a role (callable from any thread)."""

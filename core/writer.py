@@ -645,7 +645,7 @@ def _plain_create(unit: _Unit) -> bool:
     if len(unit.commands) != 1 or not isinstance(cmd := unit.commands[0], Create):
         return False
     return (not cmd.class_name.startswith("_") and (cmd.object_id is None or cmd.server_chosen_id)
-            and not any(op.kind == "Relation" for op in cmd.ops.values()))
+            and not _relations(cmd.ops))
 
 
 def _relations(ops) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from typing import Any
 import asyncpg
 
 from parsnip.core.commands import Create
+from parsnip.core.accounts.users import USER_CLASS
+from parsnip.core.events import CREATE, UPDATE
 from parsnip.core.layout import SESSION_TABLE, USER_TABLE
 from parsnip.core.operations import Op
 from parsnip.core.values import iso, parse_iso
@@ -149,6 +151,6 @@ class SessionCache:
         """Drop everything when any of `events` may end a session (callable from any thread)."""
         for ev in events:
             cls, kind = getattr(ev, "class_name", None), getattr(ev, "kind", None)
-            if (cls == SESSION_CLASS and kind != "create") or (cls == "_User" and kind not in ("create", "update")):
+            if (cls == SESSION_CLASS and kind != CREATE) or (cls == USER_CLASS and kind not in (CREATE, UPDATE)):
                 self.invalidate()
                 return

@@ -9,6 +9,10 @@ installation_id, master ("true"/"false"), request_id, client_ip, payload_digest.
 decimal ASCII, text in UTF-8, the digest as its 32 raw bytes. `payload_digest` is
 SHA-256(payload as stored), kept in its own column, so erasing a payload (`core/erasure.py`)
 leaves the chain verifying while a changed payload, digest or column breaks it.
+
+Appending, the writer encodes every field but the position; the database encodes the position
+and links the events under the log head (`core/log.py: parsnip_append`). `link` here is what
+verification (`core/verify.py`) recomputes.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ on the log.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import asyncpg
 
@@ -81,13 +81,66 @@ _COLUMNS = (
     " installation_id, master, request_id, client_ip, payload"
 )
 
-# One statement inserts every event of the append (arrays unnested) and moves the head's hash.
-_INSERT = (
-    f"WITH ins AS (INSERT INTO parsnip_events ({_COLUMNS}, payload_digest, hash) SELECT * FROM unnest("
-    "$1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::text[], $8::text[],"
-    " $9::text[], $10::bool[], $11::text[], $12::text[], $13::bytea[], $14::bytea[], $15::bytea[]))"
-    " UPDATE parsnip_log_head SET hash = $16"
+# The append, in the database: it takes the head, chains the events from the previous hash and
+# inserts them, in one call. The head row orders every writer of every node, so it is held for
+# this statement and the COMMIT only: what needs no position (payload digests, the encoding of
+# each event's columns after its position) is computed by the caller before taking it.
+# `tails[i]` is `chain.canonical` of event i's fields after the position.
+_APPEND_DDL = """
+CREATE OR REPLACE FUNCTION parsnip_append(
+    kinds text[], classes text[], ids text[], versions int[], ats timestamptz[], users text[],
+    sessions text[], installations text[], masters bool[], requests text[], ips text[],
+    payloads bytea[], digests bytea[], tails bytea[]) RETURNS bigint[] LANGUAGE plpgsql AS $$
+DECLARE
+    n int := cardinality(kinds);
+    last bigint;
+    previous bytea;
+    hashes bytea[] := '{}';
+    p text;
+BEGIN
+    -- Taking the head also queues the notification, delivered at commit, that wakes every
+    -- node's log follower.
+    UPDATE parsnip_log_head SET position = position + n RETURNING position, hash INTO last, previous;
+    FOR i IN 1..n LOOP
+        p := (last - n + i)::text;
+        previous := sha256(previous || '\\x01'::bytea || int4send(octet_length(p)) || convert_to(p, 'UTF8') || tails[i]);
+        hashes := hashes || previous;
+    END LOOP;
+    INSERT INTO parsnip_events (""" + _COLUMNS + """, payload_digest, hash)
+        SELECT last - n + u.i, u.kind, u.class_name, u.object_id, u.version, u.at, u.user_id, u.session_id,
+               u.installation_id, u.master, u.request_id, u.client_ip, u.payload, u.digest, u.hash
+        FROM unnest(kinds, classes, ids, versions, ats, users, sessions, installations, masters, requests,
+                    ips, payloads, digests, hashes) WITH ORDINALITY
+             AS u(kind, class_name, object_id, version, at, user_id, session_id, installation_id, master,
+                  request_id, client_ip, payload, digest, hash, i);
+    UPDATE parsnip_log_head SET hash = previous;
+    PERFORM pg_notify('""" + CHANNEL + """', last::text);
+    RETURN ARRAY[last - n + 1, txid_current()];
+END $$;
+"""
+
+_APPEND_CALL = (
+    "parsnip_append($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[], $7::text[],"
+    " $8::text[], $9::bool[], $10::text[], $11::text[], $12::bytea[], $13::bytea[], $14::bytea[])"
 )
+_APPEND_PARAMS = 14
+
+
+class Params:
+    """The parameters of one statement, numbered as they are added."""
+
+    def __init__(self, values: Sequence[Any] = ()) -> None:
+        self.values = list(values)
+
+    def add(self, value: Any) -> str:
+        """The placeholder of `value` in the statement."""
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+# What else the append's statement does, as common table expressions: called with the statement's
+# parameters and the SQL expression of the first position given, it answers `name AS (...)` items.
+Rider = Callable[[Params, str], list[str]]
 
 
 INSTALL_LOCK = 7212480  # advisory lock id that serializes installs by several nodes
@@ -100,6 +153,7 @@ async def install(conn: asyncpg.Connection) -> None:
     EXISTS" still races with another node doing the same.
     """
     await conn.execute(LOG_DDL)
+    await conn.execute(_APPEND_DDL)
     await _chain_unhashed(conn)
 
 
@@ -124,37 +178,37 @@ async def _chain_unhashed(conn: asyncpg.Connection, batch: int = 5000) -> None:
     await conn.execute("UPDATE parsnip_log_head SET hash = $1", previous)
 
 
-async def append(conn: asyncpg.Connection, events: Sequence[Event]) -> int | None:
-    """Give `events` the next positions and chain hashes and insert them. Call last in the
-    transaction: the head row, taken here, holds the previous event's hash.
+async def append(conn: asyncpg.Connection, events: Sequence[Event], rider: Rider | None = None) -> int | None:
+    """Give `events` the next positions and chain hashes and insert them, with what `rider`
+    adds to the same statement. Call last in the transaction: the head row, taken here, orders
+    the commits of every writer until this one's COMMIT.
 
     Returns the transaction's id (`txid_current()`, in the same round trip), with which a
     writer whose connection died during COMMIT asks `txid_status` whether it committed."""
     if not events:
         return None
-    # Taking the head also queues a notification, delivered at commit, that wakes the log
-    # followers of every node. This UPDATE leaves the head's hash: RETURNING gives the previous
-    # event's.
-    head, previous, xid = await conn.fetchrow(
-        "WITH h AS (UPDATE parsnip_log_head SET position = position + $1 RETURNING position, hash)"
-        " SELECT position, hash, txid_current() FROM h, pg_notify('" + CHANNEL + "', position::text) AS n",
-        len(events),
-    )
-    first = head - len(events) + 1
-    columns: list[list[Any]] = [[] for _ in range(15)]
-    for i, ev in enumerate(events):
-        ev.position = first + i
+    columns: list[list[Any]] = [[] for _ in range(_APPEND_PARAMS)]
+    for ev in events:
         c = ev.context
         payload = encode_payload(ev.payload)
-        fields = chain.chain_fields(ev.position, ev.kind, ev.class_name, ev.object_id, ev.version, ev.at,
+        # The position is the database's to give: parsnip_append encodes it before the rest.
+        fields = chain.chain_fields(0, ev.kind, ev.class_name, ev.object_id, ev.version, ev.at,
                                     c.user_id, c.session_id, c.installation_id, c.master, c.request_id,
                                     c.client_ip, chain.payload_digest(payload))
-        previous = chain.link(previous, fields)
-        row = (ev.position, ev.kind, ev.class_name, ev.object_id, ev.version, ev.at, c.user_id, c.session_id,
-               c.installation_id, c.master, c.request_id, c.client_ip, payload, fields[-1], previous)
+        row = (ev.kind, ev.class_name, ev.object_id, ev.version, ev.at, c.user_id, c.session_id,
+               c.installation_id, c.master, c.request_id, c.client_ip, payload, fields[-1],
+               chain.canonical(fields[1:]))
         for column, value in zip(columns, row):
             column.append(value)
-    await conn.execute(_INSERT, *columns, previous)
+    if rider is None:
+        first, xid = await conn.fetchval("SELECT " + _APPEND_CALL, *columns)
+    else:
+        params = Params(columns)
+        ctes = rider(params, "(SELECT r[1] FROM appended)")
+        ctes.insert(0, f"appended AS (SELECT {_APPEND_CALL} AS r)")
+        first, xid = await conn.fetchval("WITH " + ", ".join(ctes) + " SELECT r FROM appended", *params.values)
+    for i, ev in enumerate(events):
+        ev.position = first + i
     return xid
 
 

@@ -5,9 +5,10 @@ transactional batch); it runs on the gateway's loop and commits many units in on
 transaction (group commit); one unit's error leaves the others standing (a unit failing before
 it writes is left out; one failing after it wrote is dropped and the batch runs again:
 `_transaction`). The log head is taken last, so the lock that orders positions is held only for
-the event insert and the commit. After commit the events go to the publisher (the bus), in order;
-just before commit the publisher is told which positions are coming (`reserve`), so that the
-copies other readers find in the log do not overtake the writer's own, which carry state.
+one statement (the events and their history: `core/log.py: append`) and the commit. After
+commit the events go to the publisher (the bus), in order; just before commit the publisher
+is told which positions are coming (`reserve`), so that the copies other readers find in the
+log do not overtake the writer's own, which carry state.
 
 A caller that is cancelled does not cancel its write: once accepted, a unit commits or fails
 on its own, and its events are published either way.
@@ -82,6 +83,8 @@ class Projector(Protocol):
     async def insert_created(self, conn: asyncpg.Connection, events: list[Event]) -> None: ...
 
     async def record_history(self, conn: asyncpg.Connection, events: list[Event]) -> None: ...
+
+    def history_rider(self, events: list[Event]) -> event_log.Rider | None: ...
 
     async def lock_class(self, conn: asyncpg.Connection, class_name: str) -> None: ...
 
@@ -391,14 +394,17 @@ class Writer:
             if not events:  # every unit succeeded with nothing to record (a no-op schema change)
                 raise _Rollback()
             await self._insert_deferred(conn)
-            attempt.xid = await event_log.append(conn, events)
+            # The history projection needs the positions: it rides in the append's statement, or,
+            # for a class-wide change, follows it.
+            rider = self._projector.history_rider(events)
+            attempt.xid = await event_log.append(conn, events, rider)
+            if rider is None:
+                await self._projector.record_history(conn, events)
             for unit in done:
                 if unit.events:
                     for result in unit.results:
                         result.position = unit.events[-1].position
             self._publisher.reserve(events[0].position, events[-1].position)
-            # The history projection needs the positions: one pass for the whole batch.
-            await self._projector.record_history(conn, events)
             attempt.committing = True  # what fails from here on failed during COMMIT
 
     # -- one unit ----------------------------------------------------------------------------

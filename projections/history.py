@@ -22,12 +22,13 @@ inserts the new versions, however many events the group commit holds.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import asyncpg
 
 from parsnip.core import json_input
 from parsnip.core.events import CREATE, DELETE, ERASE, PURGE, RESTORE, SCHEMA, UPDATE, Event, created_at, restored
+from parsnip.core.log import Params, Rider
 from parsnip.core.layout import history_table, history_table_name
 from parsnip.core.values import parse_iso
 from parsnip.projections.indexes import DATA_GIN
@@ -72,11 +73,31 @@ async def create_table(conn: asyncpg.Connection, class_name: str) -> None:
     await conn.execute(f'CREATE INDEX IF NOT EXISTS "{name}_data" ON {h} {DATA_GIN}')
 
 
-def close_sql(h: str, ids: str = "$1", positions: str = "$2") -> str:
-    """Close the open versions of objects (`ids`, a text[] parameter) at positions (a bigint[]),
-    returning their times."""
-    return (f"UPDATE {h} AS h SET valid_to = f.pos FROM unnest({ids}::text[], {positions}::bigint[]) AS f(oid, pos)"
-            " WHERE h.object_id = f.oid AND h.valid_to IS NULL RETURNING h.object_id, h.created_at, h.updated_at")
+def close_sql(h: str, ids: str = "$1", positions: str = "$2", first: str = "0") -> str:
+    """Close the open versions of objects (`ids`, a text[] parameter) at positions (`first`, an
+    SQL expression, + a bigint[] parameter), returning their times."""
+    return (f"UPDATE {h} AS h SET valid_to = {first} + f.pos FROM unnest({ids}::text[], {positions}::bigint[])"
+            " AS f(oid, pos) WHERE h.object_id = f.oid AND h.valid_to IS NULL"
+            " RETURNING h.object_id, h.created_at, h.updated_at")
+
+
+def rider(events: Sequence[Event]) -> Rider | None:
+    """`events`' history as part of the log's append statement (`core/log.py: append`), so the
+    writer holds the log head for one statement; None when the batch holds a class-wide change
+    or an erasure, which `record` writes after the append."""
+    if any(ev.erased_by is not None or ev.kind in (ERASE, PURGE) or (ev.kind == SCHEMA and ev.payload.get("deleted_fields"))
+           for ev in events):
+        return None
+    offsets = {id(ev): i for i, ev in enumerate(events)}  # positions to come: the first's + offset
+    by_class: dict[str, list[Event]] = {}
+    for ev in events:
+        if ev.kind in OBJECT_KINDS:
+            by_class.setdefault(ev.class_name, []).append(ev)
+
+    def ctes(params: Params, first: str) -> list[str]:
+        return [cte for i, (class_name, evs) in enumerate(by_class.items())
+                for cte in _objects(params, f"h{i}", class_name, evs, lambda ev: offsets[id(ev)], first)]
+    return ctes
 
 
 async def record(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
@@ -102,36 +123,43 @@ async def record(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
 
 async def _flush(conn: asyncpg.Connection, pending: dict[str, list[Event]]) -> None:
     for class_name, evs in pending.items():
-        await _record_objects(conn, class_name, evs)
+        params = Params()
+        ctes = _objects(params, "h", class_name, evs, lambda ev: ev.position, "0")
+        await conn.execute("WITH " + ", ".join(ctes) + " SELECT 1", *params.values)
     pending.clear()
 
 
-async def _record_objects(conn: asyncpg.Connection, class_name: str, evs: list[Event]) -> None:
-    """One statement: close the open versions the batch replaces (the first event of each
-    object closes the version in effect before it) and insert the new versions. A version's
-    times come from the payload, or, exactly (the payload holds them in ms), from the row it
-    closed: `_versions` says which. One round trip, not two: every statement of the writer's
-    transaction waits on its loop thread, which the GIL shares with the HTTP thread."""
+def _objects(params: Params, name: str, class_name: str, evs: list[Event], position: Callable[[Event], int],
+             first: str) -> list[str]:
+    """Two CTEs, `name`_closed and `name`_new: close the open versions the events replace (the
+    first event of each object closes the version in effect before it) and insert the new
+    versions. A version's times come from the payload, or, exactly (the payload holds them in
+    ms), from the row it closed: `_versions` says which. An event's position is `first` (an SQL
+    expression) + `position(event)`. One statement, not two, however many events the group
+    commit holds: every statement of the writer's transaction waits on its loop thread, which
+    the GIL shares with the HTTP thread."""
     h = history_table(class_name)
     firsts: dict[str, int] = {}
     for ev in evs:
-        firsts.setdefault(ev.object_id, ev.position)
-    await conn.execute(
-        f"WITH closed AS ({close_sql(h, '$13', '$14')}) INSERT INTO {h} (object_id, version, valid_from, valid_to,"
-        " created_at, updated_at, acl, data, deleted, kind)"
-        " SELECT u.oid, u.version, u.pos, u.vto,"
-        "  CASE WHEN u.c_closed THEN COALESCE(c.created_at, u.created) ELSE u.created END,"
-        "  CASE WHEN u.u_closed THEN COALESCE(c.updated_at, u.updated) ELSE u.updated END,"
-        "  u.acl, u.data, u.deleted, u.kind"
-        " FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::timestamptz[],"
-        "  $7::jsonb[], $8::jsonb[], $9::bool[], $10::text[], $11::bool[], $12::bool[])"
-        "  AS u(oid, version, pos, vto, created, updated, acl, data, deleted, kind, c_closed, u_closed)"
-        " LEFT JOIN closed AS c ON c.object_id = u.oid",
-        *_versions(evs), list(firsts), list(firsts.values()),
-    )
+        firsts.setdefault(ev.object_id, position(ev))
+    cols = [params.add(col) for col in _versions(evs, position)]
+    ids, positions = params.add(list(firsts)), params.add(list(firsts.values()))
+    closed = f"{name}_closed AS ({close_sql(h, ids, positions, first)})"
+    new = (f"{name}_new AS (INSERT INTO {h} (object_id, version, valid_from, valid_to,"
+           " created_at, updated_at, acl, data, deleted, kind)"
+           f" SELECT u.oid, u.version, {first} + u.pos, {first} + u.vto,"
+           "  CASE WHEN u.c_closed THEN COALESCE(c.created_at, u.created) ELSE u.created END,"
+           "  CASE WHEN u.u_closed THEN COALESCE(c.updated_at, u.updated) ELSE u.updated END,"
+           "  u.acl, u.data, u.deleted, u.kind"
+           f" FROM unnest({cols[0]}::text[], {cols[1]}::int[], {cols[2]}::bigint[], {cols[3]}::bigint[],"
+           f"  {cols[4]}::timestamptz[], {cols[5]}::timestamptz[], {cols[6]}::jsonb[], {cols[7]}::jsonb[],"
+           f"  {cols[8]}::bool[], {cols[9]}::text[], {cols[10]}::bool[], {cols[11]}::bool[])"
+           "  AS u(oid, version, pos, vto, created, updated, acl, data, deleted, kind, c_closed, u_closed)"
+           f" LEFT JOIN {name}_closed AS c ON c.object_id = u.oid)")
+    return [closed, new]
 
 
-def _versions(evs: list[Event]) -> list[list[Any]]:
+def _versions(evs: list[Event], position: Callable[[Event], int]) -> list[list[Any]]:
     """The new versions as 12 columns: object_id, version, valid_from, valid_to, created_at,
     updated_at, acl, data, deleted, kind, and whether created_at / updated_at are to be taken
     from the version the batch closes (when there is one) rather than the payload's."""
@@ -139,7 +167,7 @@ def _versions(evs: list[Event]) -> list[list[Any]]:
     valid_to: list[int | None] = [None] * len(evs)
     for i in range(len(evs) - 1, -1, -1):  # each event's version lasts until the object's next one
         valid_to[i] = nexts.get(evs[i].object_id)
-        nexts[evs[i].object_id] = evs[i].position
+        nexts[evs[i].object_id] = position(evs[i])
     last: dict[str, tuple[datetime, datetime, bool, bool]] = {}  # the object's previous version here
     cols: list[list[Any]] = [[] for _ in range(12)]
     for ev, until in zip(evs, valid_to):
@@ -148,7 +176,7 @@ def _versions(evs: list[Event]) -> list[list[Any]]:
         fields = dict(fields)
         acl = fields.pop("ACL", None)
         kind = RESTORE if restored(ev) else ev.kind
-        for col, value in zip(cols, (ev.object_id, ev.version, ev.position, until, created, updated, acl,
+        for col, value in zip(cols, (ev.object_id, ev.version, position(ev), until, created, updated, acl,
                                      fields, ev.kind == DELETE, kind, c_closed, u_closed)):
             col.append(value)
     return cols

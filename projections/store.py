@@ -20,6 +20,7 @@ from parsnip.core.errors import ParseError
 from parsnip.core.events import CONFIG, CREATE, DELETE, ERASE, FILE, PURGE, SCHEMA, UPDATE, Event, created_at
 from parsnip.core.global_config import GlobalConfig
 from parsnip.core.layout import history_table, table, table_name
+from parsnip.core.log import Rider
 from parsnip.core.query.sql.geo import point_expression
 from parsnip.core.schema import check_field_name, describe, same_type
 from parsnip.core.history.moment import Moment
@@ -113,6 +114,10 @@ class Projector:
     async def record_history(self, conn: asyncpg.Connection, events: list[Event]) -> None:
         """Project events that have their positions into the history tables (after the append)."""
         await history.record(conn, events)
+
+    def history_rider(self, events: list[Event]) -> Rider | None:
+        """The history of `events` as part of the log's append statement (None: `record_history`)."""
+        return history.rider(events)
 
     async def restore_target(self, conn: asyncpg.Connection, class_name: str, object_id: str,
                              moment: Moment | None, version: int | None) -> Target | None:

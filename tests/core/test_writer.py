@@ -125,3 +125,34 @@ async def test_creates_sharing_a_batch_go_in_together_and_a_unique_clash_fails_o
     logged = await runtime.gateway.fetchval("SELECT count(*) FROM parsnip_events WHERE position > $1", head)
     history = await runtime.gateway.fetchval('SELECT count(*) FROM "h_Uniq"')
     assert (logged, history) == (39, 40)
+
+
+async def test_each_write_statement_is_planned_for_its_values(runtime):
+    """A class's tables start empty and autovacuum analyzes them a minute or more later. A plan
+    PostgreSQL made for all values (it may, after five runs of a prepared statement) while a
+    table was tiny scans it whole however it grows: the writer's statements never use one."""
+    writes = 8 * runtime.gateway.pool.get_max_size()  # past five runs on every pooled connection
+    for i in range(writes):
+        await runtime.write([Create("Grow", {"n": Op("Set", i)})], MASTER)
+
+    async def plans_on_idle_connections() -> list:
+        pool, held, rows = runtime.gateway.pool, [], []
+        try:
+            while True:
+                try:
+                    held.append(await pool.acquire(timeout=0.2))
+                except TimeoutError:
+                    break
+            for conn in held:
+                rows += await conn.fetch(
+                    "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement NOT LIKE"
+                    " '%pg_prepared_statements%' AND (statement LIKE '%parsnip_append%'"
+                    " OR statement LIKE 'INSERT INTO \"p_Grow\"%')")
+        finally:
+            for conn in held:
+                await pool.release(conn)
+        return rows
+
+    rows = await runtime.gateway.call(plans_on_idle_connections)
+    assert sum(r["custom_plans"] for r in rows) >= writes, rows
+    assert all(r["generic_plans"] == 0 for r in rows), rows

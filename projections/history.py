@@ -14,9 +14,10 @@ deleted (`core/layout.py: as_of_table`). History is never rewritten: an object's
 purge and a class drop leave its rows (a class dropped and made again keeps its old history);
 only an erasure (`core/erasure.py`) takes an object's rows away, with its data in the log.
 
-`record` runs after the log gave the events their positions, in the writer's transaction (and
-in a rebuild): per class touched, one statement that closes the versions the batch replaces and
-inserts the new versions, however many events the group commit holds.
+The writer's batch writes its history in the log's own append statement (`rider`: per class
+touched, two CTEs that close the versions the batch replaces and insert the new ones, however
+many events the group commit holds, at the positions the append gives). A batch with a purge,
+a field deletion or an erasure, and a rebuild, call `record` once the events have positions.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ import asyncpg
 
 from parsnip.core import json_input
 from parsnip.core.events import CREATE, DELETE, ERASE, PURGE, RESTORE, SCHEMA, UPDATE, Event, created_at, restored
-from parsnip.core.log import Params, Rider
 from parsnip.core.layout import history_table, history_table_name
+from parsnip.core.log import Params, Rider
 from parsnip.core.values import parse_iso
 from parsnip.projections.indexes import DATA_GIN
 

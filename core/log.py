@@ -127,7 +127,9 @@ _APPEND_PARAMS = 14
 
 
 class Params:
-    """The parameters of one statement, numbered as they are added."""
+    """The parameters of one statement, numbered as they are added. (The query compiler's
+    `core/query/sql/base.py: Params` also walks every value for NUL characters, which a write's
+    already-checked values need not pay for.)"""
 
     def __init__(self, values: Sequence[Any] = ()) -> None:
         self.values = list(values)

@@ -77,10 +77,11 @@ async def create_table(conn: asyncpg.Connection, class_name: str) -> None:
 def close_sql(h: str, ids: str = "$1", positions: str = "$2", first: str = "0") -> str:
     """Close the open versions of objects (`ids`, a text[] parameter) at positions (`first`, an
     SQL expression, + a bigint[] parameter), returning their times."""
-    # `= ANY` gives the open index the ids to probe: joined only, before autovacuum has analyzed
-    # a young table the planner guessed a handful of open versions and hashed all of them, so
-    # every batch read every live object's version (6,000 rows a batch, 3 ms, after 6 s of
-    # creates; the history was most of a create's cost, and grew with the table).
+    # `= ANY` gives the open index the ids to probe: joined only, a plan made for all values on a
+    # young, unanalyzed table guessed a handful of open versions and hashed all of them, so every
+    # batch read every live object's version (6,000 rows a batch, 3 ms, after 6 s of creates).
+    # The writer also plans its statements for their values (`core/writer.py:
+    # _PLAN_FOR_THESE_VALUES`); this keeps a rebuild's and any other caller's close a probe.
     return (f"UPDATE {h} AS h SET valid_to = {first} + f.pos FROM unnest({ids}::text[], {positions}::bigint[])"
             f" AS f(oid, pos) WHERE h.object_id = f.oid AND h.valid_to IS NULL AND h.object_id = ANY({ids}::text[])"
             " RETURNING h.object_id, h.created_at, h.updated_at")

@@ -31,7 +31,7 @@ import trio
 from parsnip.api.connections import Connection, Connections
 from parsnip.api.dispatch import INTERNAL_ERROR, JSON, Dispatcher, streams
 from parsnip.api.errors import log_failure, request_id
-from parsnip.api.http import Headers, HttpRequest, HttpResponse, query_args
+from parsnip.api.http import Headers, HttpRequest, HttpResponse, WholeBody, query_args
 from parsnip.api.observe import Observer
 from parsnip.api.request import BodyTimeout, read_body
 
@@ -148,14 +148,14 @@ class FastPath:
         with self._observer.request(method, path, headers.get("x-parse-request-id")) as seen:
             try:
                 try:
-                    body = await read_body(_BodyReader(stream, buf, head.length)) if head.length else b""
+                    body = await self._body(stream, buf, head.length)
                 except BodyTimeout as err:
                     answer = self._dispatch.error(err, method, path, headers)
                 else:
                     self._connections.begin(conn)
                     working = True
                     request = HttpRequest(method, path, raw_path, query_args(query.decode("ascii")) if query else {},
-                                          headers, peer, _Whole(body))
+                                          headers, peer, WholeBody(body))
                     answer = await self._answer(request)
                 if answer.stream is not None:
                     seen.status = answer.status
@@ -175,6 +175,16 @@ class FastPath:
             finally:
                 if working:
                     self._connections.end(conn)
+
+    @staticmethod
+    async def _body(stream, buf: bytearray, length: int) -> bytes:
+        """The request's body of `length` bytes. Small bodies are nearly always read already
+        with the head; only one still arriving is awaited, under read_body's timeouts."""
+        if len(buf) >= length:
+            body = bytes(buf[:length])
+            del buf[:length]
+            return body
+        return await read_body(_BodyReader(stream, buf, length))
 
     async def _answer(self, request: HttpRequest) -> HttpResponse:
         try:
@@ -251,16 +261,3 @@ class _BodyReader:
                 raise _ClientGone()
         self._left -= len(chunk)
         return chunk
-
-
-class _Whole:
-    """A body already read, as the one chunk the dispatcher's reader takes."""
-
-    def __init__(self, body: bytes) -> None:
-        self._body: bytes | None = body
-
-    async def __anext__(self) -> bytes:
-        if self._body is None:
-            raise StopAsyncIteration
-        body, self._body = self._body, None
-        return body

@@ -38,6 +38,26 @@ def query_args(query: str) -> dict[str, str]:
     return args
 
 
+class WholeBody:
+    """A body already read in full (the fast path reads it before dispatching): `read_body`
+    takes it as it is, without the timeouts a body still arriving is read under."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: bytes) -> None:
+        self._data: bytes | None = data
+
+    def take(self) -> bytes:
+        """The body, once; empty after."""
+        data, self._data = self._data or b"", None
+        return data
+
+    async def __anext__(self) -> bytes:
+        if self._data is None:
+            raise StopAsyncIteration
+        return self.take()
+
+
 @dataclass(slots=True)
 class HttpRequest:
     """One request: `path` is the full path, percent-decoded (mount path included), `raw_path`

@@ -37,9 +37,11 @@ def now() -> datetime:
 
 
 def iso(t: datetime) -> str:
-    """Parse's ISO-8601 form: UTC, milliseconds, a `Z`."""
-    t = t.astimezone(timezone.utc)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    """Parse's ISO-8601 form, as JavaScript's `toISOString`: UTC, a four-digit year,
+    milliseconds, a `Z`. (isoformat is half the cost of strftime, and pads a year below 1000.)"""
+    if t.tzinfo is not timezone.utc:
+        t = t.astimezone(timezone.utc)
+    return t.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 def parse_iso(text: str) -> datetime:

@@ -16,7 +16,6 @@ from parsnip.core.errors import ParseError
 from parsnip.core.query.ast import InQuery, NEEDS_DATABASE, RelatedTo, Select, Text, parse_where, walk
 from parsnip.core.query.match import RegexTimeout, decidable, matches, prepare
 from parsnip.core.security import guard
-from parsnip.core.values import iso
 from parsnip.livequery import protocol
 from parsnip.livequery.connection import Connection, Subscription, request_id_json
 from parsnip.livequery.hooks import LiveQueryHooks, SubscribeRequest, refusal
@@ -168,6 +167,10 @@ class Subscriptions:
         self.principals.remove(principal)
 
 
+# The trial match's object: its dates need not be current, only a query's own bad values raise.
+_TRIAL_OBJECT = {"objectId": "", "createdAt": "2000-01-01T00:00:00.000Z", "updatedAt": "2000-01-01T00:00:00.000Z"}
+
+
 def _checked_query(where: dict) -> tuple[Any, Any]:
     """The query's AST and its compiled matcher, or the ParseError Parse gives for it."""
     _check_like_parse(where)
@@ -186,8 +189,7 @@ def _checked_query(where: dict) -> tuple[Any, Any]:
         raise ParseError(ParseError.INVALID_QUERY, "this query cannot be used in a LiveQuery subscription")
     compiled = prepare(node)
     # An invalid regular expression or date is refused now, not found out at every event.
-    stamp = iso(now())
-    matches(node, {"objectId": "", "createdAt": stamp, "updatedAt": stamp})
+    matches(node, _TRIAL_OBJECT)
     return node, compiled
 
 
